@@ -1,0 +1,117 @@
+"""A thin orbax wrapper: save a state pytree, restore the latest checkpoint that actually loads.
+
+Checkpoints hold plain arrays only (orbax's array format, no pickle), laid out as a nested dict named
+after the state's pytree paths (`g_params/hidden/kernel/value`, ...). Typed PRNG keys are stored as
+their key data and re-wrapped on restore.
+
+orbax writes each step into `N.orbax-checkpoint-tmp` and renames it when complete, so a kill during a
+save leaves the older steps intact. A damaged step (truncated or deleted files) is still listed as the
+latest by orbax, so `restore` tries the steps newest first, moves a damaged one aside to
+`<run>/damaged_checkpoints/` with a warning (otherwise orbax would refuse to save that step number
+again) and falls back to the previous good one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+def _name(entry) -> str:
+    for attr in ("key", "idx", "name"):
+        if hasattr(entry, attr):
+            return str(getattr(entry, attr))
+    raise TypeError(f"unsupported pytree path entry {entry!r}")
+
+
+def _is_key(x) -> bool:
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def to_nested(tree) -> dict:
+    """The pytree's leaves as a nested dict keyed by path names (typed keys -> their uint32 data)."""
+    out: dict = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        node = out
+        names = [_name(p) for p in path]
+        for n in names[:-1]:
+            node = node.setdefault(n, {})
+        node[names[-1]] = jax.random.key_data(leaf) if _is_key(leaf) else leaf
+    return out
+
+
+def from_nested(nested: dict, template):
+    """Inverse of `to_nested`: fills `template`'s structure with the leaves of `nested`."""
+    paths, treedef = jax.tree_util.tree_flatten_with_path(template)
+    leaves = []
+    for path, like in paths:
+        value = nested
+        for p in path:
+            value = value[_name(p)]
+        if _is_key(like):
+            value = jax.random.wrap_key_data(np.asarray(value), impl=jax.random.key_impl(like))
+        elif tuple(value.shape) != tuple(like.shape):
+            raise ValueError(f"checkpoint leaf {jax.tree_util.keystr(path)} has shape {value.shape}, expected {like.shape}")
+        leaves.append(value)
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+class Checkpoints:
+    """Step-numbered checkpoints of one run under `directory`, keeping the newest `keep`."""
+
+    def __init__(self, directory: str | Path, keep: int):
+        self.directory = Path(directory).absolute()
+        self.keep = keep
+        self._manager = self._open()
+
+    def _open(self) -> ocp.CheckpointManager:
+        options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True, enable_async_checkpointing=False)
+        return ocp.CheckpointManager(self.directory, options=options)
+
+    def steps(self) -> list[int]:
+        return sorted(self._manager.all_steps())
+
+    def save(self, step: int, state) -> None:
+        """Writes `state` as step `step` and waits until it is complete on disk."""
+        if not self._manager.save(step, args=ocp.args.StandardSave(to_nested(state)), force=True):
+            raise RuntimeError(f"orbax did not save step {step} (existing steps: {self.steps()})")
+        self._manager.wait_until_finished()
+
+    def restore(self, template) -> tuple[int, Any] | None:
+        """(step, state) of the newest checkpoint that loads, or None when there is none.
+
+        `template` is a state of the right structure (its values are not used).
+        """
+        target = to_nested(template)
+        for step in reversed(self.steps()):
+            try:
+                restored = self._manager.restore(step, args=ocp.args.StandardRestore(target))
+                return step, from_nested(restored, template)
+            except Exception as e:  # orbax's errors differ by kind of damage
+                moved = self._quarantine(step)
+                warnings.warn(
+                    f"checkpoint step {step} in {self.directory} is damaged ({type(e).__name__}: "
+                    f"{str(e).splitlines()[0] if str(e) else ''}); moved it to {moved}; "
+                    "falling back to the previous checkpoint",
+                    stacklevel=2,
+                )
+        return None
+
+    def _quarantine(self, step: int) -> Path:
+        self._manager.close()
+        damaged = self.directory.parent / "damaged_checkpoints"
+        damaged.mkdir(exist_ok=True)
+        target = damaged / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
+        shutil.move(str(self.directory / str(step)), str(target))
+        self._manager = self._open()
+        return target
+
+    def close(self) -> None:
+        self._manager.close()

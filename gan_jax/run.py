@@ -1,0 +1,355 @@
+"""Training runs on disk: the run directory, the compiled step loop, its outputs, and resuming.
+
+A run directory holds:
+  config.json          the resolved config (data.source is the source really used, never "auto")
+  data.json            what the data really was (source, number of images, shape)
+  metrics.jsonl        one row per `log_interval`: means of D/G losses and D accuracies, iterations/s
+  tensorboard/         the same scalars for TensorBoard (tensorboardX)
+  samples/step_N.png   4x4 grids at a fixed z every `sample_interval`
+  curves.png           loss and accuracy curves (written when the run stops, however it stops)
+  checkpoints/N/       orbax checkpoints every `checkpoint_interval`, at step 0 and at the end
+
+Nothing is created before the config, the data and the run directory have been checked; a fresh run that
+fails before its first checkpoint removes its directory. Metrics are fetched one compiled call behind, so
+the host never waits for the device except at sample and checkpoint steps. A non-finite loss stops the run
+without checkpointing the bad state. SIGINT/SIGTERM finish the current call, save a checkpoint and return.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from gan_jax import config as config_lib
+from gan_jax import data as data_lib
+from gan_jax import viz
+from gan_jax.checkpoint import Checkpoints
+from gan_jax.config import Config
+from gan_jax.train import GAN, all_finite
+
+GRID_SIZE = 16  # the book's 4x4
+
+
+class RunError(RuntimeError):
+    """The run directory cannot be used as asked (exists, unwritable, nothing to resume, ...)."""
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training produced a NaN or infinite loss or parameter."""
+
+
+@dataclasses.dataclass
+class Outcome:
+    run_dir: Path
+    step: int
+    reason: str  # "done", "early_stop" or "signal:<NAME>"
+    last: dict  # the last metrics row
+    last_grid: Path | None
+    signum: int | None = None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def default_run_dir(experiment: str) -> Path:
+    return Path("runs") / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+class Plateau:
+    """Early stopping: the mean D and G losses of the last `window` steps vs the `window` before.
+
+    Stops when both moved by less than `tol` relative to the earlier mean (the book's advice: watch the
+    losses and stop where they flatten).
+    """
+
+    def __init__(self, window: int, tol: float):
+        self.window, self.tol = window, tol
+        self.history: collections.deque = collections.deque(maxlen=2 * window)
+
+    def update(self, d_losses: np.ndarray, g_losses: np.ndarray) -> bool:
+        if not self.window:
+            return False
+        self.history.extend(zip(d_losses.tolist(), g_losses.tolist()))
+        if len(self.history) < 2 * self.window:
+            return False
+        h = np.asarray(self.history)
+        before, after = h[: self.window].mean(0), h[self.window :].mean(0)
+        return bool(np.all(np.abs(after - before) <= self.tol * np.maximum(np.abs(before), 1e-8)))
+
+
+class MetricsLog:
+    """metrics.jsonl + TensorBoard + progress bar; rows are means over `log_interval` steps."""
+
+    def __init__(self, run_dir: Path, cfg: Config, start_step: int, progress: bool):
+        self.cfg = cfg
+        self.path = run_dir / "metrics.jsonl"
+        if self.path.exists():  # resuming from an earlier checkpoint: drop rows after it
+            kept = [r for r in viz.read_metrics(self.path) if r["step"] <= start_step]
+            _write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+        self.file = open(self.path, "a")
+        from tensorboardX import SummaryWriter
+
+        self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step + 1 if start_step else None)
+        self.sums: dict[str, float] = collections.defaultdict(float)
+        self.count = 0
+        self.last: dict = {}
+        self.clock = time.perf_counter()
+        self.bar = None
+        if progress and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=cfg.train.steps, initial=start_step, unit="it", dynamic_ncols=True)
+
+    def restart_clock(self) -> None:
+        self.clock = time.perf_counter()
+
+    def add(self, step: int, metrics: dict[str, np.ndarray]) -> None:
+        """Takes the metrics of the steps ending at `step` (arrays of length train.fuse)."""
+        k = len(next(iter(metrics.values())))
+        for name, values in metrics.items():
+            self.sums[name] += float(values.sum())
+        self.count += k
+        if self.bar is not None:
+            self.bar.update(k)
+            self.bar.set_postfix(d_loss=f"{metrics['d_loss'][-1]:.3f}", g_loss=f"{metrics['g_loss'][-1]:.3f}",
+                                 d_acc=f"{50 * (metrics['d_acc_real'][-1] + metrics['d_acc_fake'][-1]):.0f}%",
+                                 refresh=False)
+        if step % self.cfg.train.log_interval == 0:
+            now = time.perf_counter()
+            row = {"step": step, **{n: s / self.count for n, s in self.sums.items()}}
+            row["it_per_s"] = self.count / max(now - self.clock, 1e-9)
+            self.file.write(json.dumps(row) + "\n")
+            self.file.flush()
+            for name, value in row.items():
+                if name != "step":
+                    self.tb.add_scalar(name, value, step)
+            self.last, self.sums, self.count, self.clock = row, collections.defaultdict(float), 0, now
+
+    def say(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text)
+        else:
+            print(text, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.file.close()
+        self.tb.close()
+
+
+class _Signals:
+    """Turns the first SIGINT/SIGTERM into a request to stop after the current call."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:  # a second signal: stop at once
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping", flush=True)
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _load_data(cfg: Config) -> tuple[Config, data_lib.Dataset]:
+    ds = data_lib.load(cfg.data)
+    if ds.images.shape[0] < cfg.train.batch_size and cfg.data.sampling == "epoch":
+        raise config_lib.ConfigError(
+            f"train.batch_size: {cfg.train.batch_size} is larger than the {ds.images.shape[0]} images of "
+            f"{ds.source}; epoch sampling needs at least one full batch"
+        )
+    resolved = dataclasses.replace(cfg.data, source=ds.kind)  # record the source really used
+    return dataclasses.replace(cfg, data=resolved), ds
+
+
+def _check_new_run_dir(run_dir: Path) -> None:
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise RunError(f"run directory {run_dir} already exists and is not empty; "
+                       "pass --resume to continue it, or choose another --run-dir")
+
+
+def _make_run_dir(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise RunError(f"cannot write the run directory {run_dir}: {e.strerror or e}; choose another --run-dir") from None
+
+
+def start(cfg: Config, run_dir: str | Path | None = None, progress: bool = True) -> Outcome:
+    """Trains a fresh run of `cfg` into `run_dir` (default runs/<experiment>-<time>)."""
+    run_dir = Path(run_dir) if run_dir else default_run_dir(cfg.experiment)
+    _check_new_run_dir(run_dir)
+    cfg, ds = _load_data(cfg)
+    existed = run_dir.exists()  # an empty directory the user made: keep it, but nothing in it
+    _make_run_dir(run_dir)
+    try:
+        _write_atomic(run_dir / "config.json", config_lib.to_json(cfg))
+        _write_atomic(run_dir / "data.json", json.dumps(ds.describe(), indent=2) + "\n")
+        gan = GAN(cfg, ds.image_shape)
+        state = gan.init()
+        checkpoints = Checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints)
+        checkpoints.save(0, state)
+    except BaseException:  # nothing half-written: the run did not get its first checkpoint
+        shutil.rmtree(run_dir)
+        if existed:
+            run_dir.mkdir()
+        raise
+    return _loop(cfg, run_dir, ds, gan, state, checkpoints, progress)
+
+
+def load_run_config(run_dir: str | Path) -> Config:
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a run directory (no config.json)")
+    try:
+        return config_lib.from_dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as e:
+        raise RunError(f"{path} is not valid JSON: {e}") from None
+
+
+def restore(run_dir: str | Path, cfg: Config, gan: GAN):
+    """(step, state, checkpoints) from the newest good checkpoint of `run_dir`."""
+    checkpoints = Checkpoints(Path(run_dir) / "checkpoints", cfg.train.keep_checkpoints)
+    found = checkpoints.restore(gan.init())
+    if found is None:
+        checkpoints.close()
+        raise RunError(f"{run_dir} has no checkpoint that loads; start a fresh run instead of --resume")
+    return (*found, checkpoints)
+
+
+def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True) -> Outcome:
+    """Continues the run in `run_dir` from its newest good checkpoint (`overrides`, e.g. a longer
+    train.steps, apply on top of the saved config)."""
+    run_dir = Path(run_dir)
+    cfg = config_lib.apply_overrides(load_run_config(run_dir), list(overrides))
+    cfg, ds = _load_data(cfg)
+    recorded = json.loads((run_dir / "data.json").read_text())
+    if recorded["n"] != ds.images.shape[0] or recorded["image_shape"] != list(ds.image_shape):
+        raise RunError(f"the data changed since the run started: recorded {recorded}, now {ds.describe()}")
+    _write_atomic(run_dir / "config.json", config_lib.to_json(cfg))
+    gan = GAN(cfg, ds.image_shape)
+    step, state, checkpoints = restore(run_dir, cfg, gan)
+    print(f"resuming {run_dir} from step {step}", flush=True)
+    return _loop(cfg, run_dir, ds, gan, state, checkpoints, progress)
+
+
+def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, checkpoints: Checkpoints,
+          progress: bool) -> Outcome:
+    t = cfg.train
+    step = int(state.step)
+    images = jax.device_put(ds.images)
+    fixed_z = gan.noise(jax.random.key(cfg.sample_seed), GRID_SIZE)
+    (run_dir / "samples").mkdir(exist_ok=True)
+    log = MetricsLog(run_dir, cfg, step, progress)
+    plateau = Plateau(t.early_stop_window, t.early_stop_tol)
+    last_grid, reason, early = None, "done", False
+    print(f"training {cfg.experiment} on {ds.source} ({ds.images.shape[0]} images) into {run_dir}; "
+          f"steps {step} -> {t.steps}", flush=True)
+
+    def take(pending) -> None:
+        nonlocal early
+        at, metrics = pending
+        metrics = jax.device_get(metrics)
+        bad = [n for n, v in metrics.items() if not np.all(np.isfinite(v))]
+        if bad:
+            first = at - len(metrics[bad[0]]) + 1 + int(np.argmin(np.isfinite(metrics[bad[0]])))
+            raise NonFiniteLoss(f"non-finite {', '.join(bad)} at step {first}")
+        log.add(at, metrics)
+        early = plateau.update(metrics["d_loss"], metrics["g_loss"]) or early
+
+    try:
+        with _Signals() as signals:
+            pending = None
+            compile_start = time.perf_counter()
+            while step < t.steps:
+                state, metrics = gan.advance_jit(state, images)
+                step += t.fuse
+                if compile_start is not None:  # the first call compiles; keep it out of it/s
+                    jax.block_until_ready(metrics)
+                    print(f"compiled in {time.perf_counter() - compile_start:.1f}s", flush=True)
+                    compile_start = None
+                    log.restart_clock()
+                if pending is not None:
+                    take(pending)
+                pending = (step, metrics)
+                sample = step % t.sample_interval == 0 or step == t.steps
+                stop = signals.signum is not None or early
+                if sample or stop or step % t.checkpoint_interval == 0:
+                    take(pending)
+                    pending = None
+                    stop = signals.signum is not None or early
+                    if sample:
+                        grid = np.asarray(gan.generate_jit(state.g_params, state.g_rest, fixed_z))
+                        last_grid = viz.save_grid(grid, run_dir / "samples" / f"step_{step:06d}.png")
+                        r = log.last
+                        if r:
+                            log.say(f"step {step}/{t.steps}  d_loss {r['d_loss']:.4f}  g_loss {r['g_loss']:.4f}  "
+                                    f"d_acc {50 * (r['d_acc_real'] + r['d_acc_fake']):.1f}%  "
+                                    f"{r['it_per_s']:.0f} it/s  -> {last_grid}")
+                    if stop or step % t.checkpoint_interval == 0 or step == t.steps:
+                        if not bool(all_finite(state)):
+                            raise NonFiniteLoss(f"non-finite parameters after step {step}")
+                        checkpoints.save(step, state)
+                    if stop:
+                        if early:
+                            reason = "early_stop"
+                            log.say(f"losses flattened over {t.early_stop_window} steps: stopping early at step {step}")
+                        else:
+                            reason = f"signal:{signal.Signals(signals.signum).name}"
+                        break
+            if pending is not None:
+                take(pending)
+    except NonFiniteLoss as e:
+        good = checkpoints.steps()
+        raise NonFiniteLoss(f"{e}; training stopped. The last good checkpoint is step {good[-1] if good else None} "
+                            f"in {run_dir / 'checkpoints'}; try a lower optim.lr") from None
+    finally:
+        log.close()
+        checkpoints.close()
+        if (run_dir / "metrics.jsonl").exists():
+            viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", cfg.experiment)
+    return Outcome(run_dir, step, reason, log.last, last_grid, signals.signum)
+
+
+def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000) -> np.ndarray:
+    """`n` images (N x H x W x C float32 in [-1, 1]) from the newest good checkpoint of `run_dir`."""
+    if n <= 0:
+        raise RunError(f"--n must be > 0, got {n}")
+    cfg = load_run_config(run_dir)
+    shape = tuple(json.loads((Path(run_dir) / "data.json").read_text())["image_shape"])
+    gan = GAN(cfg, shape)
+    step, state, checkpoints = restore(run_dir, cfg, gan)
+    checkpoints.close()
+    key = jax.random.key(seed)
+    batch = min(batch, n)
+    out = [
+        np.asarray(gan.generate_jit(state.g_params, state.g_rest, gan.noise(jax.random.fold_in(key, i), batch)))
+        for i in range(-(-n // batch))
+    ]
+    return np.concatenate(out)[:n]
