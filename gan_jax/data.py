@@ -107,8 +107,10 @@ def _load_embedded(split: str) -> tuple[np.ndarray, np.ndarray, str]:
 def _tfds_builder(name: str, data_dir: str):
     try:
         import tensorflow_datasets as tfds
+        from absl import logging as absl_logging
     except ImportError as e:
         raise DataError(f"tensorflow-datasets is not importable ({e}); " + ALTERNATIVES) from None
+    absl_logging.set_verbosity(absl_logging.ERROR)  # tfds warns about every unprepared variant folder
     try:
         return tfds, tfds.builder(name, data_dir=data_dir or None)
     except Exception as e:  # tfds raises its own DatasetNotFoundError and friends
@@ -125,20 +127,21 @@ def tfds_prepared(name: str, data_dir: str) -> bool:
 
 def _load_tfds(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, str]:
     tfds, builder = _tfds_builder(cfg.name, cfg.data_dir)
-    if not builder.is_prepared() and not cfg.download:
-        raise DataError(
-            f"tfds dataset {cfg.name!r} is not prepared under {builder.data_dir} and downloading is off "
-            f"(it is never on by default: offline, tfds retries for minutes). Prepare it once with "
-            f"data.download=true on a machine with internet, point data.data_dir at a prepared copy, or use "
-            "another source; " + ALTERNATIVES
-        )
-    try:
+    try:  # with download=False an unprepared dataset fails at once (checked below for the message)
         source = tfds.data_source(cfg.name, split=cfg.split, data_dir=cfg.data_dir or None, download=cfg.download)
         items = [source[i] for i in range(len(source))]  # one at a time: __getitems__ breaks under mock_data
-    except NotImplementedError as e:  # prepared as TFRecord (by TensorFlow): not random-access
-        raise DataError(
-            f"tfds dataset {cfg.name!r} is prepared in a format tfds.data_source cannot read ({e}); "
-            "prepare it as array_record (data.download=true) or use another source; " + ALTERNATIVES
+    except Exception as e:
+        if not cfg.download and not builder.is_prepared():
+            raise DataError(
+                f"tfds dataset {cfg.name!r} is not prepared under {builder.data_dir} and downloading is off "
+                "(it is never on by default: offline, tfds retries for minutes). Prepare it once with "
+                "data.download=true on a machine with internet, point data.data_dir at a prepared copy, or use "
+                "another source; " + ALTERNATIVES
+            ) from None
+        raise DataError(  # e.g. prepared as TFRecord by TensorFlow, which is not random-access
+            f"tfds cannot read dataset {cfg.name!r} with tfds.data_source ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}); prepare it as array_record (data.download=true) "
+            "or use another source; " + ALTERNATIVES
         ) from None
     if not items or "image" not in items[0] or "label" not in items[0]:
         raise DataError(f"tfds dataset {cfg.name!r} has no 'image' and 'label' features; " + ALTERNATIVES)

@@ -1,0 +1,31 @@
+"""Shared fixtures: tiny configs and data so the whole suite runs in a couple of minutes on 2 CPU cores."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from gan_jax.config import Config, DataConfig, ModelConfig, TrainConfig
+
+
+def tiny_config(**train) -> Config:
+    """The book's architecture at toy width on embedded data; `train` overrides TrainConfig fields."""
+    defaults = dict(steps=8, batch_size=8, log_interval=2, sample_interval=4, checkpoint_interval=4)
+    return Config(
+        experiment="mnist_gan",
+        model=ModelConfig(z_dim=8, hidden=16),
+        data=DataConfig(source="embedded", limit=64),
+        train=TrainConfig(**{**defaults, **train}),
+    )
+
+
+def with_train(cfg: Config, **train) -> Config:
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **train))
+
+
+@pytest.fixture
+def images() -> np.ndarray:
+    """32 deterministic 28x28x1 images in [-1, 1]."""
+    return np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype(np.float32)

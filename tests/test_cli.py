@@ -1,0 +1,86 @@
+"""The `gan-jax` command: bad input gets a clear error and exit 2; a run can be stopped and resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_jax.cli import main
+
+TINY = ["--set", "model.hidden=16", "model.z_dim=8", "train.batch_size=8", "data.source=embedded", "data.limit=64",
+        "train.log_interval=2", "train.sample_interval=4", "train.checkpoint_interval=4"]
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: mnist_gan"),
+    (["train", "mnist_gan", "--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
+    (["train", "mnist_gan", "--set", "train.steps=ten"], "train.steps: 'ten' is not a valid int"),
+    (["train", "mnist_gan", "--set", "train.batch_size=0"], "train.batch_size: must be > 0, got 0"),
+    (["train", "mnist_gan", "--set", "train.steps=-5"], "train.steps: must be >= 0, got -5"),
+    (["train", "mnist_gan", "--set", "data.source=npz", "data.path=/nonexistent/mnist.npz"], "is not a file"),
+    (["train", "mnist_gan", "--resume"], "--resume needs --run-dir"),
+    (["sample", "/nonexistent-run", "--n", "4", "--out", "x.npy"], "is not a run directory"),
+])
+def test_bad_input_is_a_clear_error_with_no_run_left(argv, fragment, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_corrupt_data_file(tmp_path, capsys):
+    bad = tmp_path / "mnist.npz"
+    bad.write_bytes(b"this is not a zip archive")
+    code = main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--set", "data.source=npz", f"data.path={bad}"])
+    assert code == 2 and "not a readable .npz archive" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_train_then_sample(tmp_path, capsys):
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *TINY, "train.steps=4"]) == 0
+    out = capsys.readouterr().out
+    assert "done at step 4: d_loss" in out and "step_000004.png" in out
+    assert main(["sample", str(tmp_path / "r"), "--n", "5", "--out", str(tmp_path / "x.npy")]) == 0
+    x = np.load(tmp_path / "x.npy", allow_pickle=False)
+    assert x.shape == (5, 28, 28, 1) and x.dtype == np.float32 and x.min() >= -1 and x.max() <= 1
+    assert main(["sample", str(tmp_path / "r"), "--n", "5", "--out", str(tmp_path / "x.txt")]) == 2
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), *TINY]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_config_prints_the_resolved_config(capsys):
+    assert main(["config", "mnist_gan", "--set", "train.steps=300"]) == 0
+    assert json.loads(capsys.readouterr().out)["train"]["steps"] == 300
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
+    """A real process: SIGTERM mid-run -> checkpoint at the current step, exit 143; --resume completes it."""
+    run_dir = tmp_path / "r"
+    cmd = [sys.executable, "-m", "gan_jax.cli", "train", "mnist_gan", "--run-dir", str(run_dir), "--no-progress",
+           *TINY, "train.steps=1000000", "train.checkpoint_interval=1000000"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            cwd=Path(__file__).parent.parent)
+    deadline = time.time() + 120
+    metrics = run_dir / "metrics.jsonl"
+    while time.time() < deadline and not (metrics.exists() and metrics.stat().st_size > 0):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, out
+    assert "SIGTERM: saving a checkpoint" in out and "--resume" in out and "Traceback" not in out
+    steps = sorted(int(p.name) for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit())
+    assert len(steps) == 2 and steps[0] == 0 and steps[1] > 0  # step 0 and the step it stopped at
+    resumed = subprocess.run([sys.executable, "-m", "gan_jax.cli", "train", "mnist_gan", "--run-dir", str(run_dir),
+                              "--resume", "--no-progress", "--set", f"train.steps={steps[1] + 4}"],
+                             capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"resuming {run_dir} from step {steps[1]}" in resumed.stdout
+    assert f"done at step {steps[1] + 4}" in resumed.stdout

@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+import experiments
+from gan_jax import config as config_lib
+from gan_jax.config import Config, ConfigError, apply_overrides
+
+
+def test_overrides_parse_each_type():
+    cfg = apply_overrides(Config(), ["train.steps=300", "optim.lr=2e-4", "data.download=false",
+                                     "data.source=npz", "data.path=/x.npz", "model.z_dim=64"])
+    assert (cfg.train.steps, cfg.optim.lr, cfg.data.download, cfg.data.path, cfg.model.z_dim) == (300, 2e-4, False, "/x.npz", 64)
+    assert isinstance(cfg.optim.lr, float) and isinstance(cfg.train.steps, int)
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("train.stepz=3", "unknown config key 'train.stepz'"),
+    ("nope=3", "unknown config key 'nope'"),
+    ("train.steps.x=3", "'train.steps' is not a section"),
+    ("train=3", "train: is a section"),
+    ("train.steps=many", "train.steps: 'many' is not a valid int"),
+    ("train.steps=1.5", "train.steps: '1.5' is not a valid int"),
+    ("optim.lr=fast", "optim.lr: 'fast' is not a valid float"),
+    ("data.download=maybe", "data.download: 'maybe' is not a valid bool"),
+    ("train.batch_size=0", "train.batch_size: must be > 0, got 0"),
+    ("train.batch_size=-4", "train.batch_size: must be > 0"),
+    ("train.steps=-1", "train.steps: must be >= 0, got -1"),
+    ("optim.lr=0", "optim.lr: must be > 0"),
+    ("optim.b1=1.0", "optim.b1: must be in [0, 1)"),
+    ("data.source=floppy", "data.source: got 'floppy', expected one of auto, embedded, tfds, npz, idx"),
+    ("data.source=npz", "data.path: source=npz needs a file or folder"),
+    ("model.name=transformer", "model.name: got 'transformer'"),
+    ("train.fuse=3", "train.steps: 20000 is not a multiple of train.fuse=3"),
+    ("steps", "not of the form key=value"),
+])
+def test_bad_overrides_name_the_key(override, fragment):
+    with pytest.raises(ConfigError) as e:
+        apply_overrides(Config(), [override])
+    assert fragment in str(e.value)
+
+
+def test_json_round_trip_and_type_checks():
+    cfg = apply_overrides(Config(), ["train.steps=300", "data.seed=7"])
+    assert config_lib.from_dict(json.loads(config_lib.to_json(cfg))) == cfg
+    with pytest.raises(ConfigError, match="train.steps: expected int, got str"):
+        config_lib.from_dict({"train": {"steps": "300"}})
+    with pytest.raises(ConfigError, match="train.steps: expected int, got bool"):
+        config_lib.from_dict({"train": {"steps": True}})
+    with pytest.raises(ConfigError, match="unknown config key 'train.bogus'"):
+        config_lib.from_dict({"train": {"bogus": 1}})
+
+
+def test_configs_are_frozen():
+    with pytest.raises(AttributeError):
+        Config().train.steps = 3
+
+
+def test_mnist_gan_is_the_books_recipe():
+    cfg = experiments.get_config("mnist_gan")
+    assert (cfg.train.batch_size, cfg.train.steps, cfg.train.sample_interval) == (128, 20_000, 1_000)
+    assert (cfg.optim.lr, cfg.model.z_dim, cfg.model.hidden, cfg.model.leak) == (1e-3, 100, 128, 0.01)
+    assert cfg.data.source == "auto"
+
+
+def test_unknown_experiment_lists_the_known_ones():
+    with pytest.raises(ConfigError, match="unknown experiment 'mnist_gna'; available: .*mnist_gan"):
+        experiments.get_config("mnist_gna")

@@ -1,0 +1,138 @@
+"""End to end through the run loop: outputs, resume == uninterrupted, stops, and bad input."""
+
+import dataclasses
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import tiny_config, with_train
+from gan_jax import run
+from gan_jax.config import Config, ConfigError
+from gan_jax.data import DataError
+from gan_jax.train import GAN
+from test_train import _equal
+
+
+def _final_state(run_dir, cfg):
+    gan = GAN(cfg, (28, 28, 1))
+    step, state, ckpts = run.restore(run_dir, cfg, gan)
+    ckpts.close()
+    return step, state
+
+
+def test_a_run_writes_its_outputs(tmp_path):
+    cfg = tiny_config()
+    out = run.start(cfg, tmp_path / "r", progress=False)
+    r = tmp_path / "r"
+    assert out.reason == "done" and out.step == 8
+    saved = json.loads((r / "config.json").read_text())
+    assert saved["data"]["source"] == "embedded" and saved["train"]["steps"] == 8
+    assert json.loads((r / "data.json").read_text())["n"] == 64
+    rows = [json.loads(line) for line in (r / "metrics.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [2, 4, 6, 8]
+    assert {"d_loss", "g_loss", "d_acc_real", "d_acc_fake", "it_per_s"} <= set(rows[0])
+    assert sorted(p.name for p in (r / "samples").iterdir()) == ["step_000004.png", "step_000008.png"]
+    assert (r / "curves.png").stat().st_size > 1000
+    assert any((r / "tensorboard").iterdir())
+    assert sorted(int(p.name) for p in (r / "checkpoints").iterdir() if p.name.isdigit()) == [0, 4, 8]
+    assert out.last_grid == r / "samples" / "step_000008.png"
+
+
+@pytest.mark.parametrize("fuse", [1, 2])
+def test_resume_equals_an_uninterrupted_run_bitwise(tmp_path, fuse):
+    full = tiny_config(steps=8, fuse=fuse)
+    run.start(full, tmp_path / "full", progress=False)
+    run.start(with_train(full, steps=4), tmp_path / "half", progress=False)
+    out = run.resume(tmp_path / "half", ["train.steps=8"], progress=False)
+    assert out.step == 8
+    step_a, a = _final_state(tmp_path / "full", full)
+    step_b, b = _final_state(tmp_path / "half", full)
+    assert step_a == step_b == 8 and _equal(a, b)
+    rows = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "it_per_s"} for r in rs]
+    assert strip(rows(tmp_path / "full")) == strip(rows(tmp_path / "half"))
+
+
+def test_resume_from_an_earlier_checkpoint_drops_later_metrics(tmp_path):
+    cfg = tiny_config(steps=8)
+    run.start(cfg, tmp_path / "r", progress=False)
+    import shutil
+
+    shutil.rmtree(tmp_path / "r" / "checkpoints" / "8")  # as if the run had died after step 7
+    run.resume(tmp_path / "r", progress=False)
+    steps = [json.loads(x)["step"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6, 8]
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    cfg = tiny_config(steps=40, checkpoint_interval=4)
+    cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, lr=1e30))
+    with pytest.raises(run.NonFiniteLoss, match=r"non-finite .* at step \d+; training stopped. The last good checkpoint is step \d+"):
+        run.start(cfg, tmp_path / "r", progress=False)
+    step, state = _final_state(tmp_path / "r", cfg)
+    leaves = [x for x in jax.tree.leaves(state) if jax.numpy.issubdtype(x.dtype, jax.numpy.floating)]
+    assert all(np.all(np.isfinite(x)) for x in leaves)
+    assert step < 40
+
+
+def test_early_stop_when_losses_flatten(tmp_path):
+    plateau = run.Plateau(window=4, tol=0.05)
+    assert not plateau.update(np.array([1.0, 1.0, 1.0, 1.0]), np.array([2.0] * 4))
+    assert plateau.update(np.array([1.02, 1.0, 0.99, 1.0]), np.array([2.0] * 4))
+    moving = run.Plateau(window=4, tol=0.05)
+    moving.update(np.ones(4), np.ones(4))
+    assert not moving.update(np.ones(4), np.full(4, 1.5))  # G's loss still moves
+    out = run.start(tiny_config(steps=200, early_stop_window=4, early_stop_tol=10.0), tmp_path / "r", progress=False)
+    assert out.reason == "early_stop" and out.step < 200
+    assert int(_final_state(tmp_path / "r", tiny_config())[0]) == out.step
+
+
+def test_existing_run_dir_is_refused_before_anything_is_written(tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "keep.txt").write_text("mine")
+    with pytest.raises(run.RunError, match="already exists and is not empty; pass --resume"):
+        run.start(tiny_config(), tmp_path / "r", progress=False)
+    assert [p.name for p in (tmp_path / "r").iterdir()] == ["keep.txt"]
+
+
+def test_unwritable_run_dir_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(run.RunError, match="cannot write the run directory"):
+        run.start(tiny_config(), tmp_path / "file" / "r", progress=False)
+
+
+def test_missing_data_leaves_no_run_dir(tmp_path):
+    cfg = dataclasses.replace(tiny_config(), data=dataclasses.replace(tiny_config().data, source="npz", path=str(tmp_path / "x.npz")))
+    with pytest.raises(DataError):
+        run.start(cfg, tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_epoch_sampling_needs_a_full_batch(tmp_path):
+    cfg = tiny_config(batch_size=128)
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, sampling="epoch"))
+    with pytest.raises(ConfigError, match="train.batch_size: 128 is larger than the 64 images"):
+        run.start(cfg, tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_resume_needs_a_run_with_a_checkpoint(tmp_path):
+    with pytest.raises(run.RunError, match="not a run directory"):
+        run.resume(tmp_path)
+    run.start(tiny_config(steps=4), tmp_path / "r", progress=False)
+    import shutil
+
+    shutil.rmtree(tmp_path / "r" / "checkpoints")
+    with pytest.raises(run.RunError, match="no checkpoint that loads"):
+        run.resume(tmp_path / "r", progress=False)
+
+
+def test_sample_exports_from_the_latest_checkpoint(tmp_path):
+    run.start(tiny_config(steps=4), tmp_path / "r", progress=False)
+    x = run.sample(tmp_path / "r", 7, seed=0, batch=3)
+    assert x.shape == (7, 28, 28, 1) and x.dtype == np.float32
+    assert -1 <= x.min() and x.max() <= 1 and x.std() > 0
+    np.testing.assert_array_equal(x, run.sample(tmp_path / "r", 7, seed=0, batch=3))
+    assert not np.array_equal(x, run.sample(tmp_path / "r", 7, seed=1, batch=3))
