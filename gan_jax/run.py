@@ -266,11 +266,11 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, che
     images = jax.device_put(ds.images)
     fixed_z = gan.noise(jax.random.key(cfg.sample_seed), GRID_SIZE)
     (run_dir / "samples").mkdir(exist_ok=True)
+    print(f"training {cfg.experiment} on {ds.source} ({ds.images.shape[0]} images) into {run_dir}; "
+          f"steps {step} -> {t.steps}", flush=True)
     log = MetricsLog(run_dir, cfg, step, progress)
     plateau = Plateau(t.early_stop_window, t.early_stop_tol)
     last_grid, reason, early = None, "done", False
-    print(f"training {cfg.experiment} on {ds.source} ({ds.images.shape[0]} images) into {run_dir}; "
-          f"steps {step} -> {t.steps}", flush=True)
 
     def take(pending) -> None:
         nonlocal early
@@ -292,7 +292,7 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, che
                 step += t.fuse
                 if compile_start is not None:  # the first call compiles; keep it out of it/s
                     jax.block_until_ready(metrics)
-                    print(f"compiled in {time.perf_counter() - compile_start:.1f}s", flush=True)
+                    log.say(f"compiled in {time.perf_counter() - compile_start:.1f}s")
                     compile_start = None
                     log.restart_clock()
                 if pending is not None:
