@@ -3,6 +3,8 @@
     gan-jax train mnist_gan [--set train.steps=300 ...] [--run-dir DIR] [--resume]
     gan-jax sample RUN_DIR --n 1000 --out samples.npy [--seed 0]
     gan-jax config mnist_gan [--set ...]          # print the resolved config as JSON
+    gan-jax classifier [--out DIR] [--set data.source=npz data.path=mnist.npz ...]
+    gan-jax eval RUN_DIR_OR_SAMPLES.npy [--classifier DIR] [--n 10000] [--json OUT]
 """
 
 from __future__ import annotations
@@ -39,6 +41,20 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=int, required=True, help="number of images")
     sample.add_argument("--out", required=True, help="output .npy file (N x H x W x C float32 in [-1, 1])")
     sample.add_argument("--seed", type=int, default=0, help="noise seed")
+    clf = sub.add_parser("classifier", help="train the MNIST classifier the evaluator uses")
+    clf.add_argument("--out", default=None, help="where to save it (default runs/mnist_classifier)")
+    clf.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                     help="e.g. data.source=npz data.path=mnist.npz epochs=3 seed=0")
+
+    ev = sub.add_parser("eval", help="score generated images against real test data with the classifier")
+    ev.add_argument("source", help="a run directory (sampled from its newest checkpoint) or a .npy of images")
+    ev.add_argument("--classifier", default=None, help="a trained classifier (default runs/mnist_classifier)")
+    ev.add_argument("--n", type=int, default=10_000, help="images to sample from a run (default 10000)")
+    ev.add_argument("--k", type=int, default=5, help="neighbours for precision/recall/density/coverage")
+    ev.add_argument("--seed", type=int, default=0, help="noise seed when sampling a run")
+    ev.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="reference data (default: the classifier's), e.g. data.source=npz data.path=mnist.npz")
+    ev.add_argument("--json", default=None, help="where to write the results (default: beside the input)")
     return p
 
 
@@ -97,15 +113,74 @@ def _sample(args) -> int:
     return 0
 
 
+def _classifier(args) -> int:
+    from gan_jax.metrics import classifier
+
+    cfg = classifier.config_from_overrides(args.overrides)
+    clf = classifier.train(cfg, args.out or classifier.DEFAULT_DIR)
+    print(f"saved to {args.out or classifier.DEFAULT_DIR}: test accuracy {100 * clf.info['test_accuracy']:.2f}%")
+    return 0
+
+
+def _eval(args) -> int:
+    import dataclasses
+    import json
+
+    import numpy as np
+
+    from gan_jax import config as config_lib
+    from gan_jax import data as data_lib
+    from gan_jax import run
+    from gan_jax.config import DataConfig
+    from gan_jax.metrics import classifier, evaluate
+
+    if args.n <= 0 or args.k <= 0:
+        raise run.RunError(f"--n and --k must be > 0, got {args.n} and {args.k}")
+    source = Path(args.source)
+    if source.is_dir():
+        images = run.sample(source, args.n, args.seed)
+        out = Path(args.json) if args.json else source / "eval.json"
+    elif source.suffix == ".npy" and source.is_file():
+        try:
+            images = np.load(source, allow_pickle=False)
+        except ValueError as e:
+            raise evaluate.InputError(f"{source}: {e}") from None
+        out = Path(args.json) if args.json else source.with_suffix(".eval.json")
+    else:
+        raise run.RunError(f"{source} is neither a run directory nor a .npy file")
+    try:
+        clf = classifier.load(args.classifier or classifier.DEFAULT_DIR)
+    except FileNotFoundError as e:
+        raise run.RunError(str(e)) from None
+    images = evaluate.as_images(images, clf.image_shape)
+    data_cfg = config_lib.from_dict(clf.info["config"]["data"], DataConfig)
+    data_cfg = config_lib.apply_overrides(config_lib.Config(data=data_cfg), args.overrides).data
+    reference = data_lib.load(dataclasses.replace(data_cfg, split="test", limit=0))
+    floor = data_lib.load(dataclasses.replace(data_cfg, split="train", limit=len(images)))
+    print(f"evaluating {len(images)} images against {reference.source} ({len(reference.images)} images); "
+          f"real floor: {len(floor.images)} images of {floor.source}")
+    results = evaluate.evaluate(images, clf, reference.images, floor.images, args.k)
+    results.update(input=str(source), classifier=str(args.classifier or classifier.DEFAULT_DIR),
+                   classifier_test_accuracy=clf.info["test_accuracy"])
+    print(evaluate.table(results["samples"], results["real_floor"]))
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(results, indent=2) + "\n")
+    tmp.replace(out)
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from gan_jax.config import ConfigError
     from gan_jax.data import DataError
+    from gan_jax.metrics.evaluate import InputError
     from gan_jax.run import NonFiniteLoss, RunError
 
+    commands = {"train": _train, "config": _config, "sample": _sample, "classifier": _classifier, "eval": _eval}
     try:
-        return {"train": _train, "config": _config, "sample": _sample}[args.command](args)
-    except (ConfigError, DataError, RunError) as e:
+        return commands[args.command](args)
+    except (ConfigError, DataError, RunError, InputError) as e:
         print(f"gan-jax {args.command}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except NonFiniteLoss as e:

@@ -33,26 +33,55 @@ def _one_of(value: str, key: str, choices: tuple[str, ...]) -> None:
     _require(value in choices, key, f"got {value!r}, expected one of {', '.join(choices)}")
 
 
-DATA_SOURCES = ("auto", "embedded", "tfds", "npz", "idx")
+DATA_SOURCES = ("auto", "embedded", "tfds", "npz", "idx", "ring8", "grid25", "bimodal1d")
 SAMPLING = ("replacement", "epoch")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """The two players. `name` picks an architecture from `gan_jax.models.ARCHITECTURES`."""
+    """The two players. `name` picks an architecture from `gan_jax.models.ARCHITECTURES`.
+
+    The defaults are the book's chapter-3 MLPs: one hidden layer of 128 units each, LeakyReLU(0.01),
+    a tanh output for G.
+    """
 
     name: str = "mlp"
     z_dim: int = 100
-    hidden: int = 128
-    leak: float = 0.01  # LeakyReLU negative slope (the book's alpha)
+    hidden: int = 128  # G's hidden width
+    layers: int = 1  # G's hidden layers
+    d_hidden: int = 128
+    d_layers: int = 1
+    leak: float = 0.01  # LeakyReLU negative slope (the book's alpha); 0 = ReLU
+    output: str = "tanh"  # G's output activation: tanh for images in [-1, 1], linear for mixtures
 
     def __post_init__(self):
-        from gan_jax.models import ARCHITECTURES
+        from gan_jax.models import ARCHITECTURES, OUTPUTS
 
         _one_of(self.name, "name", tuple(ARCHITECTURES))
-        _require(self.z_dim > 0, "z_dim", f"must be > 0, got {self.z_dim}")
-        _require(self.hidden > 0, "hidden", f"must be > 0, got {self.hidden}")
+        _one_of(self.output, "output", OUTPUTS)
+        for name in ("z_dim", "hidden", "layers", "d_hidden", "d_layers"):
+            value = getattr(self, name)
+            _require(value > 0, name, f"must be > 0, got {value}")
         _require(0.0 <= self.leak < 1.0, "leak", f"must be in [0, 1), got {self.leak}")
+
+
+GAN_LOSSES = ("non_saturating", "minimax")
+
+
+@dataclasses.dataclass(frozen=True)
+class GANConfig:
+    """The game: G's loss and how many samples D judges at once.
+
+    loss: non_saturating (the book: G maximises log D(G(z))) or minimax (G minimises log(1 - D(G(z))),
+    the original saturating game). pack: PacGAN's packing, D sees `pack` samples concatenated.
+    """
+
+    loss: str = "non_saturating"
+    pack: int = 1
+
+    def __post_init__(self):
+        _one_of(self.loss, "loss", GAN_LOSSES)
+        _require(self.pack >= 1, "pack", f"must be >= 1, got {self.pack}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +94,7 @@ class DataConfig:
     data_dir: str = ""  # tfds data_dir; empty = tfds's default (~/tensorflow_datasets)
     split: str = "train"
     download: bool = False  # only with source=tfds: allow tfds to download (never the default)
-    limit: int = 0  # use only the first `limit` images after shuffling (0 = all)
+    limit: int = 0  # use only the first `limit` images after shuffling (0 = all; mixtures: 100,000 draws)
     seed: int = 0  # data-order seed: shuffling and the batches drawn at each step
     sampling: str = "replacement"  # replacement: the book's random batches; epoch: shuffled epochs
 
@@ -88,13 +117,18 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
-    """Adam for each player (the book: Keras defaults, lr 1e-3)."""
+    """Adam for each player (the book: Keras defaults, lr 1e-3, constant).
+
+    decay: constant, or cosine (from lr down to 0 at train.steps; extending a run later changes it).
+    """
 
     lr: float = 1e-3
     b1: float = 0.9
     b2: float = 0.999
+    decay: str = "constant"
 
     def __post_init__(self):
+        _one_of(self.decay, "decay", ("constant", "cosine"))
         _require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
         for name in ("b1", "b2"):
             value = getattr(self, name)
@@ -140,6 +174,7 @@ class Config:
     seed: int = 0
     sample_seed: int = 1234
     model: ModelConfig = ModelConfig()
+    gan: GANConfig = GANConfig()
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
@@ -206,28 +241,29 @@ def _build(cls, values: dict[str, Any], prefix: str):
         raise ConfigError(f"{prefix}{e}") from None
 
 
-def from_dict(values: dict[str, Any]) -> Config:
+def from_dict(values: dict[str, Any], cls=Config):
     """The inverse of `to_dict`: rebuilds and re-validates a config (e.g. a run's config.json)."""
-    return _build(Config, values, "")
+    return _build(cls, values, "")
 
 
-def to_dict(cfg: Config) -> dict[str, Any]:
+def to_dict(cfg) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def to_json(cfg: Config) -> str:
+def to_json(cfg) -> str:
     return json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n"
 
 
-def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
-    """Applies `key=value` strings (dotted keys, e.g. `train.steps=300`) to a config."""
+def apply_overrides(cfg, overrides: list[str]):
+    """Applies `key=value` strings (dotted keys, e.g. `train.steps=300`) to a config (any config
+    dataclass: an experiment's `Config`, the classifier's `ClassifierConfig`)."""
     values = to_dict(cfg)
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.steps=300)")
         key, text = item.split("=", 1)
         key = key.strip()
-        section, cls = values, Config
+        section, cls = values, type(cfg)
         parts = key.split(".")
         for depth, part in enumerate(parts):
             fields = _fields(cls)
@@ -244,4 +280,4 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
                 if not dataclasses.is_dataclass(typ):
                     raise ConfigError(f"unknown config key '{key}': '{'.'.join(parts[:depth + 1])}' is not a section")
                 section, cls = section[part], typ
-    return from_dict(values)
+    return from_dict(values, type(cfg))

@@ -9,6 +9,9 @@ Sources (`data.source`):
   npz       a keras-style `mnist.npz` (x_train, y_train, x_test, y_test), loaded without pickle.
   idx       a folder holding the original IDX files (train-images-idx3-ubyte[.gz], ...).
   auto      tfds if `data.name` is prepared locally, else embedded (when data.name is mnist).
+  ring8, grid25, bimodal1d
+            draws from a Gaussian mixture (`gan_jax.mixtures`): `data.limit` samples (default 100,000)
+            seeded by `data.seed`; labels are the modes.
 
 Every source fails within seconds with a `DataError` that says what is wrong and names the alternatives.
 """
@@ -24,7 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from gan_jax import mixtures
 from gan_jax.config import DataConfig
+
+MIXTURE_DRAWS = 100_000
 
 ALTERNATIVES = (
     "available sources: data.source=embedded (5,000 real MNIST digits, offline), "
@@ -39,8 +45,8 @@ class DataError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    images: np.ndarray  # N x H x W x C float32 in [-1, 1]
-    labels: np.ndarray  # N int32
+    images: np.ndarray  # N x H x W x C float32 in [-1, 1] (mixtures: N x D points)
+    labels: np.ndarray  # N int32 (mixtures: the mode)
     source: str  # what was really read, e.g. "npz:/data/mnist.npz[train]"
 
     @property
@@ -49,7 +55,7 @@ class Dataset:
         return self.source.split(":", 1)[0]
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
+    def image_shape(self) -> tuple[int, ...]:
         return tuple(self.images.shape[1:])
 
     def describe(self) -> dict:
@@ -221,6 +227,11 @@ def load(cfg: DataConfig) -> Dataset:
         source = "tfds" if tfds_prepared(cfg.name, cfg.data_dir) else "embedded"
         if source == "embedded" and cfg.name != "mnist":
             raise DataError(f"data.source=auto: tfds dataset {cfg.name!r} is not prepared locally; " + ALTERNATIVES)
+    if source in mixtures.MIXTURES:
+        n = cfg.limit or MIXTURE_DRAWS
+        seed = cfg.seed if cfg.split == "train" else cfg.seed + 1_000_003  # a disjoint stream for "test"
+        x, modes = mixtures.sample(mixtures.MIXTURES[source], n, np.random.default_rng(seed))
+        return Dataset(images=x, labels=modes, source=f"{source}:{n} draws[{cfg.split}]")
     if source == "embedded":
         pixels, labels, what = _load_embedded(cfg.split)
     elif source == "tfds":

@@ -37,6 +37,18 @@ def g_loss_non_saturating(fake_logits: jax.Array) -> jax.Array:
     return bce_with_logits(fake_logits, 1.0)
 
 
+def g_loss_minimax(fake_logits: jax.Array) -> jax.Array:
+    """G's saturating loss from the original minimax game: mean log(1 - D(G(z))) = -BCE(l, 0).
+
+    Its gradient vanishes when D confidently rejects the fakes, which is why the book uses the
+    non-saturating loss instead.
+    """
+    return -bce_with_logits(fake_logits, 0.0)
+
+
+G_LOSSES = {"non_saturating": g_loss_non_saturating, "minimax": g_loss_minimax}
+
+
 def accuracy(logits: jax.Array, label: float) -> jax.Array:
     """Fraction of logits on the side of `label` (threshold probability 0.5, i.e. logit 0)."""
     predicted_real = logits > 0

@@ -32,7 +32,7 @@ import numpy as np
 
 from gan_jax import config as config_lib
 from gan_jax import data as data_lib
-from gan_jax import viz
+from gan_jax import mixtures, viz
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.config import Config
 from gan_jax.train import GAN, all_finite
@@ -62,6 +62,15 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _open_log(path: Path, start_step: int):
+    """Opens a JSON-lines log for appending, first dropping rows after `start_step` (a resume from an
+    earlier checkpoint repeats those steps)."""
+    if path.exists():
+        kept = [r for r in viz.read_metrics(path) if r["step"] <= start_step]
+        _write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
+    return open(path, "a")
 
 
 def default_run_dir(experiment: str) -> Path:
@@ -96,10 +105,7 @@ class MetricsLog:
     def __init__(self, run_dir: Path, cfg: Config, start_step: int, progress: bool):
         self.cfg = cfg
         self.path = run_dir / "metrics.jsonl"
-        if self.path.exists():  # resuming from an earlier checkpoint: drop rows after it
-            kept = [r for r in viz.read_metrics(self.path) if r["step"] <= start_step]
-            _write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
-        self.file = open(self.path, "a")
+        self.file = _open_log(self.path, start_step)
         from tensorboardX import SummaryWriter
 
         self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step + 1 if start_step else None)
@@ -151,6 +157,35 @@ class MetricsLog:
         self.tb.close()
 
 
+class Preview:
+    """What a run shows at each sample step, from a fixed z: the book's 4x4 grid for images; for a
+    Gaussian mixture, 2,500 samples over the modes with the protocol's scores (also in scores.jsonl)."""
+
+    def __init__(self, cfg: Config, gan: GAN, data_kind: str, run_dir: Path, start_step: int):
+        self.gan, self.run_dir = gan, run_dir
+        self.mixture = mixtures.MIXTURES.get(data_kind)
+        n = mixtures.PROTOCOL_SAMPLES if self.mixture else GRID_SIZE
+        self.z = gan.noise(jax.random.key(cfg.sample_seed), n)
+        (run_dir / "samples").mkdir(exist_ok=True)
+        self.scores = _open_log(run_dir / "scores.jsonl", start_step) if self.mixture else None
+
+    def __call__(self, state, step: int) -> tuple[Path, str]:
+        """Writes samples/step_N.png; returns its path and a few words on it."""
+        x = np.asarray(self.gan.generate_jit(state.g_params, state.g_rest, self.z))
+        path = self.run_dir / "samples" / f"step_{step:06d}.png"
+        if self.mixture is None:
+            return viz.save_grid(x, path), ""
+        s = mixtures.scores(x, self.mixture)
+        self.scores.write(json.dumps({"step": step, **s}) + "\n")
+        self.scores.flush()
+        words = f"modes {s['modes']}/{s['of_modes']}, high quality {100 * s['high_quality']:.1f}%, reverse KL {s['reverse_kl']:.3f}"
+        return viz.save_points(x, self.mixture.means, self.mixture.std, path, f"step {step}: {words}"), words
+
+    def close(self) -> None:
+        if self.scores is not None:
+            self.scores.close()
+
+
 class _Signals:
     """Turns the first SIGINT/SIGTERM into a request to stop after the current call."""
 
@@ -176,10 +211,11 @@ class _Signals:
 
 def _load_data(cfg: Config) -> tuple[Config, data_lib.Dataset]:
     ds = data_lib.load(cfg.data)
-    if ds.images.shape[0] < cfg.train.batch_size and cfg.data.sampling == "epoch":
+    per_batch = cfg.train.batch_size * cfg.gan.pack
+    if ds.images.shape[0] < per_batch and cfg.data.sampling == "epoch":
         raise config_lib.ConfigError(
-            f"train.batch_size: {cfg.train.batch_size} is larger than the {ds.images.shape[0]} images of "
-            f"{ds.source}; epoch sampling needs at least one full batch"
+            f"train.batch_size: {per_batch} samples per batch (x gan.pack) is more than the "
+            f"{ds.images.shape[0]} images of {ds.source}; epoch sampling needs at least one full batch"
         )
     resolved = dataclasses.replace(cfg.data, source=ds.kind)  # record the source really used
     return dataclasses.replace(cfg, data=resolved), ds
@@ -264,8 +300,7 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, che
     t = cfg.train
     step = int(state.step)
     images = jax.device_put(ds.images)
-    fixed_z = gan.noise(jax.random.key(cfg.sample_seed), GRID_SIZE)
-    (run_dir / "samples").mkdir(exist_ok=True)
+    preview = Preview(cfg, gan, ds.kind, run_dir, step)
     print(f"training {cfg.experiment} on {ds.source} ({ds.images.shape[0]} images) into {run_dir}; "
           f"steps {step} -> {t.steps}", flush=True)
     log = MetricsLog(run_dir, cfg, step, progress)
@@ -305,13 +340,12 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, che
                     pending = None
                     stop = signals.signum is not None or early
                     if sample:
-                        grid = np.asarray(gan.generate_jit(state.g_params, state.g_rest, fixed_z))
-                        last_grid = viz.save_grid(grid, run_dir / "samples" / f"step_{step:06d}.png")
+                        last_grid, words = preview(state, step)
                         r = log.last
                         if r:
                             log.say(f"step {step}/{t.steps}  d_loss {r['d_loss']:.4f}  g_loss {r['g_loss']:.4f}  "
                                     f"d_acc {50 * (r['d_acc_real'] + r['d_acc_fake']):.1f}%  "
-                                    f"{r['it_per_s']:.0f} it/s  -> {last_grid}")
+                                    f"{r['it_per_s']:.0f} it/s  {words + '  ' if words else ''}-> {last_grid}")
                     if stop or step % t.checkpoint_interval == 0 or step == t.steps:
                         if not bool(all_finite(state)):
                             raise NonFiniteLoss(f"non-finite parameters after step {step}")
@@ -331,6 +365,7 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, che
                             f"in {run_dir / 'checkpoints'}; try a lower optim.lr") from None
     finally:
         log.close()
+        preview.close()
         checkpoints.close()
         if (run_dir / "metrics.jsonl").exists():
             viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", cfg.experiment)

@@ -10,7 +10,9 @@ real batch is drawn from `fold_in(state.data_key, state.step)`, so resuming need
 the data order is part of the (seeded) computation.
 
 One iteration is the book's: D takes an Adam step on a real batch, then another on a fake batch, then G
-takes an Adam step through the frozen D with the fakes labelled "real" (the non-saturating loss).
+takes an Adam step through the frozen D with the fakes labelled "real" (the non-saturating loss; the
+minimax loss is the alternative). With PacGAN packing (`gan.pack` = m), every batch holds B * m samples
+and D judges them m at a time.
 """
 
 from __future__ import annotations
@@ -51,15 +53,16 @@ class GANState:
 class GAN:
     """Binds a config to the players' graph definitions and optimisers; its methods are pure."""
 
-    def __init__(self, cfg: Config, img_shape: tuple[int, int, int]):
+    def __init__(self, cfg: Config, sample_shape: tuple[int, ...]):
         self.cfg = cfg
-        self.img_shape = tuple(img_shape)
-        g, d = models.build(cfg.model, self.img_shape, seed=0)
+        self.sample_shape = tuple(sample_shape)
+        g, d = models.build(cfg.model, self.sample_shape, seed=0, pack=cfg.gan.pack)
         self.g_graph, _, _ = nnx.split(g, nnx.Param, ...)
         self.d_graph, _, _ = nnx.split(d, nnx.Param, ...)
         o = cfg.optim
-        self.g_tx = optax.adam(o.lr, b1=o.b1, b2=o.b2)
-        self.d_tx = optax.adam(o.lr, b1=o.b1, b2=o.b2)
+        lr = o.lr if o.decay == "constant" else optax.cosine_decay_schedule(o.lr, max(cfg.train.steps, 1))
+        self.g_tx = optax.adam(lr, b1=o.b1, b2=o.b2)
+        self.d_tx = optax.adam(lr, b1=o.b1, b2=o.b2)
         self.advance_jit = jax.jit(self.advance, donate_argnums=0)
         self.generate_jit = jax.jit(self.generate)
 
@@ -69,7 +72,7 @@ class GAN:
         """A fresh state: players initialised from `seed`, batches drawn from `data_seed`."""
         seed = self.cfg.seed if seed is None else seed
         data_seed = self.cfg.data.seed if data_seed is None else data_seed
-        g, d = models.build(self.cfg.model, self.img_shape, seed=seed)
+        g, d = models.build(self.cfg.model, self.sample_shape, seed=seed, pack=self.cfg.gan.pack)
         _, g_params, g_rest = nnx.split(g, nnx.Param, ...)
         _, d_params, d_rest = nnx.split(d, nnx.Param, ...)
         return GANState(
@@ -126,19 +129,25 @@ class GAN:
         }
 
     def g_step(self, state: GANState, z_g: jax.Array) -> tuple[GANState, Metrics]:
-        """G's turn: an Adam step on the non-saturating loss through D. D's params are constants."""
+        """G's turn: an Adam step on G's loss (`gan.loss`) through D. D's params are constants."""
+        g_loss = losses.G_LOSSES[self.cfg.gan.loss]
 
         def loss(g_params):
             x_fake = self.generate(g_params, state.g_rest, z_g)
-            return losses.g_loss_non_saturating(self.discriminate(state.d_params, state.d_rest, x_fake))
+            return g_loss(self.discriminate(state.d_params, state.d_rest, x_fake))
 
         value, grads = jax.value_and_grad(loss)(state.g_params)
         updates, g_opt = self.g_tx.update(grads, state.g_opt, state.g_params)
         return state.replace(g_params=optax.apply_updates(state.g_params, updates), g_opt=g_opt), {"g_loss": value}
 
+    @property
+    def samples_per_batch(self) -> int:
+        """Samples in each real and each fake batch: train.batch_size D inputs of gan.pack samples."""
+        return self.cfg.train.batch_size * self.cfg.gan.pack
+
     def batch_indices(self, state: GANState, n: int) -> jax.Array:
         """Indices of this step's real batch in a dataset of `n` images, from `data_key` and `step`."""
-        b = self.cfg.train.batch_size
+        b = self.samples_per_batch
         key = jax.random.fold_in(state.data_key, state.step)
         if self.cfg.data.sampling == "replacement":  # the book: a random batch each iteration
             return jax.random.randint(key, (b,), 0, n)
@@ -151,7 +160,7 @@ class GAN:
         """One iteration: draw a real batch from `images` (N x H x W x C), D's turn, G's turn."""
         key = jax.random.fold_in(state.key, state.step)
         k_d, k_g = jax.random.split(key)
-        b = self.cfg.train.batch_size
+        b = self.samples_per_batch
         x_real = jnp.take(images, self.batch_indices(state, images.shape[0]), axis=0)
         state, d_metrics = self.d_step(state, x_real, self.noise(k_d, b))
         state, g_metrics = self.g_step(state, self.noise(k_g, b))

@@ -1,4 +1,4 @@
-"""PNG figures: sample grids (PIL) and training curves (matplotlib, Agg backend)."""
+"""PNG figures: sample grids (PIL), training curves and mixture samples (matplotlib, Agg backend)."""
 
 from __future__ import annotations
 
@@ -46,11 +46,7 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "") -> Path | N
     """Loss and accuracy curves against the iteration, from metrics.jsonl rows; None without rows."""
     if not rows:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     steps = [r["step"] for r in rows]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for key, label in (("d_loss", "discriminator"), ("g_loss", "generator")):
@@ -64,6 +60,50 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "") -> Path | N
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    _atomic_save(lambda p: fig.savefig(p, format="png", dpi=100), path)
+    plt.close(fig)
+    return path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def draw_points(ax, points: np.ndarray, means: np.ndarray, std: float, label: str = "samples") -> None:
+    """Samples over a mixture's modes: a scatter for 2-D (modes as crosses, 3-std circles), a histogram
+    against the true density for 1-D."""
+    points = np.asarray(points).reshape(len(points), -1)
+    if points.shape[1] == 1:
+        lo, hi = means.min() - 1.0, means.max() + 1.0
+        ax.hist(np.clip(points[:, 0], lo, hi), bins=200, range=(lo, hi), density=True, alpha=0.6, label=label)
+        grid = np.linspace(lo, hi, 1000)
+        density = np.mean([np.exp(-0.5 * ((grid - m) / std) ** 2) / (std * np.sqrt(2 * np.pi)) for m in means[:, 0]], 0)
+        ax.plot(grid, density, "r-", lw=1, label="true density")
+        ax.legend(loc="upper right")
+        return
+    ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, label=label)
+    ax.scatter(means[:, 0], means[:, 1], marker="x", c="red", s=30, label="modes")
+    from matplotlib.patches import Circle
+
+    for m in means:
+        ax.add_patch(Circle(m, 3 * std, fill=False, ec="red", lw=0.5))
+    ax.set_aspect("equal")
+    span = np.abs(means).max() * 1.5 + 0.5
+    ax.set(xlim=(-span, span), ylim=(-span, span))
+
+
+def save_points(points: np.ndarray, means: np.ndarray, std: float, path: str | Path, title: str = "") -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5) if means.shape[1] > 1 else (7, 3.5))
+    draw_points(ax, points, means, std)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path = Path(path)
     _atomic_save(lambda p: fig.savefig(p, format="png", dpi=100), path)

@@ -15,7 +15,7 @@ def tiny_config(**train) -> Config:
     defaults = dict(steps=8, batch_size=8, log_interval=2, sample_interval=4, checkpoint_interval=4)
     return Config(
         experiment="mnist_gan",
-        model=ModelConfig(z_dim=8, hidden=16),
+        model=ModelConfig(z_dim=8, hidden=16, d_hidden=16),
         data=DataConfig(source="embedded", limit=64),
         train=TrainConfig(**{**defaults, **train}),
     )

@@ -26,7 +26,7 @@ def _advanced(gan, images, n):
 def test_nested_round_trip_keeps_typed_keys(gan):
     state = gan.init(seed=5, data_seed=6)
     nested = to_nested(state)
-    assert nested["key"].dtype == np.uint32 and "hidden" in nested["g_params"]
+    assert nested["key"].dtype == np.uint32 and "hidden" in nested["g_params"]["net"]
     back = from_nested(nested, gan.init())
     assert _equal(back, state) and jax.dtypes.issubdtype(back.key.dtype, jax.dtypes.prng_key)
 

@@ -13,7 +13,7 @@ import pytest
 
 from gan_jax.cli import main
 
-TINY = ["--set", "model.hidden=16", "model.z_dim=8", "train.batch_size=8", "data.source=embedded", "data.limit=64",
+TINY = ["--set", "model.hidden=16", "model.d_hidden=16", "model.z_dim=8", "train.batch_size=8", "data.source=embedded", "data.limit=64",
         "train.log_interval=2", "train.sample_interval=4", "train.checkpoint_interval=4"]
 
 

@@ -25,8 +25,8 @@ def test_shapes_range_and_leaky_relu():
     logits = d(x)
     assert logits.shape == (5,)
     # the hidden activation is LeakyReLU(0.01): check it on D's first layer by hand
-    h = d.hidden(x.reshape(5, -1))
-    manual = np.where(h > 0, h, 0.01 * h) @ np.asarray(d.out.kernel[...]) + np.asarray(d.out.bias[...])
+    h = d.net.hidden[0](x.reshape(5, -1))
+    manual = np.where(h > 0, h, 0.01 * h) @ np.asarray(d.net.out.kernel[...]) + np.asarray(d.net.out.bias[...])
     np.testing.assert_allclose(np.asarray(logits), manual[:, 0], rtol=1e-5, atol=1e-5)
 
 

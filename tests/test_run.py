@@ -129,7 +129,7 @@ def test_missing_data_leaves_no_run_dir(tmp_path):
 def test_epoch_sampling_needs_a_full_batch(tmp_path):
     cfg = tiny_config(batch_size=128)
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, sampling="epoch"))
-    with pytest.raises(ConfigError, match="train.batch_size: 128 is larger than the 64 images"):
+    with pytest.raises(ConfigError, match="train.batch_size: 128 samples per batch .x gan.pack. is more than the 64 images"):
         run.start(cfg, tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
 

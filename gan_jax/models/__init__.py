@@ -7,16 +7,18 @@ from flax import nnx
 from gan_jax.models import mlp
 
 
-def _mlp(cfg, img_shape, rngs):
+def _mlp(cfg, sample_shape, pack, rngs):
     return (
-        mlp.Generator(cfg.z_dim, img_shape, cfg.hidden, cfg.leak, rngs=rngs),
-        mlp.Discriminator(img_shape, cfg.hidden, cfg.leak, rngs=rngs),
+        mlp.Generator(cfg.z_dim, sample_shape, cfg.hidden, cfg.layers, cfg.leak, cfg.output, rngs=rngs),
+        mlp.Discriminator(sample_shape, cfg.d_hidden, cfg.d_layers, cfg.leak, pack, rngs=rngs),
     )
 
 
 ARCHITECTURES = {"mlp": _mlp}
+OUTPUTS = tuple(mlp.OUTPUTS)
 
 
-def build(cfg, img_shape: tuple[int, int, int], seed: int) -> tuple[nnx.Module, nnx.Module]:
-    """The generator and discriminator for `cfg` (a ModelConfig), initialised from `seed`."""
-    return ARCHITECTURES[cfg.name](cfg, tuple(img_shape), nnx.Rngs(seed))
+def build(cfg, sample_shape: tuple[int, ...], seed: int, pack: int = 1) -> tuple[nnx.Module, nnx.Module]:
+    """The generator and discriminator for `cfg` (a ModelConfig), initialised from `seed`; D reads
+    `pack` samples at once."""
+    return ARCHITECTURES[cfg.name](cfg, tuple(sample_shape), pack, nnx.Rngs(seed))

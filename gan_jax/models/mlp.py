@@ -1,4 +1,9 @@
-"""The book's chapter-3 players: a one-hidden-layer MLP generator and discriminator (Flax NNX)."""
+"""MLP players: the book's chapter-3 generator and discriminator, and deeper ones for 2-D mixtures.
+
+With the defaults (one hidden layer of 128 units, LeakyReLU(0.01), tanh output) these are exactly the
+book's models; `layers`, `hidden`, `leak` (0 = ReLU) and the output activation are configurable. The
+discriminator can read `pack` samples at once (PacGAN): they are concatenated into one input.
+"""
 
 from __future__ import annotations
 
@@ -11,32 +16,47 @@ from flax import nnx
 # Keras's Dense default, which the book's models use.
 _KERNEL_INIT = nnx.initializers.glorot_uniform()
 
+OUTPUTS = {"tanh": jnp.tanh, "linear": lambda x: x}
+
+
+class _Stack(nnx.Module):
+    """`layers` Dense layers of `hidden` units with LeakyReLU(`leak`), then Dense(`out`)."""
+
+    def __init__(self, d_in: int, hidden: int, layers: int, out: int, leak: float, *, rngs: nnx.Rngs):
+        self.leak = leak
+        sizes = [d_in] + [hidden] * layers
+        self.hidden = nnx.List([nnx.Linear(a, b, kernel_init=_KERNEL_INIT, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
+        self.out = nnx.Linear(sizes[-1], out, kernel_init=_KERNEL_INIT, rngs=rngs)
+
+    def __call__(self, h: jax.Array) -> jax.Array:
+        for layer in self.hidden:
+            h = jax.nn.leaky_relu(layer(h), self.leak)
+        return self.out(h)
+
 
 class Generator(nnx.Module):
-    """z_BxZ -> Dense(hidden) -> LeakyReLU -> Dense(H*W*C) -> tanh -> x_BxHxWxC in [-1, 1]."""
+    """z_BxZ -> MLP -> output activation -> samples of `sample_shape` (the book: tanh, 28x28x1)."""
 
-    def __init__(self, z_dim: int, img_shape: tuple[int, int, int], hidden: int, leak: float, *, rngs: nnx.Rngs):
-        self.img_shape = tuple(img_shape)
-        self.leak = leak
-        self.hidden = nnx.Linear(z_dim, hidden, kernel_init=_KERNEL_INIT, rngs=rngs)
-        self.out = nnx.Linear(hidden, math.prod(img_shape), kernel_init=_KERNEL_INIT, rngs=rngs)
+    def __init__(self, z_dim: int, sample_shape: tuple[int, ...], hidden: int, layers: int, leak: float,
+                 output: str = "tanh", *, rngs: nnx.Rngs):
+        self.sample_shape = tuple(sample_shape)
+        self.output = output
+        self.net = _Stack(z_dim, hidden, layers, math.prod(sample_shape), leak, rngs=rngs)
 
     def __call__(self, z_BxZ: jax.Array) -> jax.Array:
-        h_BxH = jax.nn.leaky_relu(self.hidden(z_BxZ), self.leak)
-        return jnp.tanh(self.out(h_BxH)).reshape((z_BxZ.shape[0], *self.img_shape))
+        return OUTPUTS[self.output](self.net(z_BxZ)).reshape((z_BxZ.shape[0], *self.sample_shape))
 
 
 class Discriminator(nnx.Module):
-    """x_BxHxWxC -> flatten -> Dense(hidden) -> LeakyReLU -> Dense(1): the logit of "real".
+    """x_(B*pack)x... -> flatten, `pack` samples per row -> MLP -> the logit of "real", shape (B,).
 
     The probability is `sigmoid(logit)`; losses are computed from the logit for numerical stability.
     """
 
-    def __init__(self, img_shape: tuple[int, int, int], hidden: int, leak: float, *, rngs: nnx.Rngs):
-        self.leak = leak
-        self.hidden = nnx.Linear(math.prod(img_shape), hidden, kernel_init=_KERNEL_INIT, rngs=rngs)
-        self.out = nnx.Linear(hidden, 1, kernel_init=_KERNEL_INIT, rngs=rngs)
+    def __init__(self, sample_shape: tuple[int, ...], hidden: int, layers: int, leak: float, pack: int = 1,
+                 *, rngs: nnx.Rngs):
+        self.pack = pack
+        self.net = _Stack(pack * math.prod(sample_shape), hidden, layers, 1, leak, rngs=rngs)
 
-    def __call__(self, x_BxHxWxC: jax.Array) -> jax.Array:
-        h_BxH = jax.nn.leaky_relu(self.hidden(x_BxHxWxC.reshape((x_BxHxWxC.shape[0], -1))), self.leak)
-        return self.out(h_BxH)[:, 0]
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.net(x.reshape((x.shape[0] // self.pack, -1)))[:, 0]

@@ -1,0 +1,1 @@
+"""Evaluation: a frozen MNIST classifier (`classifier`) and the metrics on its features (`evaluate`)."""

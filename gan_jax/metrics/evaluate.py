@@ -1,0 +1,164 @@
+"""Sample-quality metrics on a frozen classifier's features and outputs (jitted, batched JAX).
+
+  fd          Frechet distance between Gaussians fitted to the features of two sets:
+              |mu1 - mu2|^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2)  (Heusel et al. 2017; here on MNIST features)
+  score       classifier score (Inception-score style): exp E_x KL(p(y|x) || p(y))
+  histogram   predicted classes; modes = classes holding >= 2% of the samples; KL(histogram || uniform)
+  precision, recall    k-NN manifolds (Kynkaenniemi et al. 2019): a fake is precise when it falls inside
+              some real sample's k-NN ball; a real is recalled when inside some fake's ball
+  density, coverage    (Naeem et al. 2020): density = mean count of real balls holding a fake / k;
+              coverage = fraction of real balls holding at least one fake
+
+Every report sets the real-data floor beside the numbers: the same metrics for real training digits
+against the same reference (test digits), i.e. what a perfect generator would score.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+MODE_SHARE = 0.02
+BLOCK = 1024
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+    """FD between N(mu1, sigma1) and N(mu2, sigma2), in float64 (Tr sqrt(S1 S2) via the symmetric
+    form sqrt(S1) S2 sqrt(S1), which has the same eigenvalues)."""
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.linalg.eigvalsh(root1 @ s2 @ root1)
+    return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.sum(np.sqrt(np.clip(cross, 0, None))))
+
+
+def gaussian(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    f = np.asarray(features, np.float64)
+    return f.mean(0), np.cov(f, rowvar=False)
+
+
+def classifier_score(probs: np.ndarray) -> float:
+    p = np.asarray(probs, np.float64)
+    marginal = p.mean(0, keepdims=True)
+    kl = np.sum(p * (np.log(p + 1e-12) - np.log(marginal + 1e-12)), axis=1)
+    return float(np.exp(kl.mean()))
+
+
+def class_histogram(probs: np.ndarray) -> dict:
+    classes = probs.shape[1]
+    counts = np.bincount(np.asarray(probs).argmax(1), minlength=classes)
+    share = counts / counts.sum()
+    nz = share[share > 0]
+    return {"counts": counts.tolist(), "modes": int((share >= MODE_SHARE).sum()),
+            "kl_uniform": float(np.sum(nz * np.log(nz * classes)))}
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _kth_neighbour_block(queries, points, k):
+    """Distance from each query to its k-th nearest point (the query itself counts as the 0th)."""
+    d2 = jnp.sum(queries**2, 1)[:, None] - 2 * queries @ points.T + jnp.sum(points**2, 1)[None, :]
+    return jnp.sqrt(jnp.maximum(-jax.lax.top_k(-d2, k + 1)[0][:, k], 0.0))
+
+
+def knn_radii(features: np.ndarray, k: int) -> np.ndarray:
+    """Each point's distance to its k-th nearest neighbour in the same set (itself excluded)."""
+    f = jnp.asarray(features, jnp.float32)
+    return np.concatenate([np.asarray(_kth_neighbour_block(f[i : i + BLOCK], f, k)) for i in range(0, len(f), BLOCK)])
+
+
+@jax.jit
+def _ball_counts_block(queries, centres, radii):
+    """For each query, how many balls (centres, radii) hold it."""
+    d2 = jnp.sum(queries**2, 1)[:, None] - 2 * queries @ centres.T + jnp.sum(centres**2, 1)[None, :]
+    return jnp.sum(d2 <= radii[None, :] ** 2, axis=1)
+
+
+@jax.jit
+def _covered_block(centres, radii, queries):
+    """For each ball, whether any query falls inside it."""
+    d2 = jnp.sum(centres**2, 1)[:, None] - 2 * centres @ queries.T + jnp.sum(queries**2, 1)[None, :]
+    return jnp.any(d2 <= radii[:, None] ** 2, axis=1)
+
+
+def _ball_counts(queries, centres, radii) -> np.ndarray:
+    q, c, r = (jnp.asarray(a, jnp.float32) for a in (queries, centres, radii))
+    return np.concatenate([np.asarray(_ball_counts_block(q[i : i + BLOCK], c, r)) for i in range(0, len(q), BLOCK)])
+
+
+def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict:
+    real_r, fake_r = knn_radii(real, k), knn_radii(fake, k)
+    fake_in_real = _ball_counts(fake, real, real_r)
+    real_in_fake = _ball_counts(real, fake, fake_r)
+    c, r, q = (jnp.asarray(a, jnp.float32) for a in (real, real_r, fake))
+    covered = np.concatenate([np.asarray(_covered_block(c[i : i + BLOCK], r[i : i + BLOCK], q)) for i in range(0, len(c), BLOCK)])
+    return {"precision": float((fake_in_real > 0).mean()), "recall": float((real_in_fake > 0).mean()),
+            "density": float(fake_in_real.mean() / k), "coverage": float(covered.mean())}
+
+
+def compare(fake_feats, fake_probs, ref_feats, ref_stats=None, k: int = 5) -> dict:
+    """All metrics of one set against the reference features (ref_stats: its cached Gaussian)."""
+    mu_r, s_r = ref_stats or gaussian(ref_feats)
+    mu_f, s_f = gaussian(fake_feats)
+    hist = class_histogram(fake_probs)
+    return {"n": int(len(fake_feats)), "fd": frechet_distance(mu_f, s_f, mu_r, s_r), "score": classifier_score(fake_probs),
+            "modes": hist["modes"], "kl_uniform": hist["kl_uniform"], "class_counts": hist["counts"],
+            **precision_recall_density_coverage(ref_feats, fake_feats, k)}
+
+
+def table(results: dict, floor: dict) -> str:
+    rows = [("Frechet distance (lower is better)", "fd", "{:.3f}"), ("classifier score (max 10)", "score", "{:.3f}"),
+            ("classes with >= 2% of samples", "modes", "{:d}"), ("KL(class histogram || uniform)", "kl_uniform", "{:.4f}"),
+            ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}"), ("density", "density", "{:.3f}"),
+            ("coverage", "coverage", "{:.3f}")]
+    lines = [f"{'metric':<38} {'samples':>10} {'real floor':>11}"]
+    lines += [f"{name:<38} {fmt.format(results[key]):>10} {fmt.format(floor[key]):>11}" for name, key, fmt in rows]
+    return "\n".join(lines)
+
+
+class InputError(ValueError):
+    """Images the evaluator cannot read; the message says what it accepts."""
+
+
+ACCEPTED = "images in [-1, 1], [0, 1] or [0, 255], shaped N x 28 x 28, N x 28 x 28 x 1 or N x 784"
+
+
+def as_images(array: np.ndarray, image_shape=(28, 28, 1)) -> np.ndarray:
+    """Any accepted layout and range -> N x H x W x C float32 in [-1, 1]; InputError otherwise."""
+    x = np.asarray(array)
+    h, w, c = image_shape
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise InputError(f"expected a numeric array, got dtype {x.dtype}; accepted: {ACCEPTED}")
+    if x.ndim == 2 and x.shape[1] == h * w * c:
+        x = x.reshape(-1, h, w, c)
+    elif x.ndim == 3 and x.shape[1:] == (h, w) and c == 1:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[1:] != (h, w, c) or len(x) == 0:
+        raise InputError(f"got shape {tuple(np.asarray(array).shape)}; accepted: {ACCEPTED}")
+    x = x.astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise InputError("the images contain NaN or infinite values")
+    lo, hi = x.min(), x.max()
+    if lo >= -1.0 - 1e-6 and hi <= 1.0 + 1e-6 and lo < 0:
+        scaled = x
+    elif lo >= 0 and hi <= 1.0 + 1e-6 and not np.issubdtype(np.asarray(array).dtype, np.integer):
+        scaled = 2 * x - 1
+    elif lo >= 0 and hi <= 255 + 1e-6:
+        scaled = x / 127.5 - 1
+    else:
+        raise InputError(f"values span [{lo:.4g}, {hi:.4g}]; accepted: {ACCEPTED}")
+    return np.clip(scaled, -1, 1).astype(np.float32)
+
+
+def evaluate(images: np.ndarray, classifier, reference: np.ndarray, floor_images: np.ndarray, k: int = 5) -> dict:
+    """Metrics of `images` and of real `floor_images` against real `reference` images (all in [-1, 1])."""
+    ref_feats, _ = classifier.apply(reference)
+    stats = gaussian(ref_feats)
+    fake_feats, fake_probs = classifier.apply(images)
+    floor_feats, floor_probs = classifier.apply(floor_images)
+    return {"samples": compare(fake_feats, fake_probs, ref_feats, stats, k),
+            "real_floor": compare(floor_feats, floor_probs, ref_feats, stats, k), "k": k,
+            "reference_n": int(len(reference))}
