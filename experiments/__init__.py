@@ -12,7 +12,10 @@ from gan_jax.config import Config, ConfigError
 
 
 def available() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    """Experiments that `gan-jax train` runs (modules with a get_config; studies like mode_collapse are
+    scripts run with `python -m experiments.NAME`)."""
+    names = (m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+    return sorted(n for n in names if hasattr(importlib.import_module(f"{__name__}.{n}"), "get_config"))
 
 
 def get_config(name: str) -> Config:

@@ -63,6 +63,18 @@ def from_nested(nested: dict, template):
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
+class CheckpointMismatch(ValueError):
+    """A checkpoint is intact but its arrays do not fit the model the config builds."""
+
+
+def _layout(tree) -> dict:
+    """{path: shape} of a nested dict of arrays or of orbax's array metadata."""
+    if tree is None:
+        return {}
+    leaves = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: hasattr(x, "shape"))[0]
+    return {"/".join(_name(p) for p in path): tuple(leaf.shape) for path, leaf in leaves if hasattr(leaf, "shape")}
+
+
 class Checkpoints:
     """Step-numbered checkpoints of one run under `directory`, keeping the newest `keep`."""
 
@@ -73,7 +85,7 @@ class Checkpoints:
 
     def _open(self) -> ocp.CheckpointManager:
         options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True, enable_async_checkpointing=False)
-        return ocp.CheckpointManager(self.directory, options=options)
+        return ocp.CheckpointManager(self.directory, options=options, item_handlers=ocp.StandardCheckpointHandler())
 
     def steps(self) -> list[int]:
         return sorted(self._manager.all_steps())
@@ -91,6 +103,7 @@ class Checkpoints:
         """
         target = to_nested(template)
         for step in reversed(self.steps()):
+            self._check_layout(step, target)
             try:
                 restored = self._manager.restore(step, args=ocp.args.StandardRestore(target))
                 return step, from_nested(restored, template)
@@ -103,6 +116,21 @@ class Checkpoints:
                     stacklevel=2,
                 )
         return None
+
+    def _check_layout(self, step: int, target: dict) -> None:
+        """Raises CheckpointMismatch when step's saved arrays (names, shapes) differ from the target's:
+        a different model or config, not damage, so the checkpoint is left alone."""
+        try:
+            saved = _layout(self._manager.item_metadata(step))
+        except Exception:  # unreadable metadata: damage, which restore() handles
+            return
+        expected = _layout(target)
+        if saved and saved != expected:
+            diff = sorted(set(saved.items()) ^ set(expected.items()))[:3]
+            raise CheckpointMismatch(
+                f"checkpoint step {step} in {self.directory} holds a different model than the config describes "
+                f"(first differences, as (path, shape): {diff}); was the run made by another version or config?"
+            )
 
     def _quarantine(self, step: int) -> Path:
         self._manager.close()

@@ -33,7 +33,7 @@ import numpy as np
 from gan_jax import config as config_lib
 from gan_jax import data as data_lib
 from gan_jax import mixtures, viz
-from gan_jax.checkpoint import Checkpoints
+from gan_jax.checkpoint import CheckpointMismatch, Checkpoints
 from gan_jax.config import Config
 from gan_jax.train import GAN, all_finite
 
@@ -272,7 +272,11 @@ def load_run_config(run_dir: str | Path) -> Config:
 def restore(run_dir: str | Path, cfg: Config, gan: GAN):
     """(step, state, checkpoints) from the newest good checkpoint of `run_dir`."""
     checkpoints = Checkpoints(Path(run_dir) / "checkpoints", cfg.train.keep_checkpoints)
-    found = checkpoints.restore(gan.init())
+    try:
+        found = checkpoints.restore(gan.init())
+    except CheckpointMismatch as e:
+        checkpoints.close()
+        raise RunError(str(e)) from None
     if found is None:
         checkpoints.close()
         raise RunError(f"{run_dir} has no checkpoint that loads; start a fresh run instead of --resume")

@@ -104,3 +104,18 @@ def test_checkpoint_files_hold_no_pickle(gan, images, tmp_path):
     for p in (tmp_path / "ck").rglob("*"):
         if p.is_file():
             assert not p.read_bytes().startswith(b"\x80"), f"{p} looks like a pickle"
+
+
+def test_a_different_model_is_a_clear_error_not_damage(gan, images, tmp_path):
+    from conftest import tiny_config
+    from gan_jax.checkpoint import CheckpointMismatch
+    import dataclasses
+
+    ckpts = Checkpoints(tmp_path / "ck", keep=3)
+    ckpts.save(2, _advanced(gan, images, 2))
+    cfg = tiny_config()
+    wider = GAN(dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, hidden=32)), (28, 28, 1))
+    with pytest.raises(CheckpointMismatch, match="holds a different model"):
+        ckpts.restore(wider.init())
+    assert ckpts.steps() == [2] and not (tmp_path / "damaged_checkpoints").exists()
+    ckpts.close()
