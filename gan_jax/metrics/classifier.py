@@ -134,7 +134,8 @@ def train(cfg: ClassifierConfig, out_dir: str | Path = DEFAULT_DIR, log=print) -
         acc = float((clf.apply(test_ds.images, cfg.eval_batch)[1].argmax(1) == test_ds.labels).mean())
         log(f"epoch {epoch + 1}/{cfg.epochs}: train loss {float(jnp.mean(jnp.stack(losses))):.4f}, "
             f"test accuracy {100 * acc:.2f}% ({time.perf_counter() - start:.0f}s)")
-    info = {"config": dataclasses.asdict(cfg), "train_data": train_ds.describe(), "test_data": test_ds.describe(),
+    resolved = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source=train_ds.kind))  # never "auto"
+    info = {"config": dataclasses.asdict(resolved), "train_data": train_ds.describe(), "test_data": test_ds.describe(),
             "test_accuracy": acc, "image_shape": list(train_ds.image_shape)}
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
