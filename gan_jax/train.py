@@ -17,7 +17,6 @@ and D judges them m at a time.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import jax
@@ -59,12 +58,19 @@ class GAN:
         g, d = models.build(cfg.model, self.sample_shape, seed=0, pack=cfg.gan.pack)
         self.g_graph, _, _ = nnx.split(g, nnx.Param, ...)
         self.d_graph, _, _ = nnx.split(d, nnx.Param, ...)
-        o = cfg.optim
-        lr = o.lr if o.decay == "constant" else optax.cosine_decay_schedule(o.lr, max(cfg.train.steps, 1))
-        self.g_tx = optax.adam(lr, b1=o.b1, b2=o.b2)
-        self.d_tx = optax.adam(lr, b1=o.b1, b2=o.b2)
+        self.g_tx = self._adam(updates_per_iteration=1)
+        self.d_tx = self._adam(updates_per_iteration=2)  # D steps on the real, then on the fake batch
         self.advance_jit = jax.jit(self.advance, donate_argnums=0)
         self.generate_jit = jax.jit(self.generate)
+
+    def _adam(self, updates_per_iteration: int) -> optax.GradientTransformation:
+        """Adam; with optim.decay=cosine its rate falls to 0 at train.steps iterations (optax counts
+        updates, so the schedule is stretched by the player's updates per iteration)."""
+        o = self.cfg.optim
+        lr = o.lr
+        if o.decay == "cosine":
+            lr = optax.cosine_decay_schedule(o.lr, max(self.cfg.train.steps, 1) * updates_per_iteration)
+        return optax.adam(lr, b1=o.b1, b2=o.b2)
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -179,7 +185,7 @@ class GAN:
         return self.train_steps(state, images, k)
 
 
-@functools.partial(jax.jit)
+@jax.jit
 def all_finite(tree) -> jax.Array:
     """True when every float leaf of `tree` is finite."""
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]

@@ -126,3 +126,16 @@ def test_all_finite_spots_a_nan(gan):
     assert bool(all_finite(state))
     bad = state.replace(g_params=jax.tree.map(lambda x: x.at[..., 0].set(jnp.nan), state.g_params))
     assert not bool(all_finite(bad))
+
+
+def test_cosine_decay_reaches_zero_for_both_players_at_the_last_step(images):
+    from gan_jax.config import apply_overrides
+
+    gan = GAN(apply_overrides(tiny_config(), ["optim.decay=cosine", "train.steps=4"]), (28, 28, 1))
+    step, data = jax.jit(gan.train_step), jnp.asarray(images)
+    states = [gan.init()]
+    for _ in range(5):
+        states.append(step(states[-1], data)[0])
+    # iteration 4 (the last) still moves both players; a 5th, past the schedule, moves neither
+    assert not _equal(states[4].d_params, states[3].d_params) and not _equal(states[4].g_params, states[3].g_params)
+    assert _equal(states[5].d_params, states[4].d_params) and _equal(states[5].g_params, states[4].g_params)
