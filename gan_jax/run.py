@@ -292,9 +292,9 @@ def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True
     recorded = json.loads((run_dir / "data.json").read_text())
     if recorded["n"] != ds.images.shape[0] or recorded["image_shape"] != list(ds.image_shape):
         raise RunError(f"the data changed since the run started: recorded {recorded}, now {ds.describe()}")
-    _write_atomic(run_dir / "config.json", config_lib.to_json(cfg))
     gan = GAN(cfg, ds.image_shape)
     step, state, checkpoints = restore(run_dir, cfg, gan)
+    _write_atomic(run_dir / "config.json", config_lib.to_json(cfg))  # with the overrides, once restorable
     print(f"resuming {run_dir} from step {step}", flush=True)
     return _loop(cfg, run_dir, ds, gan, state, checkpoints, progress)
 
