@@ -136,6 +136,8 @@ def report(rows: list[dict], args) -> str:
         lines.append(f"| {r['mixture']} | {r['variant']} | {m[0]:.2f} ± {m[1]:.2f} / {r['per_seed'][0]['of_modes']} | "
                      f"{100 * h[0]:.1f} ± {100 * h[1]:.1f} | {k[0]:.3f} ± {k[1]:.3f} |")
     for mixture, published in PUBLISHED.items():
+        if mixture not in {r["mixture"] for r in rows}:
+            continue
         for name, (modes, hq, _) in published.items():
             lines.append(f"| {mixture} | published: {name} | {modes} | {hq} | |")
     return "\n".join(lines) + "\n"
