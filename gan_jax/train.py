@@ -93,10 +93,6 @@ class GAN:
             data_key=jax.random.key(data_seed),
         )
 
-    def abstract_state(self) -> GANState:
-        """The state's shapes and dtypes, without allocating it (for restoring checkpoints)."""
-        return jax.eval_shape(self.init)
-
     # -- the players as pure functions ---------------------------------------------------------------
 
     def generate(self, g_params, g_rest, z_BxZ: jax.Array) -> jax.Array:
