@@ -111,11 +111,23 @@ def main() -> None:
     print(f"wrote {out.with_suffix('.md')}, {out.with_suffix('.json')}, {out.with_suffix('.png')}")
 
 
+def _command(rows: list[dict], args) -> str:
+    """The command that reproduces `rows` (mixtures and variants named only when not all of them)."""
+    words = ["python -m experiments.mode_collapse", f"--seeds {args.seeds}", f"--steps {args.steps}"]
+    mixture_names = list(dict.fromkeys(r["mixture"] for r in rows))
+    variant_names = list(dict.fromkeys(r["variant"] for r in rows))
+    if mixture_names != ["ring8", "grid25"]:
+        words.append("--mixtures " + " ".join(mixture_names))
+    if variant_names != list(VARIANTS):
+        words.append("--variants " + " ".join(f'"{v}"' if " " in v else v for v in variant_names))
+    return " ".join(words + [f"--out {args.out}"])
+
+
 def report(rows: list[dict], args) -> str:
     lines = [
         "# Mode-collapse study (PacGAN protocol)",
         "",
-        f"Command: `python -m experiments.mode_collapse --seeds {args.seeds} --steps {args.steps}`. "
+        f"Command: `{_command(rows, args)}`. "
         f"{args.seeds} seeds per row, mean ± standard error; 2,500 samples per seed; a sample is high quality "
         "within 3 std of its nearest mode; a mode is captured by one high-quality sample; reverse KL of the "
         "high-quality samples' mode histogram to uniform. Recipe: `experiments/_mixture.py`. Published rows: "
