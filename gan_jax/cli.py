@@ -163,9 +163,7 @@ def _eval(args) -> int:
     results.update(input=str(source), classifier=str(args.classifier or classifier.DEFAULT_DIR),
                    classifier_test_accuracy=clf.info["test_accuracy"])
     print(evaluate.table(results["samples"], results["real_floor"]))
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    tmp.replace(out)
+    run.write_atomic(out, json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
 

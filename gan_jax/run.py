@@ -58,7 +58,7 @@ class Outcome:
     signum: int | None = None
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -69,7 +69,7 @@ def _open_log(path: Path, start_step: int):
     earlier checkpoint repeats those steps)."""
     if path.exists():
         kept = [r for r in viz.read_metrics(path) if r["step"] <= start_step]
-        _write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
+        write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
     return open(path, "a")
 
 
@@ -245,8 +245,8 @@ def start(cfg: Config, run_dir: str | Path | None = None, progress: bool = True)
     existed = run_dir.exists()  # an empty directory the user made: keep it, but nothing in it
     _make_run_dir(run_dir)
     try:
-        _write_atomic(run_dir / "config.json", config_lib.to_json(cfg))
-        _write_atomic(run_dir / "data.json", json.dumps(ds.describe(), indent=2) + "\n")
+        write_atomic(run_dir / "config.json", config_lib.to_json(cfg))
+        write_atomic(run_dir / "data.json", json.dumps(ds.describe(), indent=2) + "\n")
         gan = GAN(cfg, ds.image_shape)
         state = gan.init()
         checkpoints = Checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints)
@@ -294,7 +294,7 @@ def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True
         raise RunError(f"the data changed since the run started: recorded {recorded}, now {ds.describe()}")
     gan = GAN(cfg, ds.image_shape)
     step, state, checkpoints = restore(run_dir, cfg, gan)
-    _write_atomic(run_dir / "config.json", config_lib.to_json(cfg))  # with the overrides, once restorable
+    write_atomic(run_dir / "config.json", config_lib.to_json(cfg))  # with the overrides, once restorable
     print(f"resuming {run_dir} from step {step}", flush=True)
     return _loop(cfg, run_dir, ds, gan, state, checkpoints, progress)
 
