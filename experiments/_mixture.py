@@ -13,7 +13,7 @@ def mixture_config(source: str) -> Config:
                           output="linear"),
         gan=GANConfig(loss="non_saturating", pack=1),
         data=DataConfig(source=source, sampling="replacement"),
-        optim=OptimConfig(lr=1e-3, b1=0.5, b2=0.999, decay="cosine"),
+        optim=OptimConfig.both(lr=1e-3, b1=0.5, b2=0.999, decay="cosine"),
         train=TrainConfig(steps=20_000, batch_size=100, fuse=100, log_interval=500, sample_interval=2_000,
                           checkpoint_interval=5_000),
     )

@@ -16,6 +16,6 @@ def get_config() -> Config:
         experiment="mnist_gan",
         model=ModelConfig(name="mlp", z_dim=100, hidden=128, leak=0.01),
         data=DataConfig(source="auto", name="mnist", sampling="replacement"),
-        optim=OptimConfig(lr=1e-3, b1=0.9, b2=0.999),
+        optim=OptimConfig.both(lr=1e-3, b1=0.9, b2=0.999),
         train=TrainConfig(steps=20_000, batch_size=128, sample_interval=1_000, checkpoint_interval=1_000),
     )

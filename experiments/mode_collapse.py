@@ -60,7 +60,7 @@ def score_seeds(gan: GAN, states, mixture: str, n_seeds: int, sample_seed: int =
     results, samples = [], []
     for i in range(n_seeds):
         s = jax.tree.map(lambda x: x[i], states)
-        x = np.asarray(gan.generate_jit(s.g_params, s.g_rest, z))
+        x = np.asarray(gan.sample_jit(s, z))
         results.append(mixtures.scores(x, mixtures.MIXTURES[mixture]))
         samples.append(x)
     return results, samples

@@ -76,8 +76,9 @@ def _train(args) -> int:
     last = outcome.last
     summary = f"{outcome.reason} at step {outcome.step}"
     if last:
-        summary += (f": d_loss {last['d_loss']:.4f}, g_loss {last['g_loss']:.4f}, "
-                    f"D accuracy real {100 * last['d_acc_real']:.1f}% / fake {100 * last['d_acc_fake']:.1f}%")
+        summary += f": d_loss {last['d_loss']:.4f}, g_loss {last['g_loss']:.4f}"
+        if "d_acc_real" in last:
+            summary += f", D accuracy real {100 * last['d_acc_real']:.1f}% / fake {100 * last['d_acc_fake']:.1f}%"
     print(summary)
     print(f"run directory: {outcome.run_dir}  (last sample grid: {outcome.last_grid}; curves: "
           f"{outcome.run_dir / 'curves.png'})")

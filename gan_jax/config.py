@@ -41,47 +41,81 @@ SAMPLING = ("replacement", "epoch")
 class ModelConfig:
     """The two players. `name` picks an architecture from `gan_jax.models.ARCHITECTURES`.
 
-    The defaults are the book's chapter-3 MLPs: one hidden layer of 128 units each, LeakyReLU(0.01),
-    a tanh output for G.
+    mlp (the defaults are the book's chapter-3 MLPs: one hidden layer of 128 units each, LeakyReLU(0.01),
+    a tanh output for G) uses `hidden`, `layers`, `d_hidden`, `d_layers`, `output`. dcgan (the book's
+    chapter-4 convolutional players) uses `d_norm`. Both use `z_dim` and `leak`.
     """
 
     name: str = "mlp"
     z_dim: int = 100
-    hidden: int = 128  # G's hidden width
-    layers: int = 1  # G's hidden layers
-    d_hidden: int = 128
-    d_layers: int = 1
+    hidden: int = 128  # G's hidden width (mlp)
+    layers: int = 1  # G's hidden layers (mlp)
+    d_hidden: int = 128  # (mlp)
+    d_layers: int = 1  # (mlp)
     leak: float = 0.01  # LeakyReLU negative slope (the book's alpha); 0 = ReLU
-    output: str = "tanh"  # G's output activation: tanh for images in [-1, 1], linear for mixtures
+    output: str = "tanh"  # G's output activation: tanh for images in [-1, 1], linear for mixtures (mlp)
+    d_norm: str = "batch"  # dcgan D's normalisation: batch (the book) or none (for gradient penalties)
 
     def __post_init__(self):
         from gan_jax.models import ARCHITECTURES, OUTPUTS
 
         _one_of(self.name, "name", tuple(ARCHITECTURES))
         _one_of(self.output, "output", OUTPUTS)
+        _one_of(self.d_norm, "d_norm", D_NORMS)
         for name in ("z_dim", "hidden", "layers", "d_hidden", "d_layers"):
             value = getattr(self, name)
             _require(value > 0, name, f"must be > 0, got {value}")
         _require(0.0 <= self.leak < 1.0, "leak", f"must be in [0, 1), got {self.leak}")
 
 
-GAN_LOSSES = ("non_saturating", "minimax")
+D_NORMS = ("batch", "none")
+GAN_LOSSES = ("non_saturating", "minimax", "least_squares", "hinge", "wasserstein")
+D_UPDATES = ("split", "joint")
 
 
 @dataclasses.dataclass(frozen=True)
 class GANConfig:
-    """The game: G's loss and how many samples D judges at once.
+    """The game (see `gan_jax.losses`): the loss family, D's regularisers and G's weight average.
 
-    loss: non_saturating (the book: G maximises log D(G(z))) or minimax (G minimises log(1 - D(G(z))),
-    the original saturating game). pack: PacGAN's packing, D sees `pack` samples concatenated.
+    loss: non_saturating (the book), minimax (the original saturating game), least_squares (LSGAN),
+    hinge, wasserstein (WGAN; needs gp_weight > 0 for its Lipschitz constraint).
+    d_update: split (the book: one Adam step of D on the real batch, then one on the fake batch) or
+    joint (one Adam step on the sum). n_critic: D's updates per G update, each on fresh batches.
+    gp_weight: WGAN-GP's lambda, (|grad D(x_hat)| - 1)^2 at random interpolates of real and fake.
+    r1_weight: R1's gamma, gamma / 2 * |grad D(x_real)|^2. label_smoothing: one-sided, real target 1 - s.
+    ema_decay: keep an exponential moving average of G's weights (0 = off) and sample from it.
+    pack: PacGAN's packing, D sees `pack` samples concatenated.
     """
 
     loss: str = "non_saturating"
     pack: int = 1
+    d_update: str = "split"
+    n_critic: int = 1
+    gp_weight: float = 0.0
+    r1_weight: float = 0.0
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.0
 
     def __post_init__(self):
         _one_of(self.loss, "loss", GAN_LOSSES)
+        _one_of(self.d_update, "d_update", D_UPDATES)
         _require(self.pack >= 1, "pack", f"must be >= 1, got {self.pack}")
+        _require(self.n_critic >= 1, "n_critic", f"must be >= 1, got {self.n_critic}")
+        for name in ("gp_weight", "r1_weight"):
+            value = getattr(self, name)
+            _require(value >= 0, name, f"must be >= 0, got {value}")
+        _require(0.0 <= self.label_smoothing < 1.0, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
+        _require(
+            self.label_smoothing == 0 or self.loss in ("non_saturating", "minimax", "least_squares"),
+            "label_smoothing",
+            f"applies to targets of the cross-entropy and least-squares losses, not loss={self.loss}",
+        )
+        _require(
+            self.loss != "wasserstein" or self.gp_weight > 0,
+            "gp_weight",
+            "loss=wasserstein needs a Lipschitz constraint on D: set gan.gp_weight (WGAN-GP uses 10)",
+        )
+        _require(0.0 <= self.ema_decay < 1.0, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,22 +151,32 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
-    """Adam for each player (the book: Keras defaults, lr 1e-3, constant).
+    """Adam for each player, with its own rate and betas (the book: Keras defaults, lr 1e-3, constant).
 
     decay: constant, or cosine (from lr down to 0 at train.steps; extending a run later changes it).
     """
 
-    lr: float = 1e-3
-    b1: float = 0.9
-    b2: float = 0.999
+    g_lr: float = 1e-3
+    g_b1: float = 0.9
+    g_b2: float = 0.999
+    d_lr: float = 1e-3
+    d_b1: float = 0.9
+    d_b2: float = 0.999
     decay: str = "constant"
 
     def __post_init__(self):
         _one_of(self.decay, "decay", ("constant", "cosine"))
-        _require(self.lr > 0, "lr", f"must be > 0, got {self.lr}")
-        for name in ("b1", "b2"):
-            value = getattr(self, name)
-            _require(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value}")
+        for p in ("g", "d"):
+            lr = getattr(self, f"{p}_lr")
+            _require(lr > 0, f"{p}_lr", f"must be > 0, got {lr}")
+            for name in (f"{p}_b1", f"{p}_b2"):
+                value = getattr(self, name)
+                _require(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value}")
+
+    @classmethod
+    def both(cls, lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999, decay: str = "constant") -> "OptimConfig":
+        """The same Adam settings for both players."""
+        return cls(g_lr=lr, g_b1=b1, g_b2=b2, d_lr=lr, d_b1=b1, d_b2=b2, decay=decay)
 
 
 @dataclasses.dataclass(frozen=True)

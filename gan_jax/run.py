@@ -130,9 +130,10 @@ class MetricsLog:
         self.count += k
         if self.bar is not None:
             self.bar.update(k)
-            self.bar.set_postfix(d_loss=f"{metrics['d_loss'][-1]:.3f}", g_loss=f"{metrics['g_loss'][-1]:.3f}",
-                                 d_acc=f"{50 * (metrics['d_acc_real'][-1] + metrics['d_acc_fake'][-1]):.0f}%",
-                                 refresh=False)
+            shown = {"d_loss": f"{metrics['d_loss'][-1]:.3f}", "g_loss": f"{metrics['g_loss'][-1]:.3f}"}
+            if "d_acc_real" in metrics:
+                shown["d_acc"] = f"{50 * (metrics['d_acc_real'][-1] + metrics['d_acc_fake'][-1]):.0f}%"
+            self.bar.set_postfix(shown, refresh=False)
         if step % self.cfg.train.log_interval == 0:
             now = time.perf_counter()
             row = {"step": step, **{n: s / self.count for n, s in self.sums.items()}}
@@ -171,7 +172,7 @@ class Preview:
 
     def __call__(self, state, step: int) -> tuple[Path, str]:
         """Writes samples/step_N.png; returns its path and a few words on it."""
-        x = np.asarray(self.gan.generate_jit(state.g_params, state.g_rest, self.z))
+        x = np.asarray(self.gan.sample_jit(state, self.z))
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
         if self.mixture is None:
             return viz.save_grid(x, path), ""
@@ -347,9 +348,9 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, che
                         last_grid, words = preview(state, step)
                         r = log.last
                         if r:
-                            log.say(f"step {step}/{t.steps}  d_loss {r['d_loss']:.4f}  g_loss {r['g_loss']:.4f}  "
-                                    f"d_acc {50 * (r['d_acc_real'] + r['d_acc_fake']):.1f}%  "
-                                    f"{r['it_per_s']:.0f} it/s  {words + '  ' if words else ''}-> {last_grid}")
+                            acc = f"d_acc {50 * (r['d_acc_real'] + r['d_acc_fake']):.1f}%  " if "d_acc_real" in r else ""
+                            log.say(f"step {step}/{t.steps}  d_loss {r['d_loss']:.4f}  g_loss {r['g_loss']:.4f}  {acc}"
+                                    f"{r['it_per_s']:.1f} it/s  {words + '  ' if words else ''}-> {last_grid}")
                     if stop or step % t.checkpoint_interval == 0 or step == t.steps:
                         if not bool(all_finite(state)):
                             raise NonFiniteLoss(f"non-finite parameters after step {step}")
@@ -366,7 +367,7 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, che
     except NonFiniteLoss as e:
         good = checkpoints.steps()
         raise NonFiniteLoss(f"{e}; training stopped. The last good checkpoint is step {good[-1] if good else None} "
-                            f"in {run_dir / 'checkpoints'}; try a lower optim.lr") from None
+                            f"in {run_dir / 'checkpoints'}; try lower optim.g_lr / optim.d_lr") from None
     finally:
         log.close()
         preview.close()
@@ -388,7 +389,7 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000) -> np.
     key = jax.random.key(seed)
     batch = min(batch, n)
     out = [
-        np.asarray(gan.generate_jit(state.g_params, state.g_rest, gan.noise(jax.random.fold_in(key, i), batch)))
+        np.asarray(gan.sample_jit(state, gan.noise(jax.random.fold_in(key, i), batch)))
         for i in range(-(-n // batch))
     ]
     return np.concatenate(out)[:n]

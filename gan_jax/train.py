@@ -4,15 +4,23 @@ The NNX modules are split once into a static graph definition and pytrees (`nnx.
 merges them back inside the traced function, so a step is a pure `(state, ...) -> (state, metrics)`.
 
 Each player differentiates only its own parameters: in `d_step` G's parameters enter as constants, in
-`g_step` D's do, and each player has its own optax state. Randomness is explicit: the step's noise key is
-`fold_in(state.key, state.step)` split into named keys (`z_d` for D's fake batch, `z_g` for G's), and the
-real batch is drawn from `fold_in(state.data_key, state.step)`, so resuming needs no saved RNG stream and
-the data order is part of the (seeded) computation.
+`g_step` D's do, and each player has its own optax state (own learning rate and betas). Randomness is
+explicit: the step's key is `fold_in(state.key, state.step)` split into `z_d` (D's fake batches) and `z_g`
+(G's), and real batches are drawn from `fold_in(state.data_key, state.step)`, so resuming needs no saved
+RNG stream and the data order is part of the (seeded) computation.
 
-One iteration is the book's: D takes an Adam step on a real batch, then another on a fake batch, then G
-takes an Adam step through the frozen D with the fakes labelled "real" (the non-saturating loss; the
-minimax loss is the alternative). With PacGAN packing (`gan.pack` = m), every batch holds B * m samples
-and D judges them m at a time.
+One iteration is the book's by default: D takes an Adam step on a real batch, then another on a fake
+batch (`gan.d_update=split`; `joint` takes one step on the sum), then G takes an Adam step through the
+frozen D. `gan.loss` picks the game (`gan_jax.losses`), `gan.n_critic` D's turns per G turn, each on
+fresh batches; R1 and the WGAN gradient penalty regularise D; `gan.ema_decay` keeps an exponential
+moving average of G's weights (`GANState.g_ema`), which `sample` uses. With PacGAN packing
+(`gan.pack` = m), every batch holds B * m samples and D judges them m at a time.
+
+Batch statistics (BatchNorm; the DCGAN players). Training passes run in train mode (normalising by the
+batch's own statistics); sampling (`sample`, `generate`) and `discriminate` run in eval mode (the running
+averages). A player's running averages are updated only in its own turn: D's by its passes over the real
+and the fake batch in `d_step`, G's by its pass in `g_step`. The other player's passes in a turn (G making
+D's fake batch, D judging G's fakes) use batch statistics too, and their statistics are dropped.
 """
 
 from __future__ import annotations
@@ -34,8 +42,9 @@ Metrics = dict[str, jax.Array]
 class GANState:
     """Everything that changes during training; a pytree, saved whole in checkpoints.
 
-    `g_rest` / `d_rest` hold each player's non-parameter variables (e.g. BatchNorm statistics; empty
-    for the MLP players). `key` seeds the per-step noise, `data_key` the per-step batch.
+    `g_rest` / `d_rest` hold each player's non-parameter variables (BatchNorm's running averages; empty
+    for the MLP players). `g_ema` is the moving average of `g_params` (None when gan.ema_decay = 0).
+    `key` seeds the per-step noise, `data_key` the per-step batches.
     """
 
     step: jax.Array
@@ -47,6 +56,7 @@ class GANState:
     d_opt: Any
     key: jax.Array
     data_key: jax.Array
+    g_ema: Any = None
 
 
 class GAN:
@@ -55,22 +65,24 @@ class GAN:
     def __init__(self, cfg: Config, sample_shape: tuple[int, ...]):
         self.cfg = cfg
         self.sample_shape = tuple(sample_shape)
+        self.game = losses.GAME_LOSSES[cfg.gan.loss]
         g, d = models.build(cfg.model, self.sample_shape, seed=0, pack=cfg.gan.pack)
         self.g_graph, _, _ = nnx.split(g, nnx.Param, ...)
         self.d_graph, _, _ = nnx.split(d, nnx.Param, ...)
-        self.g_tx = self._adam(updates_per_iteration=1)
-        self.d_tx = self._adam(updates_per_iteration=2)  # D steps on the real, then on the fake batch
+        d_updates = cfg.gan.n_critic * (2 if cfg.gan.d_update == "split" else 1)
+        self.g_tx = self._adam("g", updates_per_iteration=1)
+        self.d_tx = self._adam("d", updates_per_iteration=d_updates)
         self.advance_jit = jax.jit(self.advance, donate_argnums=0)
-        self.generate_jit = jax.jit(self.generate)
+        self.sample_jit = jax.jit(self.sample)
 
-    def _adam(self, updates_per_iteration: int) -> optax.GradientTransformation:
-        """Adam; with optim.decay=cosine its rate falls to 0 at train.steps iterations (optax counts
-        updates, so the schedule is stretched by the player's updates per iteration)."""
+    def _adam(self, player: str, updates_per_iteration: int) -> optax.GradientTransformation:
+        """The player's Adam; with optim.decay=cosine its rate falls to 0 at train.steps iterations
+        (optax counts updates, so the schedule is stretched by the player's updates per iteration)."""
         o = self.cfg.optim
-        lr = o.lr
+        lr = getattr(o, f"{player}_lr")
         if o.decay == "cosine":
-            lr = optax.cosine_decay_schedule(o.lr, max(self.cfg.train.steps, 1) * updates_per_iteration)
-        return optax.adam(lr, b1=o.b1, b2=o.b2)
+            lr = optax.cosine_decay_schedule(lr, max(self.cfg.train.steps, 1) * updates_per_iteration)
+        return optax.adam(lr, b1=getattr(o, f"{player}_b1"), b2=getattr(o, f"{player}_b2"))
 
     # -- state ---------------------------------------------------------------------------------------
 
@@ -91,80 +103,143 @@ class GAN:
             d_opt=self.d_tx.init(d_params),
             key=jax.random.key(seed),
             data_key=jax.random.key(data_seed),
+            g_ema=jax.tree.map(jnp.copy, g_params) if self.cfg.gan.ema_decay > 0 else None,
         )
 
     # -- the players as pure functions ---------------------------------------------------------------
 
+    @staticmethod
+    def _apply(graph, params, rest, x: jax.Array, train: bool) -> tuple[jax.Array, Any]:
+        """Runs a player; returns its output and its non-parameter variables after the pass (batch
+        statistics' running averages move in train mode)."""
+        module = nnx.merge(graph, params, rest)
+        out = module(x, train=train)
+        return out, nnx.split(module, nnx.Param, ...)[2]
+
     def generate(self, g_params, g_rest, z_BxZ: jax.Array) -> jax.Array:
-        return nnx.merge(self.g_graph, g_params, g_rest)(z_BxZ)
+        """G in eval mode (running averages, nothing updated)."""
+        return self._apply(self.g_graph, g_params, g_rest, z_BxZ, train=False)[0]
 
     def discriminate(self, d_params, d_rest, x_BxHxWxC: jax.Array) -> jax.Array:
-        return nnx.merge(self.d_graph, d_params, d_rest)(x_BxHxWxC)
+        """D's logits in eval mode (running averages, nothing updated)."""
+        return self._apply(self.d_graph, d_params, d_rest, x_BxHxWxC, train=False)[0]
+
+    def sample(self, state: GANState, z_BxZ: jax.Array) -> jax.Array:
+        """Samples for grids and export: G in eval mode, with its moving-average weights if kept."""
+        return self.generate(state.g_params if state.g_ema is None else state.g_ema, state.g_rest, z_BxZ)
 
     def noise(self, key: jax.Array, n: int) -> jax.Array:
         return jax.random.normal(key, (n, self.cfg.model.z_dim), jnp.float32)
 
     # -- steps ---------------------------------------------------------------------------------------
 
-    def _d_update(self, state: GANState, x_BxHxWxC: jax.Array, loss_fn) -> tuple[GANState, jax.Array, jax.Array]:
-        """One Adam step of D on one batch; returns the loss and logits from before the update."""
-
-        def loss(d_params):
-            logits = self.discriminate(d_params, state.d_rest, x_BxHxWxC)
-            return loss_fn(logits), logits
-
-        (value, logits), grads = jax.value_and_grad(loss, has_aux=True)(state.d_params)
+    def _d_update(self, state: GANState, loss_fn) -> tuple[GANState, Metrics]:
+        """One Adam step of D on `loss_fn(d_params, d_rest) -> (loss, (metrics, new d_rest))`."""
+        (_, (metrics, d_rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.d_params, state.d_rest)
         updates, d_opt = self.d_tx.update(grads, state.d_opt, state.d_params)
-        return state.replace(d_params=optax.apply_updates(state.d_params, updates), d_opt=d_opt), value, logits
+        new_params = optax.apply_updates(state.d_params, updates)
+        return state.replace(d_params=new_params, d_opt=d_opt, d_rest=d_rest), metrics
 
-    def d_step(self, state: GANState, x_real: jax.Array, z_d: jax.Array) -> tuple[GANState, Metrics]:
-        """D's turn: an Adam step on the real batch, then one on G(z_d). G's params are constants."""
-        x_fake = self.generate(state.g_params, state.g_rest, z_d)
-        state, loss_real, logits_real = self._d_update(state, x_real, losses.d_loss_real)
-        state, loss_fake, logits_fake = self._d_update(state, x_fake, losses.d_loss_fake)
-        return state, {
-            "d_loss": 0.5 * (loss_real + loss_fake),
-            "d_loss_real": loss_real,
-            "d_loss_fake": loss_fake,
-            "d_acc_real": losses.accuracy(logits_real, 1.0),
-            "d_acc_fake": losses.accuracy(logits_fake, 0.0),
-        }
+    def _d_real(self, d_params, d_rest, x_real: jax.Array):
+        """D's loss on a real batch (+ R1); returns (loss, (metrics, d_rest after the pass))."""
+        g = self.cfg.gan
+        logits, new_rest = self._apply(self.d_graph, d_params, d_rest, x_real, train=True)
+        value = self.game.d_real(logits, g.label_smoothing)
+        metrics = {"d_loss_real": value}
+        if self.game.threshold is not None:
+            metrics["d_acc_real"] = losses.accuracy(logits, 1.0, self.game.threshold)
+        if g.r1_weight > 0:
+            d_fn = lambda x: self._apply(self.d_graph, d_params, d_rest, x, train=True)[0]  # noqa: E731
+            metrics["d_r1"] = losses.r1_penalty(d_fn, x_real)
+            value = value + g.r1_weight * metrics["d_r1"]
+        return value, (metrics, new_rest)
+
+    def _d_fake(self, d_params, d_rest, x_fake: jax.Array, x_real: jax.Array, key_gp):
+        """D's loss on a fake batch (+ the gradient penalty); returns (loss, (metrics, d_rest))."""
+        g = self.cfg.gan
+        logits, new_rest = self._apply(self.d_graph, d_params, d_rest, x_fake, train=True)
+        value = self.game.d_fake(logits)
+        metrics = {"d_loss_fake": value}
+        if self.game.threshold is not None:
+            metrics["d_acc_fake"] = losses.accuracy(logits, 0.0, self.game.threshold)
+        if g.gp_weight > 0:
+            d_fn = lambda x: self._apply(self.d_graph, d_params, d_rest, x, train=True)[0]  # noqa: E731
+            metrics["d_gp"] = losses.gradient_penalty(d_fn, x_real, x_fake, key_gp, g.pack)
+            value = value + g.gp_weight * metrics["d_gp"]
+        return value, (metrics, new_rest)
+
+    def d_step(self, state: GANState, x_real: jax.Array, z_d: jax.Array, key_gp: jax.Array | None = None,
+               ) -> tuple[GANState, Metrics]:
+        """D's turn on the real batch and G(z_d): two Adam steps (real, then fake) with d_update=split,
+        one on their sum with joint. G's params are constants; `key_gp` draws the penalty's interpolates."""
+        x_fake, _ = self._apply(self.g_graph, state.g_params, state.g_rest, z_d, train=True)  # G's stats dropped
+        if self.cfg.gan.d_update == "split":
+            state, m_real = self._d_update(state, lambda p, r: self._d_real(p, r, x_real))
+            state, m_fake = self._d_update(state, lambda p, r: self._d_fake(p, r, x_fake, x_real, key_gp))
+        else:
+
+            def joint(p, r):
+                loss_real, (m_real, r) = self._d_real(p, r, x_real)
+                loss_fake, (m_fake, r) = self._d_fake(p, r, x_fake, x_real, key_gp)
+                return loss_real + loss_fake, ({**m_real, **m_fake}, r)
+
+            state, m_real = self._d_update(state, joint)
+            m_fake = {}
+        metrics = {**m_real, **m_fake}
+        metrics["d_loss"] = 0.5 * (metrics["d_loss_real"] + metrics["d_loss_fake"])
+        return state, metrics
 
     def g_step(self, state: GANState, z_g: jax.Array) -> tuple[GANState, Metrics]:
-        """G's turn: an Adam step on G's loss (`gan.loss`) through D. D's params are constants."""
-        g_loss = losses.G_LOSSES[self.cfg.gan.loss]
+        """G's turn: an Adam step on G's loss through D. D's params (and statistics) are constants."""
 
         def loss(g_params):
-            x_fake = self.generate(g_params, state.g_rest, z_g)
-            return g_loss(self.discriminate(state.d_params, state.d_rest, x_fake))
+            x_fake, g_rest = self._apply(self.g_graph, g_params, state.g_rest, z_g, train=True)
+            logits, _ = self._apply(self.d_graph, state.d_params, state.d_rest, x_fake, train=True)  # D's stats dropped
+            return self.game.g(logits), g_rest
 
-        value, grads = jax.value_and_grad(loss)(state.g_params)
+        (value, g_rest), grads = jax.value_and_grad(loss, has_aux=True)(state.g_params)
         updates, g_opt = self.g_tx.update(grads, state.g_opt, state.g_params)
-        return state.replace(g_params=optax.apply_updates(state.g_params, updates), g_opt=g_opt), {"g_loss": value}
+        g_params = optax.apply_updates(state.g_params, updates)
+        g_ema = state.g_ema
+        if g_ema is not None:
+            g_ema = optax.incremental_update(g_params, g_ema, 1.0 - self.cfg.gan.ema_decay)
+        return state.replace(g_params=g_params, g_opt=g_opt, g_rest=g_rest, g_ema=g_ema), {"g_loss": value}
 
     @property
     def samples_per_batch(self) -> int:
         """Samples in each real and each fake batch: train.batch_size D inputs of gan.pack samples."""
         return self.cfg.train.batch_size * self.cfg.gan.pack
 
-    def batch_indices(self, state: GANState, n: int) -> jax.Array:
-        """Indices of this step's real batch in a dataset of `n` images, from `data_key` and `step`."""
+    def batch_indices(self, state: GANState, n: int, turn: int = 0) -> jax.Array:
+        """Indices of the real batch for D's `turn` (of gan.n_critic) of this step, in a dataset of `n`
+        images, from `data_key` and `step`."""
         b = self.samples_per_batch
-        key = jax.random.fold_in(state.data_key, state.step)
         if self.cfg.data.sampling == "replacement":  # the book: a random batch each iteration
+            key = jax.random.fold_in(state.data_key, state.step)
+            if turn:
+                key = jax.random.fold_in(key, turn)
             return jax.random.randint(key, (b,), 0, n)
         steps_per_epoch = n // b  # shuffled epochs without replacement; a partial last batch is dropped
-        epoch, i = jnp.divmod(state.step, steps_per_epoch)
+        epoch, i = jnp.divmod(state.step * self.cfg.gan.n_critic + turn, steps_per_epoch)
         perm = jax.random.permutation(jax.random.fold_in(state.data_key, -1 - epoch), n)
         return jax.lax.dynamic_slice_in_dim(perm, i * b, b)
 
     def train_step(self, state: GANState, images: jax.Array) -> tuple[GANState, Metrics]:
-        """One iteration: draw a real batch from `images` (N x H x W x C), D's turn, G's turn."""
+        """One iteration: gan.n_critic D turns, each on a real batch drawn from `images` (N x H x W x C)
+        and a fresh fake batch, then G's turn. D's metrics are means over its turns."""
         key = jax.random.fold_in(state.key, state.step)
         k_d, k_g = jax.random.split(key)
         b = self.samples_per_batch
-        x_real = jnp.take(images, self.batch_indices(state, images.shape[0]), axis=0)
-        state, d_metrics = self.d_step(state, x_real, self.noise(k_d, b))
+        turns = []
+        for turn in range(self.cfg.gan.n_critic):
+            k = jax.random.fold_in(k_d, turn) if turn else k_d
+            k_gp = None
+            if self.cfg.gan.gp_weight > 0:
+                k, k_gp = jax.random.split(k)
+            x_real = jnp.take(images, self.batch_indices(state, images.shape[0], turn), axis=0)
+            state, m = self.d_step(state, x_real, self.noise(k, b), k_gp)
+            turns.append(m)
+        d_metrics = turns[0] if len(turns) == 1 else jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *turns)
         state, g_metrics = self.g_step(state, self.noise(k_g, b))
         return state.replace(step=state.step + 1), {**d_metrics, **g_metrics}
 

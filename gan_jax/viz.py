@@ -52,9 +52,14 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "") -> Path | N
     for key, label in (("d_loss", "discriminator"), ("g_loss", "generator")):
         ax_loss.plot(steps, [r[key] for r in rows], label=label)
     ax_loss.set(xlabel="iteration", ylabel="loss", title="training losses")
-    for key, label in (("d_acc_real", "D accuracy on real"), ("d_acc_fake", "D accuracy on fake")):
-        ax_acc.plot(steps, [100 * r[key] for r in rows], label=label)
-    ax_acc.set(xlabel="iteration", ylabel="accuracy (%)", title="discriminator accuracy", ylim=(-2, 102))
+    if "d_acc_real" in rows[0]:
+        for key, label in (("d_acc_real", "D accuracy on real"), ("d_acc_fake", "D accuracy on fake")):
+            ax_acc.plot(steps, [100 * r[key] for r in rows], label=label)
+        ax_acc.set(xlabel="iteration", ylabel="accuracy (%)", title="discriminator accuracy", ylim=(-2, 102))
+    else:  # a critic (WGAN): no decision, show its two terms
+        for key, label in (("d_loss_real", "D loss on real"), ("d_loss_fake", "D loss on fake")):
+            ax_acc.plot(steps, [r[key] for r in rows], label=label)
+        ax_acc.set(xlabel="iteration", ylabel="loss", title="critic terms")
     for ax in (ax_loss, ax_acc):
         ax.legend()
         ax.grid(alpha=0.3)

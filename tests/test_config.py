@@ -8,10 +8,10 @@ from gan_jax.config import Config, ConfigError, apply_overrides
 
 
 def test_overrides_parse_each_type():
-    cfg = apply_overrides(Config(), ["train.steps=300", "optim.lr=2e-4", "data.download=false",
+    cfg = apply_overrides(Config(), ["train.steps=300", "optim.g_lr=2e-4", "data.download=false",
                                      "data.source=npz", "data.path=/x.npz", "model.z_dim=64"])
-    assert (cfg.train.steps, cfg.optim.lr, cfg.data.download, cfg.data.path, cfg.model.z_dim) == (300, 2e-4, False, "/x.npz", 64)
-    assert isinstance(cfg.optim.lr, float) and isinstance(cfg.train.steps, int)
+    assert (cfg.train.steps, cfg.optim.g_lr, cfg.data.download, cfg.data.path, cfg.model.z_dim) == (300, 2e-4, False, "/x.npz", 64)
+    assert isinstance(cfg.optim.g_lr, float) and isinstance(cfg.train.steps, int)
 
 
 @pytest.mark.parametrize("override, fragment", [
@@ -21,23 +21,35 @@ def test_overrides_parse_each_type():
     ("train=3", "train: is a section"),
     ("train.steps=many", "train.steps: 'many' is not a valid int"),
     ("train.steps=1.5", "train.steps: '1.5' is not a valid int"),
-    ("optim.lr=fast", "optim.lr: 'fast' is not a valid float"),
+    ("optim.d_lr=fast", "optim.d_lr: 'fast' is not a valid float"),
     ("data.download=maybe", "data.download: 'maybe' is not a valid bool"),
     ("train.batch_size=0", "train.batch_size: must be > 0, got 0"),
     ("train.batch_size=-4", "train.batch_size: must be > 0"),
     ("train.steps=-1", "train.steps: must be >= 0, got -1"),
-    ("optim.lr=0", "optim.lr: must be > 0"),
-    ("optim.b1=1.0", "optim.b1: must be in [0, 1)"),
+    ("optim.g_lr=0", "optim.g_lr: must be > 0"),
+    ("optim.d_b1=1.0", "optim.d_b1: must be in [0, 1)"),
     ("data.source=floppy", "data.source: got 'floppy', expected one of auto, embedded, tfds, npz, idx"),
     ("data.source=npz", "data.path: source=npz needs a file or folder"),
     ("model.name=transformer", "model.name: got 'transformer'"),
     ("train.fuse=3", "train.steps: 20000 is not a multiple of train.fuse=3"),
     ("steps", "not of the form key=value"),
+    ("gan.loss=wasserstein", "gan.gp_weight: loss=wasserstein needs a Lipschitz constraint"),
+    ("gan.loss=energy", "gan.loss: got 'energy', expected one of non_saturating, minimax, least_squares, hinge"),
+    ("gan.ema_decay=1", "gan.ema_decay: must be in [0, 1)"),
+    ("gan.n_critic=0", "gan.n_critic: must be >= 1"),
+    ("gan.r1_weight=-1", "gan.r1_weight: must be >= 0"),
+    ("model.d_norm=group", "model.d_norm: got 'group'"),
 ])
 def test_bad_overrides_name_the_key(override, fragment):
     with pytest.raises(ConfigError) as e:
         apply_overrides(Config(), [override])
     assert fragment in str(e.value)
+
+
+def test_label_smoothing_only_where_a_target_exists():
+    assert apply_overrides(Config(), ["gan.label_smoothing=0.1"]).gan.label_smoothing == 0.1
+    with pytest.raises(ConfigError, match="gan.label_smoothing: applies to targets .* not loss=hinge"):
+        apply_overrides(Config(), ["gan.loss=hinge", "gan.label_smoothing=0.1"])
 
 
 def test_json_round_trip_and_type_checks():
@@ -59,7 +71,7 @@ def test_configs_are_frozen():
 def test_mnist_gan_is_the_books_recipe():
     cfg = experiments.get_config("mnist_gan")
     assert (cfg.train.batch_size, cfg.train.steps, cfg.train.sample_interval) == (128, 20_000, 1_000)
-    assert (cfg.optim.lr, cfg.model.z_dim, cfg.model.hidden, cfg.model.leak) == (1e-3, 100, 128, 0.01)
+    assert (cfg.optim.g_lr, cfg.model.z_dim, cfg.model.hidden, cfg.model.leak) == (1e-3, 100, 128, 0.01)
     assert cfg.data.source == "auto"
 
 

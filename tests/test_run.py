@@ -84,7 +84,7 @@ def test_resume_from_an_earlier_checkpoint_drops_later_metrics(tmp_path):
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     cfg = tiny_config(steps=40, checkpoint_interval=4)
-    cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, lr=1e30))
+    cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, g_lr=1e30, d_lr=1e30))
     with pytest.raises(run.NonFiniteLoss, match=r"non-finite .* at step \d+; training stopped. The last good checkpoint is step \d+"):
         run.start(cfg, tmp_path / "r", progress=False)
     step, state = _final_state(tmp_path / "r", cfg)

@@ -52,7 +52,7 @@ def test_step_metrics_match_a_hand_computation(gan, images):
     np.testing.assert_allclose(float(m["d_loss_real"]), bce_real, rtol=1e-5)
     assert float(m["d_acc_real"]) == np.mean(real > 0)
     # the fake batch G(z_d) is scored by D *after* D's Adam step on the real batch
-    after_real, _, _ = gan._d_update(state, jnp.asarray(x_real), losses.d_loss_real)
+    after_real, _ = gan._d_update(state, lambda p, r: gan._d_real(p, r, jnp.asarray(x_real)))
     x_fake = gan.generate(state.g_params, state.g_rest, gan.noise(k_d, 8))
     fake = np.asarray(gan.discriminate(after_real.d_params, state.d_rest, x_fake), np.float64)
     np.testing.assert_allclose(float(m["d_loss_fake"]), np.mean(np.log1p(np.exp(fake))), rtol=1e-5)
@@ -139,3 +139,62 @@ def test_cosine_decay_reaches_zero_for_both_players_at_the_last_step(images):
     # iteration 4 (the last) still moves both players; a 5th, past the schedule, moves neither
     assert not _equal(states[4].d_params, states[3].d_params) and not _equal(states[4].g_params, states[3].g_params)
     assert _equal(states[5].d_params, states[4].d_params) and _equal(states[5].g_params, states[4].g_params)
+
+
+def _gan(*overrides):
+    from gan_jax.config import apply_overrides
+
+    return GAN(apply_overrides(tiny_config(), list(overrides)), (28, 28, 1))
+
+
+@pytest.mark.parametrize("overrides", [
+    ["gan.loss=minimax"], ["gan.loss=least_squares", "gan.label_smoothing=0.1"], ["gan.loss=hinge", "gan.d_update=joint"],
+    ["gan.loss=wasserstein", "gan.gp_weight=10", "gan.n_critic=2", "gan.d_update=joint"],
+    ["gan.r1_weight=1", "gan.ema_decay=0.9"], ["gan.pack=2", "gan.gp_weight=1"],
+])
+def test_every_game_trains_to_finite_values(images, overrides):
+    gan = _gan(*overrides)
+    step, state = jax.jit(gan.train_step), gan.init()
+    for _ in range(3):
+        state, m = step(state, jnp.asarray(images))
+    assert bool(all_finite(state)) and all(np.isfinite(float(v)) for v in m.values())
+    assert ("d_acc_real" in m) == (gan.cfg.gan.loss != "wasserstein")  # a critic has no decision to score
+    assert ("d_gp" in m) == (gan.cfg.gan.gp_weight > 0) and ("d_r1" in m) == (gan.cfg.gan.r1_weight > 0)
+
+
+def test_critic_turns_and_joint_updates_count_adam_steps(images):
+    state, _ = jax.jit(_gan("gan.n_critic=3").train_step)(_gan("gan.n_critic=3").init(), jnp.asarray(images))
+    assert int(state.d_opt[0].count) == 6 and int(state.g_opt[0].count) == 1  # 3 turns of (real, fake)
+    gan = _gan("gan.n_critic=3", "gan.d_update=joint")
+    state, _ = jax.jit(gan.train_step)(gan.init(), jnp.asarray(images))
+    assert int(state.d_opt[0].count) == 3
+    turns = [np.asarray(gan.batch_indices(state, 32, t)) for t in range(3)]
+    assert not np.array_equal(turns[0], turns[1]) and not np.array_equal(turns[1], turns[2])
+
+
+def test_each_player_takes_its_own_learning_rate(images):
+    """Adam's first update is lr * g / (|g| + eps), so the largest change of a player is its own lr."""
+    gan = _gan("optim.g_lr=1e-2", "optim.d_lr=1e-4")
+    state = gan.init()
+    d_new, _ = jax.jit(gan.d_step)(state, jnp.asarray(images[:8]), gan.noise(jax.random.key(1), 8))
+    g_new, _ = jax.jit(gan.g_step)(state, gan.noise(jax.random.key(2), 8))
+
+    def biggest_change(a, b):
+        return max(float(jnp.max(jnp.abs(x - y))) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+    assert biggest_change(g_new.g_params, state.g_params) == pytest.approx(1e-2, rel=1e-3)
+    # D: two Adam steps (real, fake), each at most d_lr
+    assert 1e-4 * 0.99 < biggest_change(d_new.d_params, state.d_params) <= 2e-4 * 1.001
+
+
+def test_ema_of_g_follows_the_update_rule_and_is_what_sample_uses(images):
+    gan = _gan("gan.ema_decay=0.9")
+    state = gan.init()
+    assert _equal(state.g_ema, state.g_params)
+    new, _ = jax.jit(gan.train_step)(state, jnp.asarray(images))
+    for e, p0, p1 in zip(jax.tree.leaves(new.g_ema), jax.tree.leaves(state.g_params), jax.tree.leaves(new.g_params)):
+        np.testing.assert_allclose(np.asarray(e), 0.9 * np.asarray(p0) + 0.1 * np.asarray(p1), rtol=1e-5, atol=1e-7)
+    z = gan.noise(jax.random.key(5), 4)
+    np.testing.assert_array_equal(gan.sample_jit(new, z), gan.generate(new.g_ema, new.g_rest, z))
+    assert not np.array_equal(gan.sample_jit(new, z), gan.generate(new.g_params, new.g_rest, z))
+    assert _gan().init().g_ema is None  # off by default: the book samples from G itself

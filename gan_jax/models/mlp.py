@@ -43,7 +43,8 @@ class Generator(nnx.Module):
         self.output = output
         self.net = _Stack(z_dim, hidden, layers, math.prod(sample_shape), leak, rngs=rngs)
 
-    def __call__(self, z_BxZ: jax.Array) -> jax.Array:
+    def __call__(self, z_BxZ: jax.Array, train: bool = False) -> jax.Array:
+        del train  # no batch statistics
         return OUTPUTS[self.output](self.net(z_BxZ)).reshape((z_BxZ.shape[0], *self.sample_shape))
 
 
@@ -58,5 +59,6 @@ class Discriminator(nnx.Module):
         self.pack = pack
         self.net = _Stack(pack * math.prod(sample_shape), hidden, layers, 1, leak, rngs=rngs)
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        del train
         return self.net(x.reshape((x.shape[0] // self.pack, -1)))[:, 0]
