@@ -111,8 +111,9 @@ class GAN:
     @staticmethod
     def _apply(graph, params, rest, x: jax.Array, train: bool) -> tuple[jax.Array, Any]:
         """Runs a player; returns its output and its non-parameter variables after the pass (batch
-        statistics' running averages move in train mode)."""
-        module = nnx.merge(graph, params, rest)
+        statistics' running averages move in train mode). `copy=True`: since flax 0.11.2 merge reuses the
+        given Variables, which then cannot be mutated under a `jax.grad` trace (flax issue #5050)."""
+        module = nnx.merge(graph, params, rest, copy=True)
         out = module(x, train=train)
         return out, nnx.split(module, nnx.Param, ...)[2]
 

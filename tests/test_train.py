@@ -198,3 +198,51 @@ def test_ema_of_g_follows_the_update_rule_and_is_what_sample_uses(images):
     np.testing.assert_array_equal(gan.sample_jit(new, z), gan.generate(new.g_ema, new.g_rest, z))
     assert not np.array_equal(gan.sample_jit(new, z), gan.generate(new.g_params, new.g_rest, z))
     assert _gan().init().g_ema is None  # off by default: the book samples from G itself
+
+
+@pytest.fixture(scope="module")
+def dcgan():
+    from gan_jax.config import apply_overrides
+
+    return GAN(apply_overrides(tiny_config(), ["model.name=dcgan", "model.z_dim=8"]), (28, 28, 1))
+
+
+def test_each_turn_updates_only_its_own_players_batch_statistics(dcgan, images):
+    """d_step moves D's running averages (real and fake passes) and leaves G's bitwise; g_step the reverse."""
+    state = dcgan.init()
+    z = dcgan.noise(jax.random.key(1), 8)
+    after_d, _ = jax.jit(dcgan.d_step)(state, jnp.asarray(images[:8]), z)
+    assert _equal(after_d.g_rest, state.g_rest) and not _equal(after_d.d_rest, state.d_rest)
+    after_g, _ = jax.jit(dcgan.g_step)(state, z)
+    assert _equal(after_g.d_rest, state.d_rest) and not _equal(after_g.g_rest, state.g_rest)
+    # by hand: D's first BatchNorm (after conv2) averages the real batch's mean (params before the
+    # update), then the fake batch's (params after D's real-batch step), each with momentum 0.99
+    from flax import nnx
+
+    def conv2_mean(params, x):
+        d = nnx.merge(dcgan.d_graph, params, state.d_rest, copy=True)
+        h = d.conv2(jax.nn.leaky_relu(d.conv1(x), 0.01))
+        return np.asarray(h, np.float64).mean(axis=(0, 1, 2))
+
+    # (eagerly, like the hand computation: Adam's first step is lr * sign(g), so a gradient near 0
+    # rounded differently under jit moves a weight by 2 lr)
+    x_real = jnp.asarray(images[:8])
+    after_d, _ = dcgan.d_step(state, x_real, z)
+    after_real, _ = dcgan._d_update(state, lambda p, r: dcgan._d_real(p, r, x_real))
+    x_fake = dcgan._apply(dcgan.g_graph, state.g_params, state.g_rest, z, train=True)[0]
+    mean0 = np.asarray(state.d_rest["bn2"]["mean"][...], np.float64)
+    mean1 = 0.99 * mean0 + 0.01 * conv2_mean(state.d_params, x_real)
+    mean2 = 0.99 * mean1 + 0.01 * conv2_mean(after_real.d_params, x_fake)
+    np.testing.assert_allclose(np.asarray(after_d.d_rest["bn2"]["mean"][...]), mean2, rtol=1e-5, atol=1e-8)
+    assert not np.allclose(mean2, mean1, rtol=1e-3)  # the fake pass did move them
+
+
+def test_eval_mode_samples_do_not_depend_on_the_rest_of_the_batch(dcgan):
+    """Sampling uses the running averages: a sample is the same alone or in a batch; train mode is not."""
+    state = dcgan.init()
+    z = dcgan.noise(jax.random.key(4), 6)
+    alone = dcgan.sample_jit(state, z[:1])
+    np.testing.assert_allclose(np.asarray(dcgan.sample_jit(state, z)[:1]), np.asarray(alone), rtol=1e-5, atol=1e-6)
+    train_alone = dcgan._apply(dcgan.g_graph, state.g_params, state.g_rest, z[:2], train=True)[0]
+    train_batch = dcgan._apply(dcgan.g_graph, state.g_params, state.g_rest, z, train=True)[0]
+    assert not np.allclose(np.asarray(train_alone[:1]), np.asarray(train_batch[:1]), atol=1e-4)

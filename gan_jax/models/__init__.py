@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flax import nnx
 
-from gan_jax.models import mlp
+from gan_jax.config import ConfigError
+from gan_jax.models import dcgan, mlp
 
 
 def _mlp(cfg, sample_shape, pack, rngs):
@@ -14,7 +15,16 @@ def _mlp(cfg, sample_shape, pack, rngs):
     )
 
 
-ARCHITECTURES = {"mlp": _mlp}
+def _dcgan(cfg, sample_shape, pack, rngs):
+    if len(sample_shape) != 3 or sample_shape[0] % 4 or sample_shape[1] % 4:
+        raise ConfigError(f"model.name=dcgan needs H x W x C images with H and W divisible by 4, got {sample_shape}")
+    return (
+        dcgan.Generator(cfg.z_dim, sample_shape, cfg.leak, rngs=rngs),
+        dcgan.Discriminator(sample_shape, cfg.leak, cfg.d_norm, pack, rngs=rngs),
+    )
+
+
+ARCHITECTURES = {"mlp": _mlp, "dcgan": _dcgan}
 OUTPUTS = tuple(mlp.OUTPUTS)
 
 
