@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flax import nnx
 
-from gan_jax.config import ConfigError
 from gan_jax.models import dcgan, mlp
 
 
@@ -17,6 +16,8 @@ def _mlp(cfg, sample_shape, pack, rngs):
 
 def _dcgan(cfg, sample_shape, pack, rngs):
     if len(sample_shape) != 3 or sample_shape[0] % 4 or sample_shape[1] % 4:
+        from gan_jax.config import ConfigError  # config imports this package to validate model.name
+
         raise ConfigError(f"model.name=dcgan needs H x W x C images with H and W divisible by 4, got {sample_shape}")
     return (
         dcgan.Generator(cfg.z_dim, sample_shape, cfg.leak, rngs=rngs),
