@@ -18,7 +18,7 @@ TINY = ["--set", "model.hidden=16", "model.d_hidden=16", "model.z_dim=8", "train
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: bimodal1d_gan, grid25_gan, mnist_gan"),
+    (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: bimodal1d_gan, grid25_gan, mnist_dcgan, mnist_dcgan_tuned, mnist_gan"),
     (["train", "mnist_gan", "--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
     (["train", "mnist_gan", "--set", "train.steps=ten"], "train.steps: 'ten' is not a valid int"),
     (["train", "mnist_gan", "--set", "train.batch_size=0"], "train.batch_size: must be > 0, got 0"),
