@@ -177,6 +177,7 @@ class GAN:
         if self.cfg.gan.d_update == "split":
             state, m_real = self._d_update(state, lambda p, r: self._d_real(p, r, x_real))
             state, m_fake = self._d_update(state, lambda p, r: self._d_fake(p, r, x_fake, x_real, key_gp))
+            metrics = {**m_real, **m_fake}
         else:
 
             def joint(p, r):
@@ -184,9 +185,7 @@ class GAN:
                 loss_fake, (m_fake, r) = self._d_fake(p, r, x_fake, x_real, key_gp)
                 return loss_real + loss_fake, ({**m_real, **m_fake}, r)
 
-            state, m_real = self._d_update(state, joint)
-            m_fake = {}
-        metrics = {**m_real, **m_fake}
+            state, metrics = self._d_update(state, joint)
         metrics["d_loss"] = 0.5 * (metrics["d_loss_real"] + metrics["d_loss_fake"])
         return state, metrics
 

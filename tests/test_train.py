@@ -129,9 +129,7 @@ def test_all_finite_spots_a_nan(gan):
 
 
 def test_cosine_decay_reaches_zero_for_both_players_at_the_last_step(images):
-    from gan_jax.config import apply_overrides
-
-    gan = GAN(apply_overrides(tiny_config(), ["optim.decay=cosine", "train.steps=4"]), (28, 28, 1))
+    gan = _gan("optim.decay=cosine", "train.steps=4")
     step, data = jax.jit(gan.train_step), jnp.asarray(images)
     states = [gan.init()]
     for _ in range(5):
@@ -202,9 +200,7 @@ def test_ema_of_g_follows_the_update_rule_and_is_what_sample_uses(images):
 
 @pytest.fixture(scope="module")
 def dcgan():
-    from gan_jax.config import apply_overrides
-
-    return GAN(apply_overrides(tiny_config(), ["model.name=dcgan", "model.z_dim=8"]), (28, 28, 1))
+    return _gan("model.name=dcgan", "model.z_dim=8")
 
 
 def test_each_turn_updates_only_its_own_players_batch_statistics(dcgan, images):
