@@ -5,6 +5,7 @@
     gan-jax config mnist_gan [--set ...]          # print the resolved config as JSON
     gan-jax classifier [--out DIR] [--set data.source=npz data.path=mnist.npz ...]
     gan-jax eval RUN_DIR_OR_SAMPLES.npy [--classifier DIR] [--n 10000] [--json OUT]
+    gan-jax likelihood VAE_RUN_DIR [--k 5000] [--n 10000]     # importance-sampled test NLL
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                     help="reference data (default: the classifier's), e.g. data.source=npz data.path=mnist.npz")
     ev.add_argument("--json", default=None, help="where to write the results (default: beside the input)")
+    lik = sub.add_parser("likelihood", help="a VAE run's test-set NLL by importance sampling (IWAE estimator)")
+    lik.add_argument("run_dir")
+    lik.add_argument("--k", type=int, default=5000, help="importance samples per test example (default 5000)")
+    lik.add_argument("--n", type=int, default=0, help="use the first N test examples (default all)")
+    lik.add_argument("--seed", type=int, default=0)
     return p
 
 
@@ -76,7 +82,7 @@ def _train(args) -> int:
     last = outcome.last
     summary = f"{outcome.reason} at step {outcome.step}"
     if last:
-        summary += f": d_loss {last['d_loss']:.4f}, g_loss {last['g_loss']:.4f}"
+        summary += ": " + ", ".join(f"{name} {last[name]:.4f}" for name in outcome.headline)
         if "d_acc_real" in last:
             summary += f", D accuracy real {100 * last['d_acc_real']:.1f}% / fake {100 * last['d_acc_fake']:.1f}%"
     print(summary)
@@ -169,6 +175,42 @@ def _eval(args) -> int:
     return 0
 
 
+def _likelihood(args) -> int:
+    import dataclasses
+    import json
+    import time
+
+    from gan_jax import ae_report, run
+    from gan_jax import data as data_lib
+
+    if args.k <= 0 or args.n < 0:
+        raise run.RunError(f"--k must be > 0 and --n >= 0, got {args.k} and {args.n}")
+    cfg = run.load_run_config(args.run_dir)
+    if cfg.model.name != "vae":
+        raise run.RunError(f"{args.run_dir} is a {cfg.model.name} run; the likelihood needs a VAE (model.name=vae)")
+    test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=args.n))
+    model = run.trainer(cfg, test.image_shape)
+    step, state, checkpoints = run.restore(args.run_dir, cfg, model)
+    checkpoints.close()
+    x_in, t = ae_report.test_inputs(model, test.images, args.seed)
+    start = time.perf_counter()
+
+    def progress(done, total):
+        if done == total or done % max(1, total // 10) < max(1, 50_000 // args.k):
+            print(f"  {done}/{total} test examples ({time.perf_counter() - start:.0f}s)", flush=True)
+
+    elbo = ae_report.test_bound(model, state.params, x_in, t, 1, args.seed)
+    bound = ae_report.test_bound(model, state.params, x_in, t, args.k, args.seed, progress=progress)
+    result = {"run_dir": str(args.run_dir), "step": int(step), "test_data": test.source, "n_test": int(len(bound)),
+              "k": args.k, "nll": float(-bound.mean()), "nll_se": float(bound.std(ddof=1) / len(bound) ** 0.5),
+              "neg_elbo": float(-elbo.mean()), "seconds": time.perf_counter() - start}
+    out = Path(args.run_dir) / f"likelihood_k{args.k}.json"
+    run.write_atomic(out, json.dumps(result, indent=2) + "\n")
+    print(f"test NLL (k = {args.k}): {result['nll']:.2f} ± {result['nll_se']:.2f} nats; -ELBO {result['neg_elbo']:.2f} "
+          f"nats ({len(bound)} examples of {test.source}, step {step}) -> {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from gan_jax.config import ConfigError
@@ -176,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     from gan_jax.metrics.evaluate import InputError
     from gan_jax.run import NonFiniteLoss, RunError
 
-    commands = {"train": _train, "config": _config, "sample": _sample, "classifier": _classifier, "eval": _eval}
+    commands = {"train": _train, "config": _config, "sample": _sample, "classifier": _classifier, "eval": _eval,
+                "likelihood": _likelihood}
     try:
         return commands[args.command](args)
     except (ConfigError, DataError, RunError, InputError) as e:

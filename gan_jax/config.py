@@ -35,15 +35,18 @@ def _one_of(value: str, key: str, choices: tuple[str, ...]) -> None:
 
 DATA_SOURCES = ("auto", "embedded", "tfds", "npz", "idx", "ring8", "grid25", "bimodal1d")
 SAMPLING = ("replacement", "epoch")
+COLORS = ("none", "by_class")
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """The two players. `name` picks an architecture from `gan_jax.models.ARCHITECTURES`.
+    """The model. `name` picks GAN players from `gan_jax.models.ARCHITECTURES` or an autoencoder from
+    `gan_jax.models.autoencoder.AUTOENCODERS` (trained by `gan_jax.autoencode`; see `AEConfig`).
 
     mlp (the defaults are the book's chapter-3 MLPs: one hidden layer of 128 units each, LeakyReLU(0.01),
     a tanh output for G) uses `hidden`, `layers`, `d_hidden`, `d_layers`, `output`. dcgan (the book's
-    chapter-4 convolutional players) uses `d_norm`. Both use `z_dim` and `leak`.
+    chapter-4 convolutional players) uses `d_norm`. Both use `z_dim` and `leak`. Autoencoders (ae, vae,
+    conv_ae, linear_ae) use `z_dim` as the latent size and `hidden`, `layers` for each side's MLP.
     """
 
     name: str = "mlp"
@@ -58,8 +61,9 @@ class ModelConfig:
 
     def __post_init__(self):
         from gan_jax.models import ARCHITECTURES, OUTPUTS
+        from gan_jax.models.autoencoder import AUTOENCODERS
 
-        _one_of(self.name, "name", tuple(ARCHITECTURES))
+        _one_of(self.name, "name", tuple(ARCHITECTURES) + AUTOENCODERS)
         _one_of(self.output, "output", OUTPUTS)
         _one_of(self.d_norm, "d_norm", D_NORMS)
         for name in ("z_dim", "hidden", "layers", "d_hidden", "d_layers"):
@@ -118,6 +122,46 @@ class GANConfig:
         _require(0.0 <= self.ema_decay < 1.0, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
 
 
+LIKELIHOODS = ("bernoulli", "gaussian")
+AE_TASKS = ("reconstruct", "denoise", "colorize")
+NOISES = ("gaussian", "masking", "salt_pepper")
+
+
+@dataclasses.dataclass(frozen=True)
+class AEConfig:
+    """Autoencoder runs (model.name = ae, vae, conv_ae or linear_ae; see `gan_jax.autoencode`).
+
+    likelihood: bernoulli (pixels in [0, 1] as probabilities; the decoder outputs logits) or gaussian
+    (the decoder outputs the mean, std `sigma`; used for the 2-D mixtures and the linear autoencoder).
+    k: importance samples per input in the VAE's training bound, 1 = the ELBO, > 1 = IWAE (Burda et al.).
+    binarize: dynamic binarization, each batch's pixels drawn from Bernoulli(intensity) (the IWAE setting).
+    task: reconstruct; denoise (the input is corrupted by `noise` at `noise_level`: gaussian std,
+    masking drop probability, salt_pepper flip probability; the target is clean); colorize (the input is
+    the image's luminance, the target its colours).
+    """
+
+    activation: str = "relu"
+    likelihood: str = "bernoulli"
+    sigma: float = 1.0
+    k: int = 1
+    binarize: bool = False
+    task: str = "reconstruct"
+    noise: str = "gaussian"
+    noise_level: float = 0.5
+
+    def __post_init__(self):
+        from gan_jax.models.autoencoder import ACTIVATIONS
+
+        _one_of(self.activation, "activation", tuple(ACTIVATIONS))
+        _one_of(self.likelihood, "likelihood", LIKELIHOODS)
+        _one_of(self.task, "task", AE_TASKS)
+        _one_of(self.noise, "noise", NOISES)
+        _require(self.sigma > 0, "sigma", f"must be > 0, got {self.sigma}")
+        _require(self.k >= 1, "k", f"must be >= 1, got {self.k}")
+        _require(self.noise_level >= 0, "noise_level", f"must be >= 0, got {self.noise_level}")
+        _require(not self.binarize or self.likelihood == "bernoulli", "binarize", "needs likelihood=bernoulli")
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Where the training images come from (see `gan_jax.data`) and how batches are drawn."""
@@ -131,9 +175,13 @@ class DataConfig:
     limit: int = 0  # use only the first `limit` images after shuffling (0 = all; mixtures: 100,000 draws)
     seed: int = 0  # data-order seed: shuffling and the batches drawn at each step
     sampling: str = "replacement"  # replacement: the book's random batches; epoch: shuffled epochs
+    digit: int = -1  # keep only images of this label (one-class training); -1 = all
+    colors: str = "none"  # by_class: colour each digit by its label (colored MNIST, H x W x 3)
 
     def __post_init__(self):
         _one_of(self.source, "source", DATA_SOURCES)
+        _one_of(self.colors, "colors", COLORS)
+        _require(self.digit >= -1, "digit", f"must be a label >= 0, or -1 for all, got {self.digit}")
         _one_of(self.sampling, "sampling", SAMPLING)
         _one_of(self.split, "split", ("train", "test"))
         _require(self.limit >= 0, "limit", f"must be >= 0, got {self.limit}")
@@ -219,9 +267,17 @@ class Config:
     sample_seed: int = 1234
     model: ModelConfig = ModelConfig()
     gan: GANConfig = GANConfig()
+    ae: AEConfig = AEConfig()
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
+
+    @property
+    def autoencoder(self) -> bool:
+        """Whether model.name is an autoencoder (trained by gan_jax.autoencode) rather than GAN players."""
+        from gan_jax.models.autoencoder import AUTOENCODERS
+
+        return self.model.name in AUTOENCODERS
 
 
 def _coerce(text: str, typ: Any, key: str) -> Any:

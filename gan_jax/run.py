@@ -35,9 +35,16 @@ from gan_jax import data as data_lib
 from gan_jax import mixtures, viz
 from gan_jax.checkpoint import CheckpointMismatch, Checkpoints
 from gan_jax.config import Config
+from gan_jax.autoencode import Autoencoder
 from gan_jax.train import GAN, all_finite
 
 GRID_SIZE = 16  # the book's 4x4
+
+
+def trainer(cfg: Config, sample_shape: tuple[int, ...]) -> GAN | Autoencoder:
+    """The engine for `cfg`: the two-player GAN, or the one-player autoencoder (model.name ae, vae, ...).
+    Both have init, advance_jit, sample_jit, noise and `headline` (the metrics a log line shows)."""
+    return Autoencoder(cfg, sample_shape) if cfg.autoencoder else GAN(cfg, sample_shape)
 
 
 class RunError(RuntimeError):
@@ -56,6 +63,7 @@ class Outcome:
     last: dict  # the last metrics row
     last_grid: Path | None
     signum: int | None = None
+    headline: tuple[str, ...] = ("d_loss", "g_loss")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -78,20 +86,21 @@ def default_run_dir(experiment: str) -> Path:
 
 
 class Plateau:
-    """Early stopping: the mean D and G losses of the last `window` steps vs the `window` before.
+    """Early stopping: the mean losses (D's and G's, or the autoencoder's) of the last `window` steps vs
+    the `window` before.
 
-    Stops when both moved by less than `tol` relative to the earlier mean (the book's advice: watch the
-    losses and stop where they flatten).
+    Stops when every one moved by less than `tol` relative to the earlier mean (the book's advice: watch
+    the losses and stop where they flatten).
     """
 
     def __init__(self, window: int, tol: float):
         self.window, self.tol = window, tol
         self.history: collections.deque = collections.deque(maxlen=2 * window)
 
-    def update(self, d_losses: np.ndarray, g_losses: np.ndarray) -> bool:
+    def update(self, *losses: np.ndarray) -> bool:
         if not self.window:
             return False
-        self.history.extend(zip(d_losses.tolist(), g_losses.tolist()))
+        self.history.extend(zip(*(x.tolist() for x in losses)))
         if len(self.history) < 2 * self.window:
             return False
         h = np.asarray(self.history)
@@ -102,8 +111,8 @@ class Plateau:
 class MetricsLog:
     """metrics.jsonl + TensorBoard + progress bar; rows are means over `log_interval` steps."""
 
-    def __init__(self, run_dir: Path, cfg: Config, start_step: int, progress: bool):
-        self.cfg = cfg
+    def __init__(self, run_dir: Path, cfg: Config, start_step: int, progress: bool, headline: tuple[str, ...]):
+        self.cfg, self.headline = cfg, headline
         self.path = run_dir / "metrics.jsonl"
         self.file = _open_log(self.path, start_step)
         from tensorboardX import SummaryWriter
@@ -130,7 +139,7 @@ class MetricsLog:
         self.count += k
         if self.bar is not None:
             self.bar.update(k)
-            shown = {"d_loss": f"{metrics['d_loss'][-1]:.3f}", "g_loss": f"{metrics['g_loss'][-1]:.3f}"}
+            shown = {name: f"{metrics[name][-1]:.3f}" for name in self.headline}
             if "d_acc_real" in metrics:
                 shown["d_acc"] = f"{50 * (metrics['d_acc_real'][-1] + metrics['d_acc_fake'][-1]):.0f}%"
             self.bar.set_postfix(shown, refresh=False)
@@ -212,7 +221,7 @@ class _Signals:
 
 def _load_data(cfg: Config) -> tuple[Config, data_lib.Dataset]:
     ds = data_lib.load(cfg.data)
-    per_batch = cfg.train.batch_size * cfg.gan.pack
+    per_batch = cfg.train.batch_size * (1 if cfg.autoencoder else cfg.gan.pack)
     if ds.images.shape[0] < per_batch and cfg.data.sampling == "epoch":
         raise config_lib.ConfigError(
             f"train.batch_size: {per_batch} samples per batch (x gan.pack) is more than the "
@@ -248,7 +257,7 @@ def start(cfg: Config, run_dir: str | Path | None = None, progress: bool = True)
     try:
         write_atomic(run_dir / "config.json", config_lib.to_json(cfg))
         write_atomic(run_dir / "data.json", json.dumps(ds.describe(), indent=2) + "\n")
-        gan = GAN(cfg, ds.image_shape)
+        gan = trainer(cfg, ds.image_shape)
         state = gan.init()
         checkpoints = Checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints)
         checkpoints.save(0, state)
@@ -270,7 +279,7 @@ def load_run_config(run_dir: str | Path) -> Config:
         raise RunError(f"{path} is not valid JSON: {e}") from None
 
 
-def restore(run_dir: str | Path, cfg: Config, gan: GAN):
+def restore(run_dir: str | Path, cfg: Config, gan: GAN | Autoencoder):
     """(step, state, checkpoints) from the newest good checkpoint of `run_dir`."""
     checkpoints = Checkpoints(Path(run_dir) / "checkpoints", cfg.train.keep_checkpoints)
     try:
@@ -293,14 +302,14 @@ def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True
     recorded = json.loads((run_dir / "data.json").read_text())
     if recorded["n"] != ds.images.shape[0] or recorded["image_shape"] != list(ds.image_shape):
         raise RunError(f"the data changed since the run started: recorded {recorded}, now {ds.describe()}")
-    gan = GAN(cfg, ds.image_shape)
+    gan = trainer(cfg, ds.image_shape)
     step, state, checkpoints = restore(run_dir, cfg, gan)
     write_atomic(run_dir / "config.json", config_lib.to_json(cfg))  # with the overrides, once restorable
     print(f"resuming {run_dir} from step {step}", flush=True)
     return _loop(cfg, run_dir, ds, gan, state, checkpoints, progress)
 
 
-def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, checkpoints: Checkpoints,
+def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencoder, state, checkpoints: Checkpoints,
           progress: bool) -> Outcome:
     t = cfg.train
     step = int(state.step)
@@ -308,7 +317,7 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, che
     preview = Preview(cfg, gan, ds.kind, run_dir, step)
     print(f"training {cfg.experiment} on {ds.source} ({ds.images.shape[0]} images) into {run_dir}; "
           f"steps {step} -> {t.steps}", flush=True)
-    log = MetricsLog(run_dir, cfg, step, progress)
+    log = MetricsLog(run_dir, cfg, step, progress, gan.headline)
     plateau = Plateau(t.early_stop_window, t.early_stop_tol)
     last_grid, reason, early = None, "done", False
 
@@ -321,7 +330,7 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, che
             first = at - len(metrics[bad[0]]) + 1 + int(np.argmin(np.isfinite(metrics[bad[0]])))
             raise NonFiniteLoss(f"non-finite {', '.join(bad)} at step {first}")
         log.add(at, metrics)
-        early = plateau.update(metrics["d_loss"], metrics["g_loss"]) or early
+        early = plateau.update(*(metrics[name] for name in gan.headline)) or early
 
     try:
         with _Signals() as signals:
@@ -349,7 +358,8 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, che
                         r = log.last
                         if r:
                             acc = f"d_acc {50 * (r['d_acc_real'] + r['d_acc_fake']):.1f}%  " if "d_acc_real" in r else ""
-                            log.say(f"step {step}/{t.steps}  d_loss {r['d_loss']:.4f}  g_loss {r['g_loss']:.4f}  {acc}"
+                            losses = "  ".join(f"{name} {r[name]:.4f}" for name in gan.headline)
+                            log.say(f"step {step}/{t.steps}  {losses}  {acc}"
                                     f"{r['it_per_s']:.1f} it/s  {words + '  ' if words else ''}-> {last_grid}")
                     if stop or step % t.checkpoint_interval == 0 or step == t.steps:
                         if not bool(all_finite(state)):
@@ -374,7 +384,11 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN, state, che
         checkpoints.close()
         if (run_dir / "metrics.jsonl").exists():
             viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", cfg.experiment)
-    return Outcome(run_dir, step, reason, log.last, last_grid, signals.signum)
+    if isinstance(gan, Autoencoder) and signals.signum is None:
+        from gan_jax import ae_report
+
+        ae_report.finish(cfg, gan, state, run_dir)
+    return Outcome(run_dir, step, reason, log.last, last_grid, signals.signum, gan.headline)
 
 
 def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000) -> np.ndarray:
@@ -383,7 +397,7 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000) -> np.
         raise RunError(f"--n must be > 0, got {n}")
     cfg = load_run_config(run_dir)
     shape = tuple(json.loads((Path(run_dir) / "data.json").read_text())["image_shape"])
-    gan = GAN(cfg, shape)
+    gan = trainer(cfg, shape)
     step, state, checkpoints = restore(run_dir, cfg, gan)
     checkpoints.close()
     key = jax.random.key(seed)

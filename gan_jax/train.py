@@ -62,6 +62,8 @@ class GANState:
 class GAN:
     """Binds a config to the players' graph definitions and optimisers; its methods are pure."""
 
+    headline = ("d_loss", "g_loss")  # the metrics a log line shows and early stopping watches
+
     def __init__(self, cfg: Config, sample_shape: tuple[int, ...]):
         self.cfg = cfg
         self.sample_shape = tuple(sample_shape)

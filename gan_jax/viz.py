@@ -48,6 +48,12 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "") -> Path | N
         return None
     plt = _pyplot()
     steps = [r["step"] for r in rows]
+    if "d_loss" not in rows[0]:  # one player (an autoencoder): its loss alone
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(steps, [r["loss"] for r in rows])
+        ax.set(xlabel="iteration", ylabel="loss (nats per example)", title=title or "training loss")
+        ax.grid(alpha=0.3)
+        return save_figure(plt, fig, path)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for key, label in (("d_loss", "discriminator"), ("g_loss", "generator")):
         ax_loss.plot(steps, [r[key] for r in rows], label=label)
@@ -65,9 +71,13 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "") -> Path | N
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
+    return save_figure(plt, fig, path)
+
+
+def save_figure(plt, fig, path: str | Path, dpi: int = 100) -> Path:
     fig.tight_layout()
     path = Path(path)
-    _atomic_save(lambda p: fig.savefig(p, format="png", dpi=100), path)
+    _atomic_save(lambda p: fig.savefig(p, format="png", dpi=dpi), path)
     plt.close(fig)
     return path
 
@@ -109,8 +119,4 @@ def save_points(points: np.ndarray, means: np.ndarray, std: float, path: str | P
     fig, ax = plt.subplots(figsize=(5, 5) if means.shape[1] > 1 else (7, 3.5))
     draw_points(ax, points, means, std)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    _atomic_save(lambda p: fig.savefig(p, format="png", dpi=100), path)
-    plt.close(fig)
-    return path
+    return save_figure(plt, fig, path)

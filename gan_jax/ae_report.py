@@ -1,0 +1,126 @@
+"""What an autoencoder run writes when it finishes: its test-set bound and the chapter-2 figures.
+
+  ae_eval.json          the mean test-set ELBO (vae) or log-likelihood of the reconstruction (plain
+                        autoencoders), in nats per example, and per-pixel error
+  latent.png            the test set's codes coloured by label (a PCA projection when the latent is not 2-d)
+  manifold.png          the book's 15 x 15 grid: decoded z over the inverse normal CDF of linspace(0.05, 0.95)
+                        (2-d latents only)
+  reconstructions.png   rows: the model's input, its reconstruction (and the target for denoise / colorize)
+  interpolations.png    decoded straight lines between the codes of two test images
+  samples_prior.png     decoded draws from the prior N(0, I) (vae) or from a Gaussian fitted to the test
+                        codes (plain autoencoders, whose codes have no prior)
+
+The test data is `data` of the run's config with split=test; binarization and input noise of the test
+set are drawn once from a fixed seed, so the numbers are comparable across runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gan_jax import data as data_lib
+from gan_jax import viz
+from gan_jax.autoencode import Autoencoder, AEState
+
+TEST_SEED = 0
+MANIFOLD = 15
+
+
+def test_inputs(gan: Autoencoder, images: np.ndarray, seed: int = TEST_SEED) -> tuple[jax.Array, jax.Array]:
+    """(model input, target) for a whole test set, with binarization / noise drawn once from `seed`."""
+    return jax.jit(gan.prepare)(jnp.asarray(images), jax.random.key(seed))
+
+
+def test_bound(gan: Autoencoder, params, x_in, t, k: int = 1, seed: int = TEST_SEED, budget: int = 50_000,
+               progress=None) -> np.ndarray:
+    """Per-example bound on log p(t) (nats): k = 1 the ELBO, k > 1 the importance-weighted bound (an
+    estimate of log p(t) that tightens with k). Batches hold about `budget` decoder passes."""
+    b = max(1, min(len(t), budget // k))
+    key = jax.random.key(seed + 1)
+    out = []
+    for i in range(0, len(t), b):
+        xs, ts = x_in[i : i + b], t[i : i + b]
+        pad = b - len(ts)
+        if pad:  # one compiled shape
+            xs, ts = (jnp.concatenate([a, jnp.zeros((pad, *a.shape[1:]), a.dtype)]) for a in (xs, ts))
+        out.append(np.asarray(gan.bound_jit(params, xs, ts, k, jax.random.fold_in(key, i)))[: b - pad])
+        if progress is not None:
+            progress(min(i + b, len(t)), len(t))
+    return np.concatenate(out)
+
+
+def codes(gan: Autoencoder, params, x_in, batch: int = 1000) -> np.ndarray:
+    """The code (q's mean for a vae) of every input."""
+    enc = jax.jit(lambda p, x: gan.encode(p, x)[0])
+    return np.concatenate([np.asarray(enc(params, x_in[i : i + batch])) for i in range(0, len(x_in), batch)])
+
+
+def _images(gan: Autoencoder, t: jax.Array) -> np.ndarray:
+    """Targets/inputs in [0, 1] -> images in [-1, 1] with the data's channels (grey repeated)."""
+    x = np.asarray(gan.to_data(t))
+    return np.repeat(x, gan.sample_shape[-1], axis=-1) if x.shape[-1] != gan.sample_shape[-1] else x
+
+
+def finish(cfg, gan: Autoencoder, state: AEState, run_dir: Path) -> dict:
+    """Measures the finished run on the test split and writes ae_eval.json and the figures."""
+    test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
+    x_in, t = test_inputs(gan, test.images)
+    bounds = test_bound(gan, state.params, x_in, t)
+    name = "test_elbo" if gan.variational else "test_log_likelihood"
+    result = {name: float(bounds.mean()), "n_test": int(len(bounds)), "test_data": test.source, "step": int(state.step),
+              "units": "nats per example (summed over pixels / dimensions)"}
+    recon = np.concatenate([np.asarray(jax.jit(gan.reconstruct)(state.params, x_in[i : i + 1000]))
+                            for i in range(0, len(t), 1000)])
+    result["test_mse"] = float(np.mean((gan.to_target(recon) - np.asarray(t)) ** 2))  # per pixel, target units
+    (run_dir / "ae_eval.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"test set ({test.source}, {len(bounds)} examples): {name.replace('_', ' ')} {result[name]:.2f} nats, "
+          f"reconstruction MSE {result['test_mse']:.4f} per pixel -> {run_dir / 'ae_eval.json'}", flush=True)
+    if gan.images:
+        write_figures(gan, state.params, x_in, t, test.labels, run_dir)
+    return result
+
+
+def write_figures(gan: Autoencoder, params, x_in, t, labels: np.ndarray, out: Path) -> None:
+    z = codes(gan, params, x_in)
+    save_latent(z, labels, out / "latent.png")
+    decode = jax.jit(gan.generate)
+    if z.shape[1] == 2:  # the book's manifold figure
+        axis = np.asarray(jax.scipy.special.ndtri(jnp.linspace(0.05, 0.95, MANIFOLD)))
+        grid = np.array([[x, y] for y in axis[::-1] for x in axis], np.float32)
+        viz.save_grid(np.asarray(decode(params, grid)), out / "manifold.png", cols=MANIFOLD)
+    n = 10
+    rows = [_images(gan, x_in[:n]), np.asarray(jax.jit(gan.reconstruct)(params, x_in[:n]))]
+    if gan.cfg.ae.task != "reconstruct":
+        rows.append(_images(gan, t[:n]))
+    viz.save_grid(np.concatenate(rows), out / "reconstructions.png", cols=n)
+    a, b, steps = z[:8], z[8:16], np.linspace(0.0, 1.0, n)[None, :, None]
+    line = (a[:, None] * (1 - steps) + b[:, None] * steps).reshape(-1, z.shape[1])
+    viz.save_grid(np.asarray(decode(params, line)), out / "interpolations.png", cols=n)
+    key = jax.random.key(TEST_SEED)
+    if gan.variational:
+        prior = np.asarray(gan.noise(key, 64))
+    else:  # a plain autoencoder's codes have no prior: decode a Gaussian fitted to them
+        mean, cov = z.mean(0), np.cov(z, rowvar=False).reshape(z.shape[1], z.shape[1])
+        prior = np.random.default_rng(TEST_SEED).multivariate_normal(mean, cov, 64).astype(np.float32)
+    viz.save_grid(np.asarray(decode(params, prior)), out / "samples_prior.png", cols=8)
+
+
+def save_latent(z: np.ndarray, labels: np.ndarray, path: Path) -> Path:
+    """The codes coloured by label; projected on their top two principal components if not 2-d."""
+    what = "latent"
+    if z.shape[1] != 2:
+        zc = z - z.mean(0)
+        _, _, vt = np.linalg.svd(zc, full_matrices=False)
+        z, what = zc @ vt[:2].T if z.shape[1] > 1 else np.c_[zc, np.zeros(len(zc))], "latent (top 2 principal components)"
+    plt = viz._pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=2, alpha=0.6, vmin=-0.5, vmax=9.5)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set(title=f"test set in the {what}", xlabel="z[0]", ylabel="z[1]")
+    return viz.save_figure(plt, fig, path)
