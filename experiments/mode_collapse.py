@@ -22,9 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._mixture import mixture_config
-from gan_jax import data, mixtures, viz
+from gan_jax import data, mixtures, run, viz
 from gan_jax.config import apply_overrides
-from gan_jax.train import GAN
 
 VARIANTS = {
     "GAN (non-saturating, the book's)": [],
@@ -49,10 +48,10 @@ CHUNK = 1_000
 
 
 def train_seeds(overrides: list[str], mixture: str, seeds: list[int], steps: int):
-    """Trains one variant for every seed at once; returns the GAN and the stacked final states."""
+    """Trains one variant for every seed at once; returns the model and the stacked final states."""
     cfg = apply_overrides(mixture_config(mixture), [f"train.steps={steps}", *overrides])
     ds = data.load(cfg.data)
-    gan = GAN(cfg, ds.image_shape)
+    gan = run.trainer(cfg, ds.image_shape)  # a GAN, or an autoencoder for experiments.why_gan
     states = jax.tree.map(lambda *xs: jnp.stack(xs), *[gan.init(seed=s, data_seed=s) for s in seeds])
     images = jnp.asarray(ds.images)
     chunk = min(CHUNK, steps)

@@ -30,6 +30,7 @@ import optax
 from flax import nnx, struct
 
 from gan_jax.config import Config, ConfigError
+from gan_jax import sampling
 from gan_jax.models import autoencoder
 
 Metrics = dict[str, jax.Array]
@@ -194,13 +195,8 @@ class Autoencoder:
     # -- steps ---------------------------------------------------------------------------------------
 
     def batch_indices(self, state: AEState, n: int) -> jax.Array:
-        """Indices of this step's batch (the GAN engine's rule: random batches or shuffled epochs)."""
-        b = self.cfg.train.batch_size
-        if self.cfg.data.sampling == "replacement":
-            return jax.random.randint(jax.random.fold_in(state.data_key, state.step), (b,), 0, n)
-        epoch, i = jnp.divmod(state.step, n // b)
-        perm = jax.random.permutation(jax.random.fold_in(state.data_key, -1 - epoch), n)
-        return jax.lax.dynamic_slice_in_dim(perm, i * b, b)
+        """Indices of this step's batch (`gan_jax.sampling`: random batches or shuffled epochs)."""
+        return sampling.batch_indices(state.data_key, state.step, n, self.cfg.train.batch_size, self.cfg.data.sampling)
 
     def train_step(self, state: AEState, images: jax.Array) -> tuple[AEState, Metrics]:
         k_prep, k_z = jax.random.split(jax.random.fold_in(state.key, state.step))
@@ -214,6 +210,10 @@ class Autoencoder:
         params = optax.apply_updates(state.params, updates)
         return state.replace(step=state.step + 1, params=params, opt=opt), {"loss": value}
 
+    def train_steps(self, state: AEState, images: jax.Array, k: int) -> tuple[AEState, Metrics]:
+        """`k` steps in one compiled call (`lax.scan`); metrics are stacked along a leading axis."""
+        return jax.lax.scan(lambda s, _: self.train_step(s, images), state, None, length=k)
+
     def advance(self, state: AEState, images: jax.Array) -> tuple[AEState, Metrics]:
-        """`train.fuse` steps in one compiled call; metrics get a leading axis."""
-        return jax.lax.scan(lambda s, _: self.train_step(s, images), state, None, length=self.cfg.train.fuse)
+        """`train.fuse` steps (the run loop's unit, jitted as `advance_jit`)."""
+        return self.train_steps(state, images, self.cfg.train.fuse)

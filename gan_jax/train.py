@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx, struct
 
-from gan_jax import losses, models
+from gan_jax import losses, models, sampling
 from gan_jax.config import Config
 
 Metrics = dict[str, jax.Array]
@@ -214,17 +214,9 @@ class GAN:
 
     def batch_indices(self, state: GANState, n: int, turn: int = 0) -> jax.Array:
         """Indices of the real batch for D's `turn` (of gan.n_critic) of this step, in a dataset of `n`
-        images, from `data_key` and `step`."""
-        b = self.samples_per_batch
-        if self.cfg.data.sampling == "replacement":  # the book: a random batch each iteration
-            key = jax.random.fold_in(state.data_key, state.step)
-            if turn:
-                key = jax.random.fold_in(key, turn)
-            return jax.random.randint(key, (b,), 0, n)
-        steps_per_epoch = n // b  # shuffled epochs without replacement; a partial last batch is dropped
-        epoch, i = jnp.divmod(state.step * self.cfg.gan.n_critic + turn, steps_per_epoch)
-        perm = jax.random.permutation(jax.random.fold_in(state.data_key, -1 - epoch), n)
-        return jax.lax.dynamic_slice_in_dim(perm, i * b, b)
+        images, from `data_key` and `step` (`gan_jax.sampling`)."""
+        return sampling.batch_indices(state.data_key, state.step, n, self.samples_per_batch, self.cfg.data.sampling,
+                                      turn, self.cfg.gan.n_critic)
 
     def train_step(self, state: GANState, images: jax.Array) -> tuple[GANState, Metrics]:
         """One iteration: gan.n_critic D turns, each on a real batch drawn from `images` (N x H x W x C)

@@ -88,8 +88,8 @@ class ConvAutoencoder(nnx.Module):
         self.conv2 = dcgan.Conv(32, 64, 3, 2, rngs=rngs)
         self.code = nnx.Linear(self.side[0] * self.side[1] * 64, latent, rngs=rngs)
         self.expand = nnx.Linear(latent, self.side[0] * self.side[1] * 64, rngs=rngs)
-        self.deconv1 = dcgan.ConvTranspose(32, 64, 3, 2, rngs=rngs)
-        self.deconv2 = dcgan.ConvTranspose(c_out, 32, 3, 2, rngs=rngs)
+        self.deconv1 = dcgan.ConvTranspose(64, 32, 3, 2, rngs=rngs)
+        self.deconv2 = dcgan.ConvTranspose(32, c_out, 3, 2, rngs=rngs)
 
     def encode(self, x: jax.Array) -> tuple[jax.Array, None]:
         f = ACTIVATIONS[self.activation]
