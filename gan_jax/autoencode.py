@@ -30,7 +30,7 @@ import optax
 from flax import nnx, struct
 
 from gan_jax.config import Config, ConfigError
-from gan_jax import sampling
+from gan_jax import parallel, sampling
 from gan_jax.models import autoencoder
 
 Metrics = dict[str, jax.Array]
@@ -105,6 +105,7 @@ class Autoencoder:
         if cfg.optim.decay == "cosine":
             lr = optax.cosine_decay_schedule(lr, max(cfg.train.steps, 1))
         self.tx = optax.adam(lr, b1=cfg.optim.g_b1, b2=cfg.optim.g_b2)
+        self.parallel = parallel.DataParallel(cfg.train.devices, (cfg.train.batch_size,))
         self.advance_jit = jax.jit(self.advance, donate_argnums=0)
         self.sample_jit = jax.jit(self.sample)
         self.bound_jit = jax.jit(self.bound, static_argnums=3)
@@ -126,15 +127,17 @@ class Autoencoder:
     # -- the model as pure functions -----------------------------------------------------------------
 
     def model(self, params) -> nnx.Module:
-        return nnx.merge(self.graph, params, copy=True)
+        """The model, its weights in the compute precision (train.precision)."""
+        return nnx.merge(self.graph, parallel.compute(params, self.cfg.train.precision), copy=True)
 
     def encode(self, params, x: jax.Array) -> tuple[jax.Array, jax.Array | None]:
         """(mean, logvar) of q(z|x) for the model's input x (logvar None for a plain autoencoder)."""
-        return self.model(params).encode(x)
+        mean, logvar = self.model(params).encode(parallel.compute(x, self.cfg.train.precision))
+        return mean.astype(jnp.float32), None if logvar is None else logvar.astype(jnp.float32)
 
     def decode(self, params, z: jax.Array) -> jax.Array:
         """The decoder's output (Bernoulli logits or Gaussian means) in target units."""
-        return self.model(params).decode(z)
+        return self.model(params).decode(parallel.compute(z, self.cfg.train.precision)).astype(jnp.float32)
 
     def mean(self, out: jax.Array) -> jax.Array:
         """The decoder output's expected target (probabilities for bernoulli)."""
@@ -162,17 +165,16 @@ class Autoencoder:
     def bound(self, params, x_in: jax.Array, t: jax.Array, k: int, key: jax.Array) -> jax.Array:
         """Per-example lower bound on log p(t) in nats (for a plain autoencoder: log p(t | encoder(x))).
         k = 1: the ELBO with the KL in closed form; k > 1: the importance-weighted bound."""
-        model = self.model(params)
-        mean, logvar = model.encode(x_in)
+        mean, logvar = self.encode(params, x_in)
         a = self.cfg.ae
         if logvar is None:
-            return log_likelihood(model.decode(mean), t, a.likelihood, a.sigma)
+            return log_likelihood(self.decode(params, mean), t, a.likelihood, a.sigma)
         if k == 1:
             z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape)
-            return log_likelihood(model.decode(z), t, a.likelihood, a.sigma) - gaussian_kl(mean, logvar)
+            return log_likelihood(self.decode(params, z), t, a.likelihood, a.sigma) - gaussian_kl(mean, logvar)
         eps = jax.random.normal(key, (k, *mean.shape))
         z = mean + jnp.exp(0.5 * logvar) * eps  # k x B x Z
-        out = model.decode(z.reshape((-1, mean.shape[-1])))
+        out = self.decode(params, z.reshape((-1, mean.shape[-1])))
         t_k = jnp.broadcast_to(t, (k, *t.shape)).reshape((-1, *t.shape[1:]))
         log_px = log_likelihood(out, t_k, a.likelihood, a.sigma).reshape((k, -1))
         log_w = log_px + log_normal(z, 0.0, jnp.zeros_like(z)) - log_normal(z, mean, logvar)
@@ -200,7 +202,8 @@ class Autoencoder:
 
     def train_step(self, state: AEState, images: jax.Array) -> tuple[AEState, Metrics]:
         k_prep, k_z = jax.random.split(jax.random.fold_in(state.key, state.step))
-        x_in, t = self.prepare(jnp.take(images, self.batch_indices(state, images.shape[0]), axis=0), k_prep)
+        x_in, t = self.prepare(self.parallel.shard(jnp.take(images, self.batch_indices(state, images.shape[0]), axis=0)),
+                               k_prep)
 
         def loss(params):
             return -jnp.mean(self.bound(params, x_in, t, self.cfg.ae.k, k_z))

@@ -240,6 +240,8 @@ class TrainConfig:
     keep_checkpoints: int = 3
     early_stop_window: int = 0  # 0 = off; else stop when smoothed losses moved < tol over this many steps
     early_stop_tol: float = 0.02  # relative change of the smoothed D and G losses over the window
+    devices: int = 0  # data parallel over this many local devices (0 = all); batches are split across them
+    precision: str = "float32"  # compute dtype: float32, or bfloat16 (params and optimizer state stay float32)
 
     def __post_init__(self):
         _require(self.steps >= 0, "steps", f"must be >= 0, got {self.steps}")
@@ -249,6 +251,8 @@ class TrainConfig:
             _require(value > 0, name, f"must be > 0, got {value}")
         _require(self.early_stop_window >= 0, "early_stop_window", f"must be >= 0, got {self.early_stop_window}")
         _require(self.early_stop_tol > 0, "early_stop_tol", f"must be > 0, got {self.early_stop_tol}")
+        _require(self.devices >= 0, "devices", f"must be >= 0 (0 = all local devices), got {self.devices}")
+        _one_of(self.precision, "precision", ("float32", "bfloat16"))
         for name in ("steps", "log_interval", "sample_interval", "checkpoint_interval"):
             value = getattr(self, name)
             _require(

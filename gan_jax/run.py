@@ -313,10 +313,11 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
           progress: bool) -> Outcome:
     t = cfg.train
     step = int(state.step)
-    images = jax.device_put(ds.images)
+    images, state = gan.parallel.replicate(jax.device_put(ds.images)), gan.parallel.replicate(state)
     preview = Preview(cfg, gan, ds.kind, run_dir, step)
+    where = f"{gan.parallel.n} {jax.local_devices()[0].platform} devices, " if gan.parallel.n > 1 else ""
     print(f"training {cfg.experiment} on {ds.source} ({ds.images.shape[0]} images) into {run_dir}; "
-          f"steps {step} -> {t.steps}", flush=True)
+          f"{where}steps {step} -> {t.steps}", flush=True)
     log = MetricsLog(run_dir, cfg, step, progress, gan.headline)
     plateau = Plateau(t.early_stop_window, t.early_stop_tol)
     last_grid, reason, early = None, "done", False

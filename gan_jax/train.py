@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx, struct
 
-from gan_jax import losses, models, sampling
+from gan_jax import losses, models, parallel, sampling
 from gan_jax.config import Config
 
 Metrics = dict[str, jax.Array]
@@ -74,6 +74,7 @@ class GAN:
         d_updates = cfg.gan.n_critic * (2 if cfg.gan.d_update == "split" else 1)
         self.g_tx = self._adam("g", updates_per_iteration=1)
         self.d_tx = self._adam("d", updates_per_iteration=d_updates)
+        self.parallel = parallel.DataParallel(cfg.train.devices, (self.samples_per_batch,))
         self.advance_jit = jax.jit(self.advance, donate_argnums=0)
         self.sample_jit = jax.jit(self.sample)
 
@@ -110,14 +111,16 @@ class GAN:
 
     # -- the players as pure functions ---------------------------------------------------------------
 
-    @staticmethod
-    def _apply(graph, params, rest, x: jax.Array, train: bool) -> tuple[jax.Array, Any]:
-        """Runs a player; returns its output and its non-parameter variables after the pass (batch
-        statistics' running averages move in train mode). `copy=True`: since flax 0.11.2 merge reuses the
-        given Variables, which then cannot be mutated under a `jax.grad` trace (flax issue #5050)."""
-        module = nnx.merge(graph, params, rest, copy=True)
-        out = module(x, train=train)
-        return out, nnx.split(module, nnx.Param, ...)[2]
+    def _apply(self, graph, params, rest, x: jax.Array, train: bool) -> tuple[jax.Array, Any]:
+        """Runs a player; returns its float32 output and its non-parameter variables after the pass (batch
+        statistics' running averages move in train mode), computing in train.precision. `copy=True`: since
+        flax 0.11.2 merge reuses the given Variables, which then cannot be mutated under a `jax.grad` trace
+        (flax issue #5050)."""
+        p = self.cfg.train.precision
+        module = nnx.merge(graph, parallel.compute(params, p), rest, copy=True)
+        out = module(parallel.compute(x, p), train=train)
+        new_rest = jax.tree.map(lambda new, old: new.astype(old.dtype), nnx.split(module, nnx.Param, ...)[2], rest)
+        return out.astype(jnp.float32), new_rest
 
     def generate(self, g_params, g_rest, z_BxZ: jax.Array) -> jax.Array:
         """G in eval mode (running averages, nothing updated)."""
@@ -230,11 +233,11 @@ class GAN:
             k_gp = None
             if self.cfg.gan.gp_weight > 0:
                 k, k_gp = jax.random.split(k)
-            x_real = jnp.take(images, self.batch_indices(state, images.shape[0], turn), axis=0)
-            state, m = self.d_step(state, x_real, self.noise(k, b), k_gp)
+            x_real = self.parallel.shard(jnp.take(images, self.batch_indices(state, images.shape[0], turn), axis=0))
+            state, m = self.d_step(state, x_real, self.parallel.shard(self.noise(k, b)), k_gp)
             turns.append(m)
         d_metrics = turns[0] if len(turns) == 1 else jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *turns)
-        state, g_metrics = self.g_step(state, self.noise(k_g, b))
+        state, g_metrics = self.g_step(state, self.parallel.shard(self.noise(k_g, b)))
         return state.replace(step=state.step + 1), {**d_metrics, **g_metrics}
 
     def train_steps(self, state: GANState, images: jax.Array, k: int) -> tuple[GANState, Metrics]:

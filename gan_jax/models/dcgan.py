@@ -40,7 +40,8 @@ class ConvTranspose(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((out_features,)))
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return conv.conv_transpose(x, self.kernel[...], self.stride) + self.bias[...]
+        k = self.kernel[...]
+        return conv.conv_transpose(x.astype(k.dtype), k, self.stride) + self.bias[...]  # BatchNorm may promote x
 
 
 class Conv(nnx.Module):
@@ -52,7 +53,8 @@ class Conv(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((out_features,)))
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return conv.conv(x, self.kernel[...], self.stride) + self.bias[...]
+        k = self.kernel[...]
+        return conv.conv(x.astype(k.dtype), k, self.stride) + self.bias[...]
 
 
 class Generator(nnx.Module):
