@@ -4,6 +4,8 @@ denoising, colorization and generation.
     python -m experiments.autoencoder_uses --set data.source=npz data.path=../shared/data/mnist.npz   # ~15 min here
     python -m experiments.autoencoder_uses --only anomaly retrieval --steps-scale 0.1 --out /tmp/uses  # a quick look
 
+  pca         the linear autoencoder (experiments/mnist_linear_ae.py, 16-d) against PCA: principal angles
+              between its decoder's column space and the top-16 principal subspace of the training digits
   anomaly     the one-class protocol (Ruff et al. 2018): an autoencoder trained on one digit's training
               images scores all 10,000 test digits by their reconstruction's negative log-likelihood;
               AUROC of "not this digit" per digit and the mean (Deep SVDD: 94.8% mean)
@@ -40,7 +42,7 @@ from gan_jax.autoencode import Autoencoder
 from gan_jax.config import apply_overrides
 
 DEEP_SVDD_MEAN_AUROC = 94.8  # Ruff et al. 2018, one-class MNIST, mean over digits
-USES = ("anomaly", "retrieval", "denoising", "colorize", "generation")
+USES = ("pca", "anomaly", "retrieval", "denoising", "colorize", "generation")
 NOISES = {"gaussian 0.5": ["ae.noise=gaussian", "ae.noise_level=0.5"],
           "masking 0.5": ["ae.noise=masking", "ae.noise_level=0.5"],
           "salt & pepper 0.2": ["ae.noise=salt_pepper", "ae.noise_level=0.2"]}
@@ -67,6 +69,21 @@ class Study:
         return model, state
 
     # -- the uses ------------------------------------------------------------------------------------
+
+    def pca(self) -> dict:
+        from experiments import mnist_linear_ae
+
+        cfg = apply_overrides(mnist_linear_ae.get_config(), [*self.overrides, "optim.decay=cosine",
+                                                             f"train.steps={max(100, int(20000 * self.scale) // 100 * 100)}"])
+        train = self.data(cfg, "train")
+        model, state = self.fit(cfg, train.images)
+        x = model.to_target(train.images.reshape(len(train.images), -1)).astype(np.float64)
+        top = np.linalg.svd(x - x.mean(0), full_matrices=False)[2][: cfg.model.z_dim].T
+        q = np.linalg.qr(np.asarray(state.params["decoder"]["kernel"][...], np.float64).T)[0]
+        angles = np.degrees(np.arccos(np.clip(np.linalg.svd(q.T @ top, compute_uv=False), -1, 1)))
+        print(f"  principal angles to the top-{cfg.model.z_dim} PCA subspace: max {angles.max():.2f}, "
+              f"median {np.median(angles):.2f} degrees", flush=True)
+        return {"latent": cfg.model.z_dim, "steps": cfg.train.steps, "principal_angles_deg": sorted(angles.tolist())}
 
     def anomaly(self) -> dict:
         cfg = self.config([], 3000)
@@ -224,6 +241,12 @@ def main() -> None:
 def report(r: dict) -> str:
     lines = ["# What autoencoders are for", "", f"Command: `{r['command']}` (seed 0; recipes in "
              "`experiments/autoencoder_uses.py`).", ""]
+    if "pca" in r:
+        angles = r["pca"]["principal_angles_deg"]
+        lines += ["## The linear autoencoder is PCA", "",
+                  f"Principal angles between the {r['pca']['latent']}-d linear autoencoder's decoder subspace and the "
+                  f"top-{r['pca']['latent']} principal subspace of the training digits ({r['pca']['steps']} Adam steps): "
+                  f"median {np.median(angles):.2f}°, largest {max(angles):.2f}° (0° = the same subspace).", ""]
     if "anomaly" in r:
         a = r["anomaly"]
         lines += ["## Anomaly detection (one-class MNIST)", "",

@@ -18,7 +18,7 @@ TINY = ["--set", "model.hidden=16", "model.d_hidden=16", "model.z_dim=8", "train
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: bimodal1d_gan, grid25_gan, mnist_dcgan, mnist_dcgan_tuned, mnist_gan"),
+    (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: bimodal1d_gan, grid25_gan, mnist_ae, mnist_dcgan, mnist_dcgan_tuned, mnist_gan, mnist_linear_ae, mnist_vae, mnist_vae50, ring8_gan"),
     (["train", "mnist_gan", "--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
     (["train", "mnist_gan", "--set", "train.steps=ten"], "train.steps: 'ten' is not a valid int"),
     (["train", "mnist_gan", "--set", "train.batch_size=0"], "train.batch_size: must be > 0, got 0"),
@@ -84,3 +84,19 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"resuming {run_dir} from step {steps[1]}" in resumed.stdout
     assert f"done at step {steps[1] + 4}" in resumed.stdout
+
+
+def test_vae_train_then_likelihood(tmp_path, capsys):
+    tiny_vae = ["--set", "data.source=embedded", "data.limit=64", "model.hidden=16", "train.batch_size=8",
+                "train.steps=4", "train.fuse=2", "train.log_interval=2", "train.sample_interval=4",
+                "train.checkpoint_interval=4"]
+    assert main(["train", "mnist_vae", "--run-dir", str(tmp_path / "v"), "--no-progress", *tiny_vae]) == 0
+    out = capsys.readouterr().out
+    assert "done at step 4: loss" in out and "test elbo" in out
+    assert main(["likelihood", str(tmp_path / "v"), "--k", "20", "--n", "50"]) == 0
+    result = json.loads((tmp_path / "v" / "likelihood_k20.json").read_text())
+    assert result["n_test"] == 50 and result["nll"] <= result["neg_elbo"] + 1.0  # the k-sample bound is tighter
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "g"), "--no-progress", *TINY, "train.steps=4"]) == 0
+    capsys.readouterr()
+    assert main(["likelihood", str(tmp_path / "g")]) == 2
+    assert "the likelihood needs a VAE" in capsys.readouterr().err
