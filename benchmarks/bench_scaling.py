@@ -6,8 +6,9 @@
 
 Each point is its own process timing the engine's step (`benchmarks/bench_peers.py --ours`): the batch
 sweep on one device, the device sweep at a fixed global batch (split over the devices by
-`gan_jax.parallel`). On a CPU, forced devices share the same cores, so the device sweep measures the
-overhead of the partitioning, not a speed-up; on a GPU/TPU host it measures real scaling. Writes
+`gan_jax.parallel`). On a CPU, forced devices share the same cores (and XLA splits its threads between
+them), so the device sweep measures the overhead of the partitioning, not a speed-up; the batch sweep
+runs without forced devices. On a GPU/TPU host the device sweep measures real scaling. Writes
 OUT.md (tables, with the platform and device named), OUT.json and OUT.png.
 """
 
@@ -62,7 +63,7 @@ def main() -> None:
         args.devices = [d for d in (1, 2, 4, 8, 16) if d <= n]
     by_batch = []
     for b in args.batches:
-        by_batch.append(point(args.model, b, 1, iters, forced))
+        by_batch.append(point(args.model, b, 1, iters, None))  # forced host devices would split the CPU's threads
         print(f"batch {b:5d}, 1 device: {by_batch[-1]['iters_per_sec']:9.2f} it/s {by_batch[-1]['images_per_sec']:10.0f} images/s", flush=True)
     by_devices = []
     for d in args.devices:
@@ -70,7 +71,7 @@ def main() -> None:
         print(f"batch {args.global_batch:5d}, {d} devices: {by_devices[-1]['iters_per_sec']:9.2f} it/s "
               f"{by_devices[-1]['images_per_sec']:10.0f} images/s", flush=True)
     platform = by_batch[0]["platform"]
-    where = f"{platform}" + (" (8 forced host devices sharing the CPU's cores)" if forced else "")
+    where = f"{platform}" + (" (device sweep: 8 forced host devices sharing the CPU's cores)" if forced else "")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"model": args.model, "platform": where, "by_batch": by_batch,
@@ -80,8 +81,10 @@ def main() -> None:
          "--devices " + " ".join(map(str, args.devices)), f"--global-batch {args.global_batch}", f"--out {args.out}"]
         + (["--cpu-devices"] if forced else []))
     lines = [f"# Scaling of the {args.model} GAN step on {where}", "", f"Command: `{command}`", "",
-             "| batch | devices | iterations/s | images/s |", "|---|---|---|---|"]
-    lines += [f"| {r['batch']} | {r['devices']} | {r['iters_per_sec']:.2f} | {r['images_per_sec']:.0f} |" for r in by_batch + by_devices]
+             "| sweep | batch | devices | iterations/s | images/s |", "|---|---|---|---|---|"]
+    sweeps = [("batch", r) for r in by_batch] + [("devices" + (" (forced)" if forced else ""), r) for r in by_devices]
+    lines += [f"| {name} | {r['batch']} | {r['devices']} | {r['iters_per_sec']:.2f} | {r['images_per_sec']:.0f} |"
+              for name, r in sweeps]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     plt = viz._pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
