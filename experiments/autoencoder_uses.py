@@ -133,7 +133,8 @@ class Study:
         return result
 
     def colorize(self) -> dict:
-        cfg = self.config(["ae.task=colorize", "data.colors=by_class", "model.name=conv_ae", "model.z_dim=128"], 4000)
+        cfg = self.config(["ae.task=colorize", "data.colors=by_class", "model.name=conv_ae", "model.z_dim=128",
+                           "train.fuse=1"], 4000)  # XLA:CPU runs conv gradients slowly inside lax.scan
         model, state = self.fit(cfg, self.data(cfg, "train").images)
         test = self.data(cfg, "test")
         x_in, t = ae_report.test_inputs(model, test.images)
@@ -228,19 +229,21 @@ def main() -> None:
     results = {"command": "python -m experiments.autoencoder_uses " + " ".join(
         (["--set", *args.overrides] if args.overrides else []) + (["--only", *args.only] if args.only != list(USES) else [])
         + ([f"--steps-scale {args.steps_scale}"] if args.steps_scale != 1 else []) + [f"--out {args.out}"])}
-    for use in args.only:
+    path = out.with_suffix(".json")
+    kept = json.loads(path.read_text()) if path.exists() and args.only != list(USES) else {}
+    for use in args.only:  # OUT.json/.md are rewritten after each use, keeping the other uses' earlier results
         start = time.perf_counter()
         print(f"{use}:", flush=True)
-        results[use] = getattr(study, use)()
-        results[use]["seconds"] = time.perf_counter() - start
-    out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-    out.with_suffix(".md").write_text(report(results))
-    print(f"wrote {out.with_suffix('.md')}, {out.with_suffix('.json')}")
+        kept[use] = {**getattr(study, use)(), "seconds": time.perf_counter() - start, "command": results["command"]}
+        path.write_text(json.dumps(kept, indent=2) + "\n")
+        out.with_suffix(".md").write_text(report(kept))
+    print(f"wrote {out.with_suffix('.md')}, {path}")
 
 
 def report(r: dict) -> str:
-    lines = ["# What autoencoders are for", "", f"Command: `{r['command']}` (seed 0; recipes in "
-             "`experiments/autoencoder_uses.py`).", ""]
+    commands = sorted({u["command"] for u in r.values() if isinstance(u, dict) and "command" in u})
+    lines = ["# What autoencoders are for", "", "Made by " + "; ".join(f"`{c}`" for c in commands)
+             + " (seed 0; recipes in `experiments/autoencoder_uses.py`).", ""]
     if "pca" in r:
         angles = r["pca"]["principal_angles_deg"]
         lines += ["## The linear autoencoder is PCA", "",
@@ -255,7 +258,8 @@ def report(r: dict) -> str:
                   "| AUROC (%) | " + " | ".join(f"{v:.1f}" for v in a["auroc_per_digit"].values())
                   + f" | **{a['mean_auroc']:.1f}** | {a['deep_svdd_mean_auroc']} |", ""]
     if "retrieval" in r:
-        lines += ["## Retrieval (10,000 test queries against the 60,000 training digits)", "",
+        q, db = r["retrieval"]["queries"], r["retrieval"]["database"]
+        lines += [f"## Retrieval ({q:,} test queries against the {db:,} training digits)", "",
                   "| representation | precision@10 (%) |", "|---|---|"]
         lines += [f"| {k} | {v:.1f} |" for k, v in r["retrieval"]["precision_at_10"].items()] + [""]
     if "denoising" in r:

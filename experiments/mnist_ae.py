@@ -2,7 +2,7 @@
 
     gan-jax train mnist_ae
     gan-jax train mnist_ae --set model.z_dim=2                  # a 2-d code, plotted directly
-    gan-jax train mnist_ae --set model.name=conv_ae             # the convolutional variant
+    gan-jax train mnist_ae --set model.name=conv_ae train.fuse=1   # the convolutional variant (single steps on CPU)
     gan-jax train mnist_ae --set ae.task=denoise ae.noise=masking ae.noise_level=0.5
 
 ReLU MLPs, a linear 32-d code, sigmoid output with binary cross-entropy (the book's loss), batch 100,
