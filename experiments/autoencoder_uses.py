@@ -265,7 +265,8 @@ def report(r: dict) -> str:
     if "denoising" in r:
         lines += ["## Denoising (PSNR against the clean test digits)", "", "| noise | noisy input (dB) | denoised (dB) |",
                   "|---|---|---|"]
-        lines += [f"| {k} | {v['psnr_noisy']:.2f} | {v['psnr_denoised']:.2f} |" for k, v in r["denoising"].items()] + [""]
+        lines += [f"| {k} | {v['psnr_noisy']:.2f} | {v['psnr_denoised']:.2f} |" for k, v in r["denoising"].items()
+                  if isinstance(v, dict)] + [""]
     if "colorize" in r:
         c = r["colorize"]
         lines += ["## Colorization (colored MNIST, luminance -> colour)", "",
