@@ -104,7 +104,7 @@ class Study:
         train, test = self.data(cfg, "train"), self.data(cfg, "test")
         model, state = self.fit(cfg, train.images)
         self.generation_ae = (model, state, test)
-        db = ae_report.codes(model, state.params, jax.jit(model.prepare)(jnp.asarray(train.images), jax.random.key(0))[0])
+        db = ae_report.codes(model, state.params, model.prepare_jit(jnp.asarray(train.images), jax.random.key(0))[0])
         q = ae_report.codes(model, state.params, ae_report.test_inputs(model, test.images)[0])
         pixels_db, pixels_q = train.images.reshape(len(train.images), -1), test.images.reshape(len(test.images), -1)
         mean = pixels_db.mean(0)
@@ -123,7 +123,7 @@ class Study:
             model, state = self.fit(cfg, self.data(cfg, "train").images)
             test = self.data(cfg, "test")
             x_in, t = ae_report.test_inputs(model, test.images)
-            out = model.to_target(reconstruct(model, state.params, x_in))
+            out = model.to_target(ae_report.in_batches(model.reconstruct_jit, state.params, x_in))
             result[name] = {"psnr_noisy": psnr(x_in, t), "psnr_denoised": psnr(out, t)}
             print(f"  {name}: PSNR noisy {result[name]['psnr_noisy']:.2f} dB -> denoised "
                   f"{result[name]['psnr_denoised']:.2f} dB", flush=True)
@@ -138,7 +138,7 @@ class Study:
         model, state = self.fit(cfg, self.data(cfg, "train").images)
         test = self.data(cfg, "test")
         x_in, t = ae_report.test_inputs(model, test.images)
-        out = model.to_target(reconstruct(model, state.params, x_in))
+        out = model.to_target(ae_report.in_batches(model.reconstruct_jit, state.params, x_in))
         grey = jnp.repeat(x_in, 3, axis=-1)
         hits = dominant_colour(np.asarray(out), np.asarray(x_in)) == test.labels
         result = {"psnr_grey": psnr(grey, t), "psnr_colorized": psnr(out, t), "colour_accuracy": 100 * float(hits.mean())}
@@ -155,20 +155,15 @@ class Study:
         z = ae_report.codes(model, state.params, ae_report.test_inputs(model, test.images)[0])
         rng = np.random.default_rng(0)
         fitted = rng.multivariate_normal(z.mean(0), np.cov(z, rowvar=False), 64).astype(np.float32)
-        viz.save_grid(np.asarray(jax.jit(model.generate)(state.params, fitted)), self.figure("generation_ae"), cols=8)
+        viz.save_grid(np.asarray(model.generate_jit(state.params, fitted)), self.figure("generation_ae"), cols=8)
         cfg = apply_overrides(self.config([], 30000), ["model.name=vae", "model.z_dim=2"])
         vae, vstate = self.fit(cfg, self.data(cfg, "train").images)
-        viz.save_grid(np.asarray(jax.jit(vae.generate)(vstate.params, vae.noise(jax.random.key(0), 64))),
+        viz.save_grid(np.asarray(vae.generate_jit(vstate.params, vae.noise(jax.random.key(0), 64))),
                       self.figure("generation_vae"), cols=8)
         return {"figures": [self.figure("generation_ae").name, self.figure("generation_vae").name]}
 
     def figure(self, name: str) -> Path:
         return self.out.with_name(f"{self.out.name}_{name}.png")
-
-
-def reconstruct(model: Autoencoder, params, x_in, batch: int = 1000) -> jax.Array:
-    f = jax.jit(model.reconstruct)
-    return jnp.concatenate([f(params, x_in[i : i + batch]) for i in range(0, len(x_in), batch)])
 
 
 def auroc(scores: np.ndarray, positive: np.ndarray) -> float:

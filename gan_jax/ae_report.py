@@ -34,7 +34,12 @@ MANIFOLD = 15
 
 def test_inputs(gan: Autoencoder, images: np.ndarray, seed: int = TEST_SEED) -> tuple[jax.Array, jax.Array]:
     """(model input, target) for a whole test set, with binarization / noise drawn once from `seed`."""
-    return jax.jit(gan.prepare)(jnp.asarray(images), jax.random.key(seed))
+    return gan.prepare_jit(jnp.asarray(images), jax.random.key(seed))
+
+
+def in_batches(f, params, x, batch: int = 1000) -> np.ndarray:
+    """`f(params, x)` (a jitted function of a batch) over `x` in batches of `batch`, concatenated."""
+    return np.concatenate([np.asarray(f(params, x[i : i + batch])) for i in range(0, len(x), batch)])
 
 
 def test_bound(gan: Autoencoder, params, x_in, t, k: int = 1, seed: int = TEST_SEED, budget: int = 50_000,
@@ -55,10 +60,9 @@ def test_bound(gan: Autoencoder, params, x_in, t, k: int = 1, seed: int = TEST_S
     return np.concatenate(out)
 
 
-def codes(gan: Autoencoder, params, x_in, batch: int = 1000) -> np.ndarray:
+def codes(gan: Autoencoder, params, x_in) -> np.ndarray:
     """The code (q's mean for a vae) of every input."""
-    enc = jax.jit(lambda p, x: gan.encode(p, x)[0])
-    return np.concatenate([np.asarray(enc(params, x_in[i : i + batch])) for i in range(0, len(x_in), batch)])
+    return in_batches(gan.code_jit, params, x_in)
 
 
 def _images(gan: Autoencoder, t: jax.Array) -> np.ndarray:
@@ -75,8 +79,7 @@ def finish(cfg, gan: Autoencoder, state: AEState, run_dir: Path) -> dict:
     name = "test_elbo" if gan.variational else "test_log_likelihood"
     result = {name: float(bounds.mean()), "n_test": int(len(bounds)), "test_data": test.source, "step": int(state.step),
               "units": "nats per example (summed over pixels / dimensions)"}
-    recon = np.concatenate([np.asarray(jax.jit(gan.reconstruct)(state.params, x_in[i : i + 1000]))
-                            for i in range(0, len(t), 1000)])
+    recon = in_batches(gan.reconstruct_jit, state.params, x_in)
     result["test_mse"] = float(np.mean((gan.to_target(recon) - np.asarray(t)) ** 2))  # per pixel, target units
     (run_dir / "ae_eval.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"test set ({test.source}, {len(bounds)} examples): {name.replace('_', ' ')} {result[name]:.2f} nats, "
@@ -89,13 +92,13 @@ def finish(cfg, gan: Autoencoder, state: AEState, run_dir: Path) -> dict:
 def write_figures(gan: Autoencoder, params, x_in, t, labels: np.ndarray, out: Path) -> None:
     z = codes(gan, params, x_in)
     save_latent(z, labels, out / "latent.png")
-    decode = jax.jit(gan.generate)
+    decode = gan.generate_jit
     if z.shape[1] == 2:  # the book's manifold figure
         axis = np.asarray(jax.scipy.special.ndtri(jnp.linspace(0.05, 0.95, MANIFOLD)))
         grid = np.array([[x, y] for y in axis[::-1] for x in axis], np.float32)
         viz.save_grid(np.asarray(decode(params, grid)), out / "manifold.png", cols=MANIFOLD)
     n = 10
-    rows = [_images(gan, x_in[:n]), np.asarray(jax.jit(gan.reconstruct)(params, x_in[:n]))]
+    rows = [_images(gan, x_in[:n]), np.asarray(gan.reconstruct_jit(params, x_in[:n]))]
     if gan.cfg.ae.task != "reconstruct":
         rows.append(_images(gan, t[:n]))
     viz.save_grid(np.concatenate(rows), out / "reconstructions.png", cols=n)

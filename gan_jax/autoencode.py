@@ -109,6 +109,10 @@ class Autoencoder:
         self.advance_jit = jax.jit(self.advance, donate_argnums=0)
         self.sample_jit = jax.jit(self.sample)
         self.bound_jit = jax.jit(self.bound, static_argnums=3)
+        self.prepare_jit = jax.jit(self.prepare)
+        self.generate_jit = jax.jit(self.generate)
+        self.reconstruct_jit = jax.jit(self.reconstruct)
+        self.code_jit = jax.jit(lambda params, x: self.encode(params, x)[0])
 
     def _build(self, seed: int) -> nnx.Module:
         return autoencoder.build(self.cfg.model, self.in_shape, self.sample_shape, self.cfg.ae.activation, seed)
@@ -193,6 +197,12 @@ class Autoencoder:
 
     def noise(self, key: jax.Array, n: int) -> jax.Array:
         return jax.random.normal(key, (n, self.cfg.model.z_dim), jnp.float32)
+
+    def finish(self, state: AEState, run_dir) -> None:
+        """What the run loop calls when training ends: the test-set bound and figures (`gan_jax.ae_report`)."""
+        from gan_jax import ae_report  # ae_report builds on this module
+
+        ae_report.finish(self.cfg, self, state, run_dir)
 
     # -- steps ---------------------------------------------------------------------------------------
 

@@ -43,7 +43,8 @@ GRID_SIZE = 16  # the book's 4x4
 
 def trainer(cfg: Config, sample_shape: tuple[int, ...]) -> GAN | Autoencoder:
     """The engine for `cfg`: the two-player GAN, or the one-player autoencoder (model.name ae, vae, ...).
-    Both have init, advance_jit, sample_jit, noise and `headline` (the metrics a log line shows)."""
+    Both have init, advance_jit, sample_jit, noise, finish (called when training ends) and `headline`
+    (the metrics a log line shows)."""
     return Autoencoder(cfg, sample_shape) if cfg.autoencoder else GAN(cfg, sample_shape)
 
 
@@ -385,10 +386,8 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
         checkpoints.close()
         if (run_dir / "metrics.jsonl").exists():
             viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", cfg.experiment)
-    if isinstance(gan, Autoencoder) and signals.signum is None:
-        from gan_jax import ae_report
-
-        ae_report.finish(cfg, gan, state, run_dir)
+    if signals.signum is None:
+        gan.finish(state, run_dir)
     return Outcome(run_dir, step, reason, log.last, last_grid, signals.signum, gan.headline)
 
 

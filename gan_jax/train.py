@@ -137,6 +137,9 @@ class GAN:
     def noise(self, key: jax.Array, n: int) -> jax.Array:
         return jax.random.normal(key, (n, self.cfg.model.z_dim), jnp.float32)
 
+    def finish(self, state: GANState, run_dir) -> None:
+        """What the run loop calls when training ends: nothing for a GAN (`gan-jax eval` measures it)."""
+
     # -- steps ---------------------------------------------------------------------------------------
 
     def _d_update(self, state: GANState, loss_fn) -> tuple[GANState, Metrics]:
