@@ -26,6 +26,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx, struct
 
@@ -35,7 +36,7 @@ from gan_jax.models import autoencoder
 
 Metrics = dict[str, jax.Array]
 LOG_2PI = math.log(2 * math.pi)
-LUMA = jnp.array([0.299, 0.587, 0.114], jnp.float32)  # ITU-R BT.601, what "grey" means for colorization
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, what "grey" means for colorization
 
 
 @struct.dataclass

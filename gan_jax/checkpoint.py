@@ -23,6 +23,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from gan_jax import parallel
+
 
 def _name(entry) -> str:
     for attr in ("key", "idx", "name"):
@@ -135,9 +137,11 @@ class Checkpoints:
     def _quarantine(self, step: int) -> Path:
         self._manager.close()
         damaged = self.directory.parent / "damaged_checkpoints"
-        damaged.mkdir(exist_ok=True)
         target = damaged / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
-        shutil.move(str(self.directory / str(step)), str(target))
+        if parallel.primary():  # over several processes, one moves it
+            damaged.mkdir(exist_ok=True)
+            shutil.move(str(self.directory / str(step)), str(target))
+        parallel.barrier(f"quarantined checkpoint {step}")
         self._manager = self._open()
         return target
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -33,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --run-dir from its newest good checkpoint")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--distributed", action="store_true",
+                       help="one process of a multi-host run (jax.distributed, set up from the environment: "
+                            "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID; README 'Devices and "
+                            "precision'); every process is started with the same command and --run-dir")
 
     config = sub.add_parser("config", help="print an experiment's resolved config as JSON")
     add_config_args(config)
@@ -67,8 +72,13 @@ def _parser() -> argparse.ArgumentParser:
 def _train(args) -> int:
     import experiments
     from gan_jax import config as config_lib
-    from gan_jax import run
+    from gan_jax import parallel, run
 
+    if args.distributed:
+        if not args.run_dir:
+            raise run.RunError("--distributed needs --run-dir: a directory every process can reach (a shared "
+                               "file system), the same on each")
+        parallel.initialize_distributed()
     if args.resume:
         if not args.run_dir:
             raise run.RunError("--resume needs --run-dir: the run to continue")
@@ -79,6 +89,9 @@ def _train(args) -> int:
     else:
         cfg = config_lib.apply_overrides(experiments.get_config(args.experiment), args.overrides)
         outcome = run.start(cfg, args.run_dir, progress=not args.no_progress)
+    stopped = outcome.reason.startswith("signal")
+    if not parallel.primary():
+        return 128 + (outcome.signum or signal.SIGTERM) if stopped else 0
     last = outcome.last
     summary = f"{outcome.reason} at step {outcome.step}"
     if last:
@@ -88,9 +101,9 @@ def _train(args) -> int:
     print(summary)
     print(f"run directory: {outcome.run_dir}  (last sample grid: {outcome.last_grid}; curves: "
           f"{outcome.run_dir / 'curves.png'})")
-    if outcome.signum is not None:
+    if stopped:
         print(f"resume with: gan-jax train {args.experiment} --run-dir {outcome.run_dir} --resume")
-        return 128 + outcome.signum
+        return 128 + (outcome.signum or signal.SIGTERM)
     return 0
 
 

@@ -88,6 +88,8 @@ class GANConfig:
     gp_weight: WGAN-GP's lambda, (|grad D(x_hat)| - 1)^2 at random interpolates of real and fake.
     r1_weight: R1's gamma, gamma / 2 * |grad D(x_real)|^2. label_smoothing: one-sided, real target 1 - s.
     ema_decay: keep an exponential moving average of G's weights (0 = off) and sample from it.
+    top_k: top-k training (Sinha et al. 2020): G learns only from the fakes D scores highest, a share
+    that starts at 1 and is multiplied by top_k_decay every epoch down to top_k (1 = off, all fakes).
     pack: PacGAN's packing, D sees `pack` samples concatenated.
     """
 
@@ -99,6 +101,8 @@ class GANConfig:
     r1_weight: float = 0.0
     label_smoothing: float = 0.0
     ema_decay: float = 0.0
+    top_k: float = 1.0
+    top_k_decay: float = 0.99
 
     def __post_init__(self):
         _one_of(self.loss, "loss", GAN_LOSSES)
@@ -120,6 +124,8 @@ class GANConfig:
             "loss=wasserstein needs a Lipschitz constraint on D: set gan.gp_weight (WGAN-GP uses 10)",
         )
         _require(0.0 <= self.ema_decay < 1.0, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        _require(0.0 < self.top_k <= 1.0, "top_k", f"must be in (0, 1] (1 = off), got {self.top_k}")
+        _require(0.0 < self.top_k_decay <= 1.0, "top_k_decay", f"must be in (0, 1], got {self.top_k_decay}")
 
 
 LIKELIHOODS = ("bernoulli", "gaussian")

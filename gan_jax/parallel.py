@@ -8,12 +8,20 @@ therefore over the global batch, and a step on N devices equals the same step on
 float rounding (tested with `XLA_FLAGS=--xla_force_host_platform_device_count=8`). With one device
 every call is a no-op.
 
+Over several hosts (`initialize_distributed`, `gan-jax train --distributed`), the mesh spans every
+device of every process: each host loads the dataset and holds the replicated state, and inside each step
+its devices compute only their rows of the global batch. Everything else a run does (previews, reports,
+files in the run directory) happens on the primary process (`primary()`) from a host-local copy of the
+state (`local`); checkpoints are written by orbax, which every process calls.
+
 `compute(tree, precision)`: mixed precision casts float parameters and inputs to bfloat16 for the
 forward and backward passes while the parameters and optimizer state stay float32 (the cast is inside
 the differentiated function, so gradients arrive in float32).
 """
 
 from __future__ import annotations
+
+import os
 
 import jax
 import jax.numpy as jnp
@@ -23,15 +31,75 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 PRECISIONS = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
+ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+
+
+def initialize_distributed() -> None:
+    """Joins a multi-host run through `jax.distributed.initialize`, from the environment: on a TPU pod,
+    SLURM or Open MPI, JAX finds the coordinator and this process's rank itself; elsewhere set
+    JAX_COORDINATOR_ADDRESS (host:port of process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID. Must run
+    before anything touches a device."""
+    from gan_jax.config import ConfigError
+
+    set_ = {name: os.environ[name] for name in ENV if os.environ.get(name)}
+    if set_ and len(set_) < len(ENV):
+        raise ConfigError(f"--distributed: set all of {', '.join(ENV)} (only {', '.join(set_)} set), "
+                          "or none of them on a TPU pod, SLURM or Open MPI")
+    kwargs = {}
+    if set_:
+        try:
+            kwargs = {"num_processes": int(set_["JAX_NUM_PROCESSES"]), "process_id": int(set_["JAX_PROCESS_ID"])}
+        except ValueError:
+            raise ConfigError("--distributed: JAX_NUM_PROCESSES and JAX_PROCESS_ID must be integers, got "
+                              f"{set_['JAX_NUM_PROCESSES']!r} and {set_['JAX_PROCESS_ID']!r}") from None
+    try:
+        jax.distributed.initialize(**kwargs)
+    except ValueError as e:  # no cluster found and nothing set
+        raise ConfigError(f"--distributed: {e}; set {', '.join(ENV)}") from None
+
+
+def primary() -> bool:
+    """Whether this is the process that writes the run directory (always, on one host)."""
+    return jax.process_index() == 0
+
+
+def local(tree):
+    """A host-local copy of a replicated `tree` (on this process's first device), for work that only the
+    primary process does: previews, reports, sampling."""
+    if jax.process_count() == 1:
+        return tree
+    return jax.tree.map(lambda x: x.addressable_data(0) if isinstance(x, jax.Array) else x, tree)
+
+
+def agree(flag: bool) -> bool:
+    """Whether any process raised `flag` (a stop request), so that every process stops at the same step."""
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+
+    return bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
+
+
+def barrier(name: str) -> None:
+    """Waits until every process reaches this point (a no-op on one host)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
 class DataParallel:
     def __init__(self, n_devices: int, batch_sizes: tuple[int, ...] = ()):
         from gan_jax.config import ConfigError
 
-        available = jax.local_devices()
+        available = jax.devices()  # every process's devices; on one host, the local ones
         n = n_devices or len(available)
         if n > len(available):
             raise ConfigError(f"train.devices: {n} devices asked, {len(available)} available "
                               f"({available[0].platform}); use 0 for all of them")
+        if jax.process_count() > 1 and n != len(available):
+            raise ConfigError(f"train.devices: a run over {jax.process_count()} processes uses all their "
+                              f"{len(available)} devices; set train.devices=0")
         for b in batch_sizes:
             if b % n:
                 raise ConfigError(f"train.batch_size: a batch of {b} samples does not split over {n} devices; "
@@ -46,8 +114,19 @@ class DataParallel:
         return x if self.n == 1 else jax.lax.with_sharding_constraint(x, self.split)
 
     def replicate(self, tree):
-        """Outside: a copy of every array of `tree` on every device (the state, the dataset)."""
-        return tree if self.n == 1 else jax.device_put(tree, self.replicated)
+        """Outside: a copy of every array of `tree` on every device (the state, the dataset). Over several
+        processes each passes its own identical copy (the same seed gives the same state and data)."""
+        if self.n == 1:
+            return tree
+        if jax.process_count() == 1:
+            return jax.device_put(tree, self.replicated)
+        return jax.tree.map(self._global, tree)
+
+    def _global(self, x):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(self._global(jax.random.key_data(x)), impl=jax.random.key_impl(x))
+        x = np.asarray(x)
+        return jax.make_array_from_callback(x.shape, self.replicated, lambda index: x[index])
 
 
 def compute(tree, precision: str):

@@ -13,6 +13,9 @@ Nothing is created before the config, the data and the run directory have been c
 fails before its first checkpoint removes its directory. Metrics are fetched one compiled call behind, so
 the host never waits for the device except at sample and checkpoint steps. A non-finite loss stops the run
 without checkpointing the bad state. SIGINT/SIGTERM finish the current call, save a checkpoint and return.
+
+Over several processes (`gan-jax train --distributed`, `gan_jax.parallel`) every process runs the same loop
+and calls orbax; only the primary writes the other files and makes previews and reports.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import numpy as np
 
 from gan_jax import config as config_lib
 from gan_jax import data as data_lib
-from gan_jax import mixtures, viz
+from gan_jax import mixtures, parallel, viz
 from gan_jax.checkpoint import CheckpointMismatch, Checkpoints
 from gan_jax.config import Config
 from gan_jax.autoencode import Autoencoder
@@ -112,19 +115,22 @@ class Plateau:
 class MetricsLog:
     """metrics.jsonl + TensorBoard + progress bar; rows are means over `log_interval` steps."""
 
-    def __init__(self, run_dir: Path, cfg: Config, start_step: int, progress: bool, headline: tuple[str, ...]):
+    def __init__(self, run_dir: Path, cfg: Config, start_step: int, progress: bool, headline: tuple[str, ...],
+                 write: bool = True):
         self.cfg, self.headline = cfg, headline
         self.path = run_dir / "metrics.jsonl"
-        self.file = _open_log(self.path, start_step)
-        from tensorboardX import SummaryWriter
+        self.file = self.tb = None  # `write` False (a secondary process): keeps the numbers, writes nothing
+        if write:
+            from tensorboardX import SummaryWriter
 
-        self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step + 1 if start_step else None)
+            self.file = _open_log(self.path, start_step)
+            self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step + 1 if start_step else None)
         self.sums: dict[str, float] = collections.defaultdict(float)
         self.count = 0
         self.last: dict = {}
         self.clock = time.perf_counter()
         self.bar = None
-        if progress and sys.stderr.isatty():
+        if write and progress and sys.stderr.isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(total=cfg.train.steps, initial=start_step, unit="it", dynamic_ncols=True)
@@ -148,24 +154,26 @@ class MetricsLog:
             now = time.perf_counter()
             row = {"step": step, **{n: s / self.count for n, s in self.sums.items()}}
             row["it_per_s"] = self.count / max(now - self.clock, 1e-9)
-            self.file.write(json.dumps(row) + "\n")
-            self.file.flush()
-            for name, value in row.items():
-                if name != "step":
-                    self.tb.add_scalar(name, value, step)
+            if self.file is not None:
+                self.file.write(json.dumps(row) + "\n")
+                self.file.flush()
+                for name, value in row.items():
+                    if name != "step":
+                        self.tb.add_scalar(name, value, step)
             self.last, self.sums, self.count, self.clock = row, collections.defaultdict(float), 0, now
 
     def say(self, text: str) -> None:
         if self.bar is not None:
             self.bar.write(text)
-        else:
+        elif self.file is not None:
             print(text, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-        self.file.close()
-        self.tb.close()
+        if self.file is not None:
+            self.file.close()
+            self.tb.close()
 
 
 class Preview:
@@ -254,18 +262,24 @@ def start(cfg: Config, run_dir: str | Path | None = None, progress: bool = True)
     _check_new_run_dir(run_dir)
     cfg, ds = _load_data(cfg)
     existed = run_dir.exists()  # an empty directory the user made: keep it, but nothing in it
-    _make_run_dir(run_dir)
+    parallel.barrier("run directory checked")  # before the primary writes in it
+    primary = parallel.primary()
+    if primary:
+        _make_run_dir(run_dir)
     try:
-        write_atomic(run_dir / "config.json", config_lib.to_json(cfg))
-        write_atomic(run_dir / "data.json", json.dumps(ds.describe(), indent=2) + "\n")
+        if primary:
+            write_atomic(run_dir / "config.json", config_lib.to_json(cfg))
+            write_atomic(run_dir / "data.json", json.dumps(ds.describe(), indent=2) + "\n")
+        parallel.barrier("run directory made")
         gan = trainer(cfg, ds.image_shape)
-        state = gan.init()
+        state = gan.parallel.replicate(gan.init())
         checkpoints = Checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints)
         checkpoints.save(0, state)
     except BaseException:  # nothing half-written: the run did not get its first checkpoint
-        shutil.rmtree(run_dir)
-        if existed:
-            run_dir.mkdir()
+        if primary:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            if existed:
+                run_dir.mkdir()
         raise
     return _loop(cfg, run_dir, ds, gan, state, checkpoints, progress)
 
@@ -305,8 +319,10 @@ def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True
         raise RunError(f"the data changed since the run started: recorded {recorded}, now {ds.describe()}")
     gan = trainer(cfg, ds.image_shape)
     step, state, checkpoints = restore(run_dir, cfg, gan)
-    write_atomic(run_dir / "config.json", config_lib.to_json(cfg))  # with the overrides, once restorable
-    print(f"resuming {run_dir} from step {step}", flush=True)
+    state = gan.parallel.replicate(state)
+    if parallel.primary():
+        write_atomic(run_dir / "config.json", config_lib.to_json(cfg))  # with the overrides, once restorable
+        print(f"resuming {run_dir} from step {step}", flush=True)
     return _loop(cfg, run_dir, ds, gan, state, checkpoints, progress)
 
 
@@ -314,12 +330,16 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
           progress: bool) -> Outcome:
     t = cfg.train
     step = int(state.step)
-    images, state = gan.parallel.replicate(jax.device_put(ds.images)), gan.parallel.replicate(state)
-    preview = Preview(cfg, gan, ds.kind, run_dir, step)
-    where = f"{gan.parallel.n} {jax.local_devices()[0].platform} devices, " if gan.parallel.n > 1 else ""
-    print(f"training {cfg.experiment} on {ds.source} ({ds.images.shape[0]} images) into {run_dir}; "
-          f"{where}steps {step} -> {t.steps}", flush=True)
-    log = MetricsLog(run_dir, cfg, step, progress, gan.headline)
+    images = gan.parallel.replicate(jax.device_put(ds.images))  # the state is already replicated
+    primary = parallel.primary()
+    preview = Preview(cfg, gan, ds.kind, run_dir, step) if primary else None
+    log = MetricsLog(run_dir, cfg, step, progress, gan.headline, write=primary)
+    where = ""
+    if gan.parallel.n > 1:
+        hosts = f" on {jax.process_count()} processes" if jax.process_count() > 1 else ""
+        where = f"{gan.parallel.n} {jax.devices()[0].platform} devices{hosts}, "
+    log.say(f"training {cfg.experiment} on {ds.source} ({ds.images.shape[0]} images) into {run_dir}; "
+            f"{where}steps {step} -> {t.steps}")
     plateau = Plateau(t.early_stop_window, t.early_stop_tol)
     last_grid, reason, early = None, "done", False
 
@@ -350,13 +370,14 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
                     take(pending)
                 pending = (step, metrics)
                 sample = step % t.sample_interval == 0 or step == t.steps
-                stop = signals.signum is not None or early
+                requested = parallel.agree(signals.signum is not None)  # every process stops at the same step
+                stop = requested or early
                 if sample or stop or step % t.checkpoint_interval == 0:
                     take(pending)
                     pending = None
-                    stop = signals.signum is not None or early
-                    if sample:
-                        last_grid, words = preview(state, step)
+                    stop = requested or early
+                    if sample and primary:
+                        last_grid, words = preview(parallel.local(state), step)
                         r = log.last
                         if r:
                             acc = f"d_acc {50 * (r['d_acc_real'] + r['d_acc_fake']):.1f}%  " if "d_acc_real" in r else ""
@@ -372,7 +393,7 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
                             reason = "early_stop"
                             log.say(f"losses flattened over {t.early_stop_window} steps: stopping early at step {step}")
                         else:
-                            reason = f"signal:{signal.Signals(signals.signum).name}"
+                            reason = f"signal:{signal.Signals(signals.signum or signal.SIGTERM).name}"
                         break
             if pending is not None:
                 take(pending)
@@ -382,12 +403,13 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
                             f"in {run_dir / 'checkpoints'}; try lower optim.g_lr / optim.d_lr") from None
     finally:
         log.close()
-        preview.close()
         checkpoints.close()
-        if (run_dir / "metrics.jsonl").exists():
-            viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", cfg.experiment)
-    if signals.signum is None:
-        gan.finish(state, run_dir)
+        if preview is not None:
+            preview.close()
+            if (run_dir / "metrics.jsonl").exists():
+                viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", cfg.experiment)
+    if not reason.startswith("signal") and primary:
+        gan.finish(parallel.local(state), run_dir)
     return Outcome(run_dir, step, reason, log.last, last_grid, signals.signum, gan.headline)
 
 

@@ -13,7 +13,8 @@ One iteration is the book's by default: D takes an Adam step on a real batch, th
 batch (`gan.d_update=split`; `joint` takes one step on the sum), then G takes an Adam step through the
 frozen D. `gan.loss` picks the game (`gan_jax.losses`), `gan.n_critic` D's turns per G turn, each on
 fresh batches; R1 and the WGAN gradient penalty regularise D; `gan.ema_decay` keeps an exponential
-moving average of G's weights (`GANState.g_ema`), which `sample` uses. With PacGAN packing
+moving average of G's weights (`GANState.g_ema`), which `sample` uses; `gan.top_k` lets G learn only from
+the fakes D scores highest (top-k training). With PacGAN packing
 (`gan.pack` = m), every batch holds B * m samples and D judges them m at a time.
 
 Batch statistics (BatchNorm; the DCGAN players). Training passes run in train mode (normalising by the
@@ -197,13 +198,34 @@ class GAN:
         metrics["d_loss"] = 0.5 * (metrics["d_loss_real"] + metrics["d_loss_fake"])
         return state, metrics
 
-    def g_step(self, state: GANState, z_g: jax.Array) -> tuple[GANState, Metrics]:
-        """G's turn: an Adam step on G's loss through D. D's params (and statistics) are constants."""
+    def top_k_share(self, step: jax.Array, n_images: int) -> jax.Array:
+        """The share of G's fakes it learns from at `step` (top-k training): top_k_decay ** epoch, floored
+        at gan.top_k, an epoch being `n_images` real samples. 1 when top-k training is off."""
+        g = self.cfg.gan
+        if g.top_k == 1.0:
+            return jnp.ones(())
+        epoch = (step * self.samples_per_batch) // n_images
+        return jnp.maximum(g.top_k_decay ** epoch.astype(jnp.float32), g.top_k)
+
+    def g_loss(self, logits: jax.Array, share: jax.Array) -> jax.Array:
+        """G's game loss on the `share` of D's outputs (one per D input) that D scores highest: every loss
+        in the family is a mean over D's outputs, so this is that mean over the top ceil(share * n)."""
+        if self.cfg.gan.top_k == 1.0:
+            return self.game.g(logits)
+        logits = logits.reshape(-1)
+        per_input = jax.vmap(lambda l: self.game.g(l[None]))(logits)
+        k = jnp.ceil(share * logits.shape[0] - 1e-6)
+        kept = jnp.argsort(jnp.argsort(-logits)) < k  # rank 0 = the fake D finds most real
+        return jnp.sum(jnp.where(kept, per_input, 0.0)) / k
+
+    def g_step(self, state: GANState, z_g: jax.Array, share: jax.Array | float = 1.0) -> tuple[GANState, Metrics]:
+        """G's turn: an Adam step on G's loss through D (on the top `share` of its fakes, `g_loss`). D's
+        params (and statistics) are constants."""
 
         def loss(g_params):
             x_fake, g_rest = self._apply(self.g_graph, g_params, state.g_rest, z_g, train=True)
             logits, _ = self._apply(self.d_graph, state.d_params, state.d_rest, x_fake, train=True)  # D's stats dropped
-            return self.game.g(logits), g_rest
+            return self.g_loss(logits, share), g_rest
 
         (value, g_rest), grads = jax.value_and_grad(loss, has_aux=True)(state.g_params)
         updates, g_opt = self.g_tx.update(grads, state.g_opt, state.g_params)
@@ -240,7 +262,8 @@ class GAN:
             state, m = self.d_step(state, x_real, self.parallel.shard(self.noise(k, b)), k_gp)
             turns.append(m)
         d_metrics = turns[0] if len(turns) == 1 else jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *turns)
-        state, g_metrics = self.g_step(state, self.parallel.shard(self.noise(k_g, b)))
+        share = self.top_k_share(state.step, images.shape[0])
+        state, g_metrics = self.g_step(state, self.parallel.shard(self.noise(k_g, b)), share)
         return state.replace(step=state.step + 1), {**d_metrics, **g_metrics}
 
     def train_steps(self, state: GANState, images: jax.Array, k: int) -> tuple[GANState, Metrics]:

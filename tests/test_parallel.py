@@ -68,3 +68,62 @@ def test_bfloat16_compute_trains_to_finite_losses_and_samples_float32(tmp_path, 
     f32 = run.trainer(apply_overrides(cfg, ["train.precision=float32"]), (28, 28, 1))
     y = f32.sample_jit(state, model.noise(jax.random.key(0), 4))
     assert 1e-4 < float(jnp.max(jnp.abs(x - y))) < 0.1
+
+
+TINY = ["model.z_dim=8", "model.hidden=16", "model.d_hidden=16", "data.source=embedded", "data.limit=64",
+        "train.batch_size=8", "train.log_interval=2", "train.sample_interval=4", "train.checkpoint_interval=4"]
+
+
+def _train(run_dir, steps: int, devices: int, processes: int, resume: bool = False) -> None:
+    """`gan-jax train` of the tiny config as `processes` processes (jax.distributed on this machine's CPU,
+    `devices` forced devices each), all with the same command; waits for all of them."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "gan_jax.cli", "train", "mnist_gan", "--run-dir", str(run_dir), "--no-progress",
+           "--set", *TINY, f"train.steps={steps}", *(["--resume"] if resume else [])]
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu"}
+    if processes > 1:
+        cmd.append("--distributed")
+    procs = [subprocess.Popen(cmd, env={**env, "JAX_COORDINATOR_ADDRESS": f"localhost:{port}",
+                                        "JAX_NUM_PROCESSES": str(processes), "JAX_PROCESS_ID": str(i)},
+                              cwd=TESTS.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for i in range(processes)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), "\n---\n".join(o[-3000:] for o in outs)
+    return outs
+
+
+def test_two_processes_equal_one_over_the_same_devices_and_write_the_run_once(tmp_path):
+    """jax.distributed over 2 CPU processes x 2 devices, with a resume half way, against 1 process x 4."""
+    outs = _train(tmp_path / "multi", 4, devices=2, processes=2)
+    ours = [[line for line in out.splitlines() if "peer ranks" not in line] for out in outs]  # Gloo's own
+    assert "4 cpu devices on 2 processes" in outs[0] and ours[1] == []  # only the primary speaks
+    _train(tmp_path / "multi", 8, devices=2, processes=2, resume=True)
+    _train(tmp_path / "single", 8, devices=4, processes=1)
+    rows = {name: [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+            for name in ("multi", "single")}
+    assert [r["step"] for r in rows["multi"]] == [2, 4, 6, 8]  # written once, not once per process
+    for a, b in zip(rows["multi"], rows["single"]):
+        for k in a.keys() - {"it_per_s"}:
+            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
+    cfg = run.load_run_config(tmp_path / "single")
+    states = []
+    for name in ("multi", "single"):
+        step, state, ckpt = run.restore(tmp_path / name, cfg, GAN(cfg, (28, 28, 1)))
+        ckpt.close()
+        assert step == 8
+        states.append(np.concatenate([np.ravel(x) for x in jax.tree.leaves((state.g_params, state.d_params))]))
+    assert np.mean(np.abs(states[0] - states[1]) > 1e-5) < 0.01  # float rounding of the all-reduces, as above
+    assert sorted(p.name for p in (tmp_path / "multi" / "samples").iterdir()) == ["step_000004.png", "step_000008.png"]
+
+
+def test_distributed_needs_the_environment_or_a_cluster(monkeypatch):
+    from gan_jax import parallel
+
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "localhost:1")
+    monkeypatch.delenv("JAX_NUM_PROCESSES", raising=False)
+    with pytest.raises(ConfigError, match="set all of JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID"):
+        parallel.initialize_distributed()

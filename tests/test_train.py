@@ -242,3 +242,24 @@ def test_eval_mode_samples_do_not_depend_on_the_rest_of_the_batch(dcgan):
     train_alone = dcgan._apply(dcgan.g_graph, state.g_params, state.g_rest, z[:2], train=True)[0]
     train_batch = dcgan._apply(dcgan.g_graph, state.g_params, state.g_rest, z, train=True)[0]
     assert not np.allclose(np.asarray(train_alone[:1]), np.asarray(train_batch[:1]), atol=1e-4)
+
+
+def test_top_k_share_decays_per_epoch_to_its_floor():
+    gan = _gan("gan.top_k=0.3", "gan.top_k_decay=0.5")  # tiny config: 8 fakes a batch
+    # epochs of 80 images = 10 steps: share 1, then 0.5, then 0.25 floored at 0.3
+    shares = [float(gan.top_k_share(jnp.asarray(s), 80)) for s in (0, 9, 10, 19, 20, 1000)]
+    assert shares == pytest.approx([1.0, 1.0, 0.5, 0.5, 0.3, 0.3])
+    assert float(_gan().top_k_share(jnp.asarray(10_000), 80)) == 1.0  # off by default
+
+
+def test_top_k_g_loss_is_the_mean_over_the_fakes_d_scores_highest():
+    logits = jnp.asarray([3.0, -1.0, 2.0, 0.0, -4.0])
+    softplus = lambda x: np.log1p(np.exp(x))  # noqa: E731
+    gan = _gan("gan.top_k=0.5")
+    # share 0.5 of 5 -> the top 3 (2.5 rounded up): logits 3, 2, 0; the book's loss is softplus(-l)
+    assert float(gan.g_loss(logits, jnp.asarray(0.5))) == pytest.approx(np.mean(softplus(-np.array([3.0, 2.0, 0.0]))))
+    assert float(gan.g_loss(logits, jnp.asarray(0.4))) == pytest.approx(np.mean(softplus(-np.array([3.0, 2.0]))))
+    assert float(gan.g_loss(logits, jnp.asarray(1.0))) == pytest.approx(float(losses.g_loss_non_saturating(logits)))
+    # only the kept fakes pass gradient to G
+    grad = np.asarray(jax.grad(lambda l: gan.g_loss(l, jnp.asarray(0.4)))(logits))
+    assert np.all(grad[[1, 3, 4]] == 0) and np.all(grad[[0, 2]] < 0)
