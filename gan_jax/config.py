@@ -87,7 +87,8 @@ class GANConfig:
     joint (one Adam step on the sum). n_critic: D's updates per G update, each on fresh batches.
     gp_weight: WGAN-GP's lambda, (|grad D(x_hat)| - 1)^2 at random interpolates of real and fake.
     r1_weight: R1's gamma, gamma / 2 * |grad D(x_real)|^2. label_smoothing: one-sided, real target 1 - s.
-    ema_decay: keep an exponential moving average of G's weights (0 = off) and sample from it.
+    ema_decay: keep an exponential moving average of G's weights (0 = off) and sample from it; the decay
+    is warmed up, min(ema_decay, (1 + t) / (10 + t)) at step t.
     top_k: top-k training (Sinha et al. 2020): G learns only from the fakes D scores highest, a share
     that starts at 1 and is multiplied by top_k_decay every epoch down to top_k (1 = off, all fakes).
     pack: PacGAN's packing, D sees `pack` samples concatenated.

@@ -13,7 +13,8 @@ One iteration is the book's by default: D takes an Adam step on a real batch, th
 batch (`gan.d_update=split`; `joint` takes one step on the sum), then G takes an Adam step through the
 frozen D. `gan.loss` picks the game (`gan_jax.losses`), `gan.n_critic` D's turns per G turn, each on
 fresh batches; R1 and the WGAN gradient penalty regularise D; `gan.ema_decay` keeps an exponential
-moving average of G's weights (`GANState.g_ema`), which `sample` uses; `gan.top_k` lets G learn only from
+moving average of G's weights (`GANState.g_ema`, decay min(gan.ema_decay, (1 + t) / (10 + t)) at step t,
+so early weights fade fast), which `sample` uses; `gan.top_k` lets G learn only from
 the fakes D scores highest (top-k training). With PacGAN packing
 (`gan.pack` = m), every batch holds B * m samples and D judges them m at a time.
 
@@ -231,8 +232,10 @@ class GAN:
         updates, g_opt = self.g_tx.update(grads, state.g_opt, state.g_params)
         g_params = optax.apply_updates(state.g_params, updates)
         g_ema = state.g_ema
-        if g_ema is not None:
-            g_ema = optax.incremental_update(g_params, g_ema, 1.0 - self.cfg.gan.ema_decay)
+        if g_ema is not None:  # warmed up as TensorFlow's moving average: the decay grows to gan.ema_decay
+            t = state.step.astype(jnp.float32)
+            decay = jnp.minimum(self.cfg.gan.ema_decay, (1.0 + t) / (10.0 + t))
+            g_ema = optax.incremental_update(g_params, g_ema, 1.0 - decay)
         return state.replace(g_params=g_params, g_opt=g_opt, g_rest=g_rest, g_ema=g_ema), {"g_loss": value}
 
     @property

@@ -185,13 +185,19 @@ def test_each_player_takes_its_own_learning_rate(images):
     assert 1e-4 * 0.99 < biggest_change(d_new.d_params, state.d_params) <= 2e-4 * 1.001
 
 
-def test_ema_of_g_follows_the_update_rule_and_is_what_sample_uses(images):
+def test_ema_of_g_follows_the_warmed_up_update_rule_and_is_what_sample_uses(images):
     gan = _gan("gan.ema_decay=0.9")
     state = gan.init()
     assert _equal(state.g_ema, state.g_params)
-    new, _ = jax.jit(gan.train_step)(state, jnp.asarray(images))
-    for e, p0, p1 in zip(jax.tree.leaves(new.g_ema), jax.tree.leaves(state.g_params), jax.tree.leaves(new.g_params)):
-        np.testing.assert_allclose(np.asarray(e), 0.9 * np.asarray(p0) + 0.1 * np.asarray(p1), rtol=1e-5, atol=1e-7)
+    step = jax.jit(gan.train_step)
+    # decay min(0.9, (1 + t) / (10 + t)): 1/10 at step 0, 0.9 from step 80 on
+    for t, decay in ((0, 0.1), (1, 2 / 11), (80, 0.9), (200, 0.9)):
+        state = state.replace(step=jnp.asarray(t, state.step.dtype))
+        new, _ = step(state, jnp.asarray(images))
+        for e, e0, p1 in zip(jax.tree.leaves(new.g_ema), jax.tree.leaves(state.g_ema), jax.tree.leaves(new.g_params)):
+            np.testing.assert_allclose(np.asarray(e), decay * np.asarray(e0) + (1 - decay) * np.asarray(p1),
+                                       rtol=1e-5, atol=1e-7)
+        state = new
     z = gan.noise(jax.random.key(5), 4)
     np.testing.assert_array_equal(gan.sample_jit(new, z), gan.generate(new.g_ema, new.g_rest, z))
     assert not np.array_equal(gan.sample_jit(new, z), gan.generate(new.g_params, new.g_rest, z))
