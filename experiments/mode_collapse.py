@@ -7,7 +7,8 @@ Each variant is the mixture recipe of `experiments/_mixture.py` with one change;
 train together, vmapped over their stacked states (the engine's step is pure, so this is exact: each seed
 equals its own single run). After training, 2,500 samples per seed are scored by the PacGAN protocol
 (`gan_jax.mixtures`). Writes <out>.md (the table beside the published rows), <out>.json and <out>.png
-(seed 0's samples for every variant).
+(seed 0's samples for every variant). With --drs every variant gets a second row, the same trained
+seeds sampled through discriminator rejection sampling (`gan_jax.rejection`): G's samples filtered by D.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._mixture import mixture_config
-from gan_jax import data, mixtures, run, viz
+from gan_jax import data, mixtures, rejection, run, viz
 from gan_jax.config import apply_overrides
 
 VARIANTS = {
@@ -72,6 +73,17 @@ def score_seeds(gan: GAN, states, mixture: str, n_seeds: int, sample_seed: int =
     return results, samples
 
 
+def score_seeds_drs(gan, states, mixture: str, n_seeds: int, sample_seed: int = 1234):
+    """As `score_seeds`, through rejection sampling; each result also holds its acceptance rate."""
+    results, samples = [], []
+    for i in range(n_seeds):
+        s = jax.tree.map(lambda x: x[i], states)
+        x, rate = rejection.sample(gan, s, jax.random.key(sample_seed), mixtures.PROTOCOL_SAMPLES)
+        results.append({**mixtures.scores(x, mixtures.MIXTURES[mixture]), "acceptance": rate})
+        samples.append(x)
+    return results, samples
+
+
 def mean_se(values) -> tuple[float, float]:
     v = np.asarray(values, np.float64)
     return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
@@ -85,6 +97,8 @@ def main() -> None:
     p.add_argument("--variants", nargs="+", default=STUDY, choices=list(VARIANTS), metavar="VARIANT",
                    help="rows to train (default: the study's five); any of: " + "; ".join(VARIANTS))
     p.add_argument("--out", default="docs/mode_collapse", help="writes OUT.md, OUT.json, OUT.png")
+    p.add_argument("--drs", action="store_true", help="also score every variant through discriminator rejection "
+                   "sampling (a row 'VARIANT + DRS'; not for packed variants)")
     p.add_argument("--render", action="store_true", help="only rewrite OUT.md from an existing OUT.json")
     args = p.parse_args()
     if args.render:
@@ -102,19 +116,22 @@ def main() -> None:
         for name in args.variants:
             start = time.perf_counter()
             gan, states = train_seeds(VARIANTS[name], mixture, seeds, args.steps)
-            results, samples = score_seeds(gan, states, mixture, len(seeds))
-            modes, hq, kl = (mean_se([r[k] for r in results]) for k in ("modes", "high_quality", "reverse_kl"))
-            row = {"mixture": mixture, "variant": name, "overrides": VARIANTS[name], "seeds": seeds,
-                   "steps": args.steps, "per_seed": results, "modes": modes, "high_quality": hq, "reverse_kl": kl,
-                   "seconds": time.perf_counter() - start}
-            rows.append(row)
-            figures[(mixture, name)] = samples[0]
-            print(f"{mixture:7s} {name:34s} modes {modes[0]:5.2f} ± {modes[1]:.2f}  high quality "
-                  f"{100 * hq[0]:5.1f} ± {100 * hq[1]:.1f}%  reverse KL {kl[0]:.3f} ± {kl[1]:.3f}  "
-                  f"({row['seconds']:.0f}s)", flush=True)
+            scored = [(name, *score_seeds(gan, states, mixture, len(seeds)))]
+            if args.drs and gan.cfg.gan.pack == 1:
+                scored.append((f"{name} + DRS", *score_seeds_drs(gan, states, mixture, len(seeds))))
+            for label, results, samples in scored:
+                modes, hq, kl = (mean_se([r[k] for r in results]) for k in ("modes", "high_quality", "reverse_kl"))
+                row = {"mixture": mixture, "variant": label, "overrides": VARIANTS[name], "seeds": seeds,
+                       "steps": args.steps, "per_seed": results, "modes": modes, "high_quality": hq, "reverse_kl": kl,
+                       "seconds": time.perf_counter() - start}
+                rows.append(row)
+                figures[(mixture, label)] = samples[0]
+                print(f"{mixture:7s} {label:34s} modes {modes[0]:5.2f} ± {modes[1]:.2f}  high quality "
+                      f"{100 * hq[0]:5.1f} ± {100 * hq[1]:.1f}%  reverse KL {kl[0]:.3f} ± {kl[1]:.3f}  "
+                      f"({row['seconds']:.0f}s)", flush=True)
     out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
     out.with_suffix(".md").write_text(report(rows, args))
-    save_figure(figures, args.mixtures, args.variants, out.with_suffix(".png"))
+    save_figure(figures, args.mixtures, list(dict.fromkeys(label for _, label in figures)), out.with_suffix(".png"))
     print(f"wrote {out.with_suffix('.md')}, {out.with_suffix('.json')}, {out.with_suffix('.png')}")
 
 
@@ -122,11 +139,13 @@ def _command(rows: list[dict], args) -> str:
     """The command that reproduces `rows` (mixtures and variants named only when not all of them)."""
     words = ["python -m experiments.mode_collapse", f"--seeds {args.seeds}", f"--steps {args.steps}"]
     mixture_names = list(dict.fromkeys(r["mixture"] for r in rows))
-    variant_names = list(dict.fromkeys(r["variant"] for r in rows))
+    variant_names = list(dict.fromkeys(r["variant"] for r in rows if r["variant"] in VARIANTS))
     if mixture_names != ["ring8", "grid25"]:
         words.append("--mixtures " + " ".join(mixture_names))
     if variant_names != STUDY:
         words.append("--variants " + " ".join(f'"{v}"' if " " in v else v for v in variant_names))
+    if any(r["variant"].endswith(" + DRS") for r in rows):
+        words.append("--drs")
     return " ".join(words + [f"--out {args.out}"])
 
 
@@ -152,7 +171,10 @@ def report(rows: list[dict], args) -> str:
                      f"| {kl:.3f} |")
     for r in rows:
         m, h, k = r["modes"], r["high_quality"], r["reverse_kl"]
-        lines.append(f"| {r['mixture']} | {r['variant']} | {m[0]:.2f} ± {m[1]:.2f} / {r['per_seed'][0]['of_modes']} | "
+        variant = r["variant"]
+        if "acceptance" in r["per_seed"][0]:
+            variant += f" (keeps {100 * np.mean([x['acceptance'] for x in r['per_seed']]):.0f}% of G's samples)"
+        lines.append(f"| {r['mixture']} | {variant} | {m[0]:.2f} ± {m[1]:.2f} / {r['per_seed'][0]['of_modes']} | "
                      f"{100 * h[0]:.1f} ± {100 * h[1]:.1f} | {k[0]:.3f} ± {k[1]:.3f} |")
     for mixture, published in PUBLISHED.items():
         if mixture not in {r["mixture"] for r in rows}:
