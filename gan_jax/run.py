@@ -370,7 +370,11 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
                     take(pending)
                 pending = (step, metrics)
                 sample = step % t.sample_interval == 0 or step == t.steps
-                requested = parallel.agree(signals.signum is not None)  # every process stops at the same step
+                # over several processes a stop request is agreed on (a collective) at log steps only, so
+                # every process stops at the same step without a host round trip at every call
+                requested = signals.signum is not None
+                if jax.process_count() > 1:
+                    requested = step % t.log_interval == 0 and parallel.agree(requested)
                 stop = requested or early
                 if sample or stop or step % t.checkpoint_interval == 0:
                     take(pending)

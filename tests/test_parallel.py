@@ -13,6 +13,7 @@ import pytest
 
 from conftest import tiny_config
 from gan_jax import run
+from gan_jax.checkpoint import Checkpoints
 from gan_jax.config import ConfigError, apply_overrides
 from gan_jax.train import GAN
 
@@ -74,9 +75,9 @@ TINY = ["model.z_dim=8", "model.hidden=16", "model.d_hidden=16", "data.source=em
         "train.batch_size=8", "train.log_interval=2", "train.sample_interval=4", "train.checkpoint_interval=4"]
 
 
-def _train(run_dir, steps: int, devices: int, processes: int, resume: bool = False) -> None:
-    """`gan-jax train` of the tiny config as `processes` processes (jax.distributed on this machine's CPU,
-    `devices` forced devices each), all with the same command; waits for all of them."""
+def _launch(run_dir, steps: int, devices: int, processes: int, resume: bool = False) -> list[subprocess.Popen]:
+    """Starts `gan-jax train` of the tiny config as `processes` processes (jax.distributed on this machine's
+    CPU, `devices` forced devices each), all with the same command."""
     import socket
 
     with socket.socket() as s:
@@ -91,6 +92,12 @@ def _train(run_dir, steps: int, devices: int, processes: int, resume: bool = Fal
                                         "JAX_NUM_PROCESSES": str(processes), "JAX_PROCESS_ID": str(i)},
                               cwd=TESTS.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for i in range(processes)]
+    return procs
+
+
+def _train(run_dir, steps: int, devices: int, processes: int, resume: bool = False) -> list[str]:
+    """`_launch`, then waits for every process; returns their outputs."""
+    procs = _launch(run_dir, steps, devices, processes, resume)
     outs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), "\n---\n".join(o[-3000:] for o in outs)
     return outs
@@ -127,3 +134,22 @@ def test_distributed_needs_the_environment_or_a_cluster(monkeypatch):
     monkeypatch.delenv("JAX_NUM_PROCESSES", raising=False)
     with pytest.raises(ConfigError, match="set all of JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID"):
         parallel.initialize_distributed()
+
+
+def test_a_signal_to_one_process_stops_every_process_at_the_same_checkpointed_step(tmp_path):
+    import signal
+    import time
+
+    procs = _launch(tmp_path / "r", 1_000_000, devices=1, processes=2)
+    deadline = time.time() + 300
+    while not (tmp_path / "r" / "metrics.jsonl").exists() or not (tmp_path / "r" / "metrics.jsonl").read_text():
+        assert time.time() < deadline and all(p.poll() is None for p in procs), "the run did not start"
+        time.sleep(0.5)
+    procs[1].send_signal(signal.SIGTERM)  # the secondary process only
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [128 + signal.SIGTERM] * 2, outs
+    steps = Checkpoints(tmp_path / "r" / "checkpoints", 3)
+    last = steps.steps()[-1]
+    steps.close()
+    assert 0 < last < 1_000_000 and last % 2 == 0  # at a log step (train.log_interval=2), the same for both
+    assert f"resume with: gan-jax train mnist_gan --run-dir {tmp_path / 'r'} --resume" in outs[0]
