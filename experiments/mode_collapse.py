@@ -39,6 +39,7 @@ VARIANTS.update({
     "minimax + EMA": ["gan.loss=minimax", "gan.ema_decay=0.999"],
     "minimax + R1": ["gan.loss=minimax", "gan.r1_weight=0.1"],
     "minimax, 4x400 players": ["gan.loss=minimax", *WIDE],
+    "minimax + top-k": ["gan.loss=minimax", "gan.top_k=0.75", "gan.top_k_decay=0.95"],
 })
 # PacGAN (Lin et al., NeurIPS 2018), Table 2 / GUIDE section 5: (modes, % high quality, reverse KL or None)
 PUBLISHED = {
