@@ -87,6 +87,8 @@ def score_seeds_drs(gan, states, mixture: str, n_seeds: int, sample_seed: int = 
 
 def mean_se(values) -> tuple[float, float]:
     v = np.asarray(values, np.float64)
+    if not np.all(np.isfinite(v)):
+        return float(v.mean()), float("nan")
     return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
 
 
@@ -175,8 +177,14 @@ def report(rows: list[dict], args) -> str:
         variant = r["variant"]
         if "acceptance" in r["per_seed"][0]:
             variant += f" (keeps {100 * np.mean([x['acceptance'] for x in r['per_seed']]):.0f}% of G's samples)"
+        kls = [x["reverse_kl"] for x in r["per_seed"]]
+        kl = f"{k[0]:.3f} ± {k[1]:.3f}"
+        if not np.all(np.isfinite(kls)):  # a seed without one high-quality sample has no mode histogram
+            finite = [v for v in kls if np.isfinite(v)]
+            kl = (f"{np.mean(finite):.3f} over {len(finite)} seeds; " if finite else "") + \
+                 f"{len(kls) - len(finite)} without a high-quality sample"
         lines.append(f"| {r['mixture']} | {variant} | {m[0]:.2f} ± {m[1]:.2f} / {r['per_seed'][0]['of_modes']} | "
-                     f"{100 * h[0]:.1f} ± {100 * h[1]:.1f} | {k[0]:.3f} ± {k[1]:.3f} |")
+                     f"{100 * h[0]:.1f} ± {100 * h[1]:.1f} | {kl} |")
     for mixture, published in PUBLISHED.items():
         if mixture not in {r["mixture"] for r in rows}:
             continue
