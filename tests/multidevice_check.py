@@ -1,7 +1,9 @@
 """Run in a subprocess with 8 forced CPU devices (see test_parallel.py): one step of a configured GAN on
 1 device and on 8, printed as JSON for the parent test to compare."""
 
+import collections
 import json
+import re
 import sys
 
 import jax
@@ -17,14 +19,18 @@ def step(n: int, overrides: list[str]):
     gan = GAN(cfg, (28, 28, 1))
     state = gan.parallel.replicate(gan.init())
     images = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1)).astype(np.float32)
-    state, metrics = gan.advance_jit(state, gan.parallel.replicate(jax.numpy.asarray(images)))
+    images = gan.parallel.replicate(jax.numpy.asarray(images))
+    hlo = gan.advance_jit.lower(state, images).compile().as_text()
+    collectives = collections.Counter(re.findall(r"(all-reduce|all-gather|all-to-all|collective-permute|reduce-scatter)"
+                                                 r"(?:-start)?\(", hlo))
+    state, metrics = gan.advance_jit(state, images)
     sharding = jax.tree.leaves(state.g_params)[0].sharding
-    return state, metrics, len(sharding.device_set)
+    return state, metrics, len(sharding.device_set), collectives
 
 
 if __name__ == "__main__":
     overrides = sys.argv[1:]
-    (s1, m1, d1), (s8, m8, d8) = step(1, overrides), step(8, overrides)
+    (s1, m1, d1, _), (s8, m8, d8, collectives) = step(1, overrides), step(8, overrides)
     flat = lambda tree: np.concatenate([np.ravel(np.asarray(x, np.float64)) for x in jax.tree.leaves(tree)])  # noqa: E731
     params = [flat((s.g_params, s.d_params)) for s in (s1, s8)]
     rests = [flat((s.g_rest, s.d_rest)) for s in (s1, s8)] if jax.tree.leaves(s1.d_rest) else [np.zeros(1)] * 2
@@ -34,4 +40,5 @@ if __name__ == "__main__":
         "param_max_diff": float(np.max(np.abs(params[0] - params[1]))),
         "param_share_over_1e-5": float(np.mean(np.abs(params[0] - params[1]) > 1e-5)),
         "rest_max_diff": float(np.max(np.abs(rests[0] - rests[1]))),
+        "collectives": dict(collectives),
     }))

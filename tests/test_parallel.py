@@ -38,6 +38,9 @@ def test_a_step_on_8_devices_equals_the_step_on_1(overrides):
     # Adam's first step is ~lr * sign(gradient): where a gradient is ~0, rounding can flip the sign, so a
     # few weights differ by up to 2 lr per Adam step (D takes two); all the others agree to float rounding
     assert r["param_share_over_1e-5"] < 0.01 and r["param_max_diff"] <= 4 * 1e-3 * 1.1
+    # what crosses devices is the gradient (and batch-statistics) all-reduces; the batch is drawn from the
+    # replicated dataset where it is used, never gathered
+    assert r["collectives"].get("all-reduce", 0) > 0 and set(r["collectives"]) == {"all-reduce"}, r["collectives"]
 
 
 def test_the_resume_test_passes_on_8_devices():
