@@ -63,24 +63,20 @@ def train_seeds(overrides: list[str], mixture: str, seeds: list[int], steps: int
     return gan, states
 
 
-def score_seeds(gan: GAN, states, mixture: str, n_seeds: int, sample_seed: int = 1234):
-    z = gan.noise(jax.random.key(sample_seed), mixtures.PROTOCOL_SAMPLES)
+def score_seeds(gan: GAN, states, mixture: str, n_seeds: int, sample_seed: int = 1234, drs: bool = False):
+    """Each seed's protocol scores on 2,500 samples, and the samples: G's own from a fixed z, or with
+    `drs` G's samples filtered by D (`gan_jax.rejection`; each result then also holds its acceptance rate)."""
+    key = jax.random.key(sample_seed)
+    z = gan.noise(key, mixtures.PROTOCOL_SAMPLES)
     results, samples = [], []
     for i in range(n_seeds):
         s = jax.tree.map(lambda x: x[i], states)
-        x = np.asarray(gan.sample_jit(s, z))
-        results.append(mixtures.scores(x, mixtures.MIXTURES[mixture]))
-        samples.append(x)
-    return results, samples
-
-
-def score_seeds_drs(gan, states, mixture: str, n_seeds: int, sample_seed: int = 1234):
-    """As `score_seeds`, through rejection sampling; each result also holds its acceptance rate."""
-    results, samples = [], []
-    for i in range(n_seeds):
-        s = jax.tree.map(lambda x: x[i], states)
-        x, rate = rejection.sample(gan, s, jax.random.key(sample_seed), mixtures.PROTOCOL_SAMPLES)
-        results.append({**mixtures.scores(x, mixtures.MIXTURES[mixture]), "acceptance": rate})
+        extra = {}
+        if drs:
+            x, extra["acceptance"] = rejection.sample(gan, s, key, mixtures.PROTOCOL_SAMPLES)
+        else:
+            x = np.asarray(gan.sample_jit(s, z))
+        results.append({**mixtures.scores(x, mixtures.MIXTURES[mixture]), **extra})
         samples.append(x)
     return results, samples
 
@@ -121,7 +117,7 @@ def main() -> None:
             gan, states = train_seeds(VARIANTS[name], mixture, seeds, args.steps)
             scored = [(name, *score_seeds(gan, states, mixture, len(seeds)))]
             if args.drs and gan.cfg.gan.pack == 1:
-                scored.append((f"{name} + DRS", *score_seeds_drs(gan, states, mixture, len(seeds))))
+                scored.append((f"{name} + DRS", *score_seeds(gan, states, mixture, len(seeds), drs=True)))
             for label, results, samples in scored:
                 modes, hq, kl = (mean_se([r[k] for r in results]) for k in ("modes", "high_quality", "reverse_kl"))
                 row = {"mixture": mixture, "variant": label, "overrides": VARIANTS[name], "seeds": seeds,

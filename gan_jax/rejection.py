@@ -48,14 +48,14 @@ def sample(gan, state, key: jax.Array, n: int, burn_in: int = 10_000, percentile
     _, burn_logits = draw(k_burn, burn_in)
     m = float(burn_logits.max())
     gamma = float(np.percentile(shifted_logits(burn_logits, m), percentile))
-    kept, drawn, i = [], 0, 0
-    while sum(len(x) for x in kept) < n:
+    kept, accepted, drawn, i = [], 0, 0, 0
+    while accepted < n:
         if drawn >= max_draws:
-            raise RuntimeError(f"rejection sampling accepted only {sum(len(x) for x in kept)} of {drawn} draws")
+            raise RuntimeError(f"rejection sampling accepted only {accepted} of {drawn} draws")
         x, logits = draw(jax.random.fold_in(k_draw, i), batch)
         m = max(m, float(logits.max()))
         u = np.asarray(jax.random.uniform(jax.random.fold_in(k_accept, i), (batch,)), np.float64)
         kept.append(x[u < accept_probability(logits, m, gamma)])
-        drawn, i = drawn + batch, i + 1
-    return np.concatenate(kept)[:n], sum(len(x) for x in kept) / drawn
+        accepted, drawn, i = accepted + len(kept[-1]), drawn + batch, i + 1
+    return np.concatenate(kept)[:n], accepted / drawn
 
