@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -89,9 +88,9 @@ def _train(args) -> int:
     else:
         cfg = config_lib.apply_overrides(experiments.get_config(args.experiment), args.overrides)
         outcome = run.start(cfg, args.run_dir, progress=not args.no_progress)
-    stopped = outcome.reason.startswith("signal")
+    code = 0 if outcome.signum is None else 128 + outcome.signum
     if not parallel.primary():
-        return 128 + (outcome.signum or signal.SIGTERM) if stopped else 0
+        return code
     last = outcome.last
     summary = f"{outcome.reason} at step {outcome.step}"
     if last:
@@ -101,10 +100,9 @@ def _train(args) -> int:
     print(summary)
     print(f"run directory: {outcome.run_dir}  (last sample grid: {outcome.last_grid}; curves: "
           f"{outcome.run_dir / 'curves.png'})")
-    if stopped:
+    if outcome.signum is not None:
         print(f"resume with: gan-jax train {args.experiment} --run-dir {outcome.run_dir} --resume")
-        return 128 + (outcome.signum or signal.SIGTERM)
-    return 0
+    return code
 
 
 def _config(args) -> int:

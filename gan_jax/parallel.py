@@ -71,10 +71,14 @@ def local(tree):
     return jax.tree.map(lambda x: x.addressable_data(0) if isinstance(x, jax.Array) else x, tree)
 
 
-def agree(flag: bool) -> bool:
-    """Whether any process raised `flag` (a stop request), so that every process stops at the same step."""
+def agree(flag: bool, sync: bool) -> bool:
+    """Whether any process raised `flag` (a stop request), so that every process stops at the same step.
+    On one host that is `flag` itself; over several processes the flags are compared (a collective) only
+    where `sync` is true, the same steps on every process, and are False elsewhere."""
     if jax.process_count() == 1:
         return flag
+    if not sync:
+        return False
     from jax.experimental import multihost_utils
 
     return bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))

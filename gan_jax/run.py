@@ -66,7 +66,7 @@ class Outcome:
     reason: str  # "done", "early_stop" or "signal:<NAME>"
     last: dict  # the last metrics row
     last_grid: Path | None
-    signum: int | None = None
+    signum: int | None = None  # the signal that stopped the run; None when it was not stopped by one
     headline: tuple[str, ...] = ("d_loss", "g_loss")
 
 
@@ -341,7 +341,7 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
     log.say(f"training {cfg.experiment} on {ds.source} ({ds.images.shape[0]} images) into {run_dir}; "
             f"{where}steps {step} -> {t.steps}")
     plateau = Plateau(t.early_stop_window, t.early_stop_tol)
-    last_grid, reason, early = None, "done", False
+    last_grid, reason, early, stopped_by = None, "done", False, None
 
     def take(pending) -> None:
         nonlocal early
@@ -370,11 +370,8 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
                     take(pending)
                 pending = (step, metrics)
                 sample = step % t.sample_interval == 0 or step == t.steps
-                # over several processes a stop request is agreed on (a collective) at log steps only, so
-                # every process stops at the same step without a host round trip at every call
-                requested = signals.signum is not None
-                if jax.process_count() > 1:
-                    requested = step % t.log_interval == 0 and parallel.agree(requested)
+                # over several processes, compared at log steps only: no host round trip at every call
+                requested = parallel.agree(signals.signum is not None, sync=step % t.log_interval == 0)
                 stop = requested or early
                 if sample or stop or step % t.checkpoint_interval == 0:
                     take(pending)
@@ -396,8 +393,9 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
                         if early:
                             reason = "early_stop"
                             log.say(f"losses flattened over {t.early_stop_window} steps: stopping early at step {step}")
-                        else:
-                            reason = f"signal:{signal.Signals(signals.signum or signal.SIGTERM).name}"
+                        else:  # a process stopped by another's signal reports SIGTERM
+                            stopped_by = signals.signum or signal.SIGTERM
+                            reason = f"signal:{signal.Signals(stopped_by).name}"
                         break
             if pending is not None:
                 take(pending)
@@ -412,9 +410,9 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
             preview.close()
             if (run_dir / "metrics.jsonl").exists():
                 viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", cfg.experiment)
-    if not reason.startswith("signal") and primary:
+    if stopped_by is None and primary:
         gan.finish(parallel.local(state), run_dir)
-    return Outcome(run_dir, step, reason, log.last, last_grid, signals.signum, gan.headline)
+    return Outcome(run_dir, step, reason, log.last, last_grid, stopped_by, gan.headline)
 
 
 def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000) -> np.ndarray:
