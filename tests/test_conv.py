@@ -1,5 +1,9 @@
 """The fast convolution formulations equal the plain ones, forward and gradients."""
 
+import os
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -53,13 +57,21 @@ def test_conv_transpose_of_a_single_pixel_places_the_kernel():
     np.testing.assert_array_equal(y, want)
 
 
-@pytest.mark.parametrize("size, stride", [(14, 2), (14, 1), (7, 2), (5, 3)])
-def test_conv_kernel_grad_equals_autodiff(size, stride):
-    k1, k2 = jax.random.split(jax.random.key(size + stride))
-    y = jax.random.normal(k1, (2, size, size, 3))
-    w = jnp.zeros((3, 3, 3, 5))
-    out = conv.conv(y, w, stride)
-    g = jax.random.normal(k2, out.shape)
-    want = jax.vjp(lambda k: conv.conv(y, k, stride), w)[1](g)[0]
-    got = jax.jit(conv.conv_kernel_grad, static_argnums=(2, 3))(y, g, (3, 3), stride)
-    assert _rel(got, want) < 1e-5
+def test_importing_gan_jax_moves_cpu_convolutions_off_ynnpack():
+    """In a fresh process, importing gan_jax makes XLA:CPU compile a conv as a plain convolution (Eigen),
+    not a YNNPACK fusion, while dots keep JAX's default; a user's own setting of the option wins."""
+    probe = (
+        "import gan_jax, jax, jax.numpy as jnp\n"
+        "from gan_jax.models import conv\n"
+        "c = jax.jit(lambda x, w: conv.conv(x, w, 1)).lower(jnp.ones((2, 8, 8, 4)), jnp.ones((3, 3, 4, 4))).compile().as_text()\n"
+        "d = jax.jit(lambda a: a @ a).lower(jnp.ones((256, 256))).compile().as_text()\n"
+        "print('conv-ynn' if 'ynn_fusion' in c else 'conv-eigen', 'dot-ynn' if 'ynn_fusion' in d else 'dot-eigen')\n"
+    )
+
+    def run(xla_flags):
+        env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": xla_flags}
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+        return out.stdout.split()
+
+    assert run("") == ["conv-eigen", "dot-ynn"]
+    assert run("--xla_cpu_experimental_ynn_fusion_type=") == ["conv-eigen", "dot-eigen"]  # the user's: no YNNPACK

@@ -8,17 +8,15 @@ kernel, a B x ceil(H/s) x ceil(W/s) x O output (NHWC, HWIO).
 B x H x W x O input to B x sH x sW x I (kernel kh x kw x I x O, Keras's layout for this layer).
 
 Why a custom VJP: JAX's autodiff of `lax.conv_transpose` gives a kernel gradient that XLA:CPU runs as
-a slow dilated convolution (~1,000 ms vs ~23 ms forward for the DCGAN's 7x7 -> 14x14, 256 -> 128 layer
+a slow dilated convolution (~2,500 ms vs ~35 ms forward for the DCGAN's 7x7 -> 14x14, 256 -> 128 layer
 at batch 128). Since conv_transpose is the adjoint C^T of the strided conv C_w, its gradients are
 strided-conv computations that XLA runs well:
 
     d/dx <g, C_w^T x> = C_w g                  (a forward strided conv of the cotangent)
-    d/dw <g, C_w^T x> = d/dw <C_w g, x>         (the strided conv's kernel gradient at input g)
+    d/dw <g, C_w^T x> = d/dw <C_w g, x>         (the strided conv's own kernel gradient at input g)
 
-The strided conv's kernel gradient itself is computed as one GEMM per kernel tap (`conv_kernel_grad`):
-XLA:CPU's own kernel-gradient convolution was ~2x slower for these layers (measured in
-benchmarks/bench_dcgan.py). `conv_transpose_reference` is the plain autodiff formulation; tests check both agree, forward and
-gradients.
+`conv_transpose_reference` is the plain autodiff formulation; tests check both agree, forward and
+gradients. On the CPU, convolutions run on XLA's Eigen kernels rather than YNNPACK (see `gan_jax/__init__.py`).
 """
 
 from __future__ import annotations
@@ -35,25 +33,6 @@ _DIMS = ("NHWC", "HWIO", "NHWC")
 def conv(x: jax.Array, w: jax.Array, stride: int) -> jax.Array:
     """Keras Conv2D(padding='same', strides=stride), no bias."""
     return lax.conv_general_dilated(x, w, (stride, stride), "SAME", dimension_numbers=_DIMS)
-
-
-def _same_padding(size: int, out: int, k: int, stride: int) -> tuple[int, int]:
-    total = max((out - 1) * stride + k - size, 0)
-    return total // 2, total - total // 2  # TF's SAME: the odd pixel goes after
-
-
-def conv_kernel_grad(y: jax.Array, g: jax.Array, kernel_hw: tuple[int, int], stride: int) -> jax.Array:
-    """d/dw <g, conv(y, w, stride)>: for each tap (i, j), the strided slice of the padded input that
-    tap reads, as a (B*Ho*Wo) x I matrix, times g as a (B*Ho*Wo) x O matrix -> kh x kw x I x O."""
-    (kh, kw), (b, h, w, i), (_, ho, wo, o) = kernel_hw, y.shape, g.shape
-    yp = jnp.pad(y, ((0, 0), _same_padding(h, ho, kh, stride), _same_padding(w, wo, kw, stride), (0, 0)))
-    g2 = g.reshape(-1, o)
-    taps = [
-        lax.slice(yp, (0, r, c, 0), (b, r + (ho - 1) * stride + 1, c + (wo - 1) * stride + 1, i),
-                  (1, stride, stride, 1)).reshape(-1, i).T @ g2
-        for r in range(kh) for c in range(kw)
-    ]
-    return jnp.stack(taps).reshape(kh, kw, i, o)
 
 
 def _adjoint(x: jax.Array, w: jax.Array, stride: int) -> jax.Array:
@@ -76,7 +55,8 @@ def _conv_transpose_fwd(x, w, stride):
 
 def _conv_transpose_bwd(stride, residuals, g):
     x, w = residuals
-    return conv(g, w, stride), conv_kernel_grad(g, x, w.shape[:2], stride)
+    _, kernel_vjp = jax.vjp(lambda k: conv(g, k, stride), w)
+    return conv(g, w, stride), kernel_vjp(x)[0]
 
 
 conv_transpose.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)
