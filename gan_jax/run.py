@@ -326,6 +326,18 @@ def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True
     return _loop(cfg, run_dir, ds, gan, state, checkpoints, progress)
 
 
+CONV_MODELS = ("dcgan", "conv_ae")
+
+
+def scan_note(cfg: Config, backend: str) -> str | None:
+    """A warning for convolutional models fused with lax.scan on XLA:CPU, which runs their steps far slower
+    inside a scan (DCGAN: 0.05 it/s at train.fuse=5 vs 3.7 at 1; docs/speed.md); None otherwise."""
+    if backend != "cpu" or cfg.train.fuse == 1 or cfg.model.name not in CONV_MODELS:
+        return None
+    return (f"note: train.fuse={cfg.train.fuse} runs {cfg.model.name} steps inside lax.scan, which XLA:CPU runs "
+            f"far slower than single steps (docs/speed.md); --set train.fuse=1 is faster here")
+
+
 def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencoder, state, checkpoints: Checkpoints,
           progress: bool) -> Outcome:
     t = cfg.train
@@ -340,6 +352,8 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
         where = f"{gan.parallel.n} {jax.devices()[0].platform} devices{hosts}, "
     log.say(f"training {cfg.experiment} on {ds.source} ({ds.images.shape[0]} images) into {run_dir}; "
             f"{where}steps {step} -> {t.steps}")
+    if note := scan_note(cfg, jax.default_backend()):
+        log.say(note)
     plateau = Plateau(t.early_stop_window, t.early_stop_tol)
     last_grid, reason, early, stopped_by = None, "done", False, None
 

@@ -152,3 +152,12 @@ def test_sample_exports_from_the_latest_checkpoint(tmp_path):
     assert -1 <= x.min() and x.max() <= 1 and x.std() > 0
     np.testing.assert_array_equal(x, run.sample(tmp_path / "r", 7, seed=0, batch=3))
     assert not np.array_equal(x, run.sample(tmp_path / "r", 7, seed=1, batch=3))
+
+
+def test_a_convolutional_model_fused_on_the_cpu_gets_a_note():
+    dcgan = dataclasses.replace(tiny_config(), model=dataclasses.replace(tiny_config().model, name="dcgan"))
+    note = run.scan_note(with_train(dcgan, fuse=2), "cpu")
+    assert "train.fuse=2" in note and "train.fuse=1" in note
+    assert run.scan_note(with_train(dcgan, fuse=1), "cpu") is None  # single steps: nothing to say
+    assert run.scan_note(with_train(dcgan, fuse=2), "gpu") is None  # only XLA:CPU has this problem
+    assert run.scan_note(with_train(tiny_config(), fuse=2), "cpu") is None  # the MLP GAN has no convs
