@@ -55,8 +55,8 @@ def _conv_transpose_fwd(x, w, stride):
 
 def _conv_transpose_bwd(stride, residuals, g):
     x, w = residuals
-    _, kernel_vjp = jax.vjp(lambda k: conv(g, k, stride), w)
-    return conv(g, w, stride), kernel_vjp(x)[0]
+    dx, kernel_vjp = jax.vjp(lambda k: conv(g, k, stride), w)  # its primal output C_w g is the input gradient
+    return dx, kernel_vjp(x)[0]
 
 
 conv_transpose.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)
