@@ -1,10 +1,10 @@
 """The `gan-jax` command.
 
     gan-jax train mnist_gan [--set train.steps=300 ...] [--run-dir DIR] [--resume]
-    gan-jax sample RUN_DIR --n 1000 --out samples.npy [--seed 0]
+    gan-jax sample RUN_DIR --n 1000 --out samples.npy [--seed 0] [--weights auto|live|ema]
     gan-jax config mnist_gan [--set ...]          # print the resolved config as JSON
     gan-jax classifier [--out DIR] [--set data.source=npz data.path=mnist.npz ...]
-    gan-jax eval RUN_DIR_OR_SAMPLES.npy [--classifier DIR] [--n 10000] [--json OUT]
+    gan-jax eval RUN_DIR_OR_SAMPLES.npy [--classifier DIR] [--n 10000] [--weights auto|live|ema] [--json OUT]
     gan-jax likelihood VAE_RUN_DIR [--k 5000] [--n 10000]     # importance-sampled test NLL
 """
 
@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
+WEIGHTS_ARG = dict(choices=("auto", "live", "ema"), default="auto",
+                   help="G's weights: auto (the moving average when the run keeps one, else the trained "
+                        "weights), live (the trained weights) or ema (the moving average)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=int, required=True, help="number of images")
     sample.add_argument("--out", required=True, help="output .npy file (N x H x W x C float32 in [-1, 1])")
     sample.add_argument("--seed", type=int, default=0, help="noise seed")
+    sample.add_argument("--weights", **WEIGHTS_ARG)
     clf = sub.add_parser("classifier", help="train the MNIST classifier the evaluator uses")
     clf.add_argument("--out", default=None, help="where to save it (default runs/mnist_classifier)")
     clf.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
@@ -57,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--n", type=int, default=10_000, help="images to sample from a run (default 10000)")
     ev.add_argument("--k", type=int, default=5, help="neighbours for precision/recall/density/coverage")
     ev.add_argument("--seed", type=int, default=0, help="noise seed when sampling a run")
+    ev.add_argument("--weights", **WEIGHTS_ARG)
     ev.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                     help="reference data (default: the classifier's), e.g. data.source=npz data.path=mnist.npz")
     ev.add_argument("--json", default=None, help="where to write the results (default: beside the input)")
@@ -123,7 +128,7 @@ def _sample(args) -> int:
         raise run.RunError(f"--out {out} must end in .npy")
     if not out.parent.is_dir():
         raise run.RunError(f"--out {out}: folder {out.parent} does not exist")
-    images = run.sample(args.run_dir, args.n, args.seed)
+    images = run.sample(args.run_dir, args.n, args.seed, weights=args.weights)
     tmp = out.with_name(f".{out.name}.tmp.npy")
     np.save(tmp, images.astype(np.float32), allow_pickle=False)
     os.replace(tmp, out)
@@ -155,9 +160,13 @@ def _eval(args) -> int:
     if args.n <= 0 or args.k <= 0:
         raise run.RunError(f"--n and --k must be > 0, got {args.n} and {args.k}")
     source = Path(args.source)
+    weights = None
     if source.is_dir():
-        images = run.sample(source, args.n, args.seed)
+        images = run.sample(source, args.n, args.seed, weights=args.weights)
+        weights = run.weights_used(run.load_run_config(source), args.weights)
         out = Path(args.json) if args.json else source / "eval.json"
+    elif args.weights != "auto":
+        raise run.RunError(f"--weights {args.weights} picks a run's weights; {source} is not a run directory")
     elif source.suffix == ".npy" and source.is_file():
         try:
             images = np.load(source, allow_pickle=False)
@@ -175,10 +184,11 @@ def _eval(args) -> int:
     data_cfg = config_lib.apply_overrides(config_lib.Config(data=data_cfg), args.overrides).data
     reference = data_lib.load(dataclasses.replace(data_cfg, split="test", limit=0))
     floor = data_lib.load(dataclasses.replace(data_cfg, split="train", limit=len(images)))
-    print(f"evaluating {len(images)} images against {reference.source} ({len(reference.images)} images); "
+    which = f" (G's {weights} weights)" if weights else ""
+    print(f"evaluating {len(images)} images{which} against {reference.source} ({len(reference.images)} images); "
           f"real floor: {len(floor.images)} images of {floor.source}")
     results = evaluate.evaluate(images, clf, reference.images, floor.images, args.k)
-    results.update(input=str(source), classifier=str(args.classifier or classifier.DEFAULT_DIR),
+    results.update(input=str(source), weights=weights, classifier=str(args.classifier or classifier.DEFAULT_DIR),
                    classifier_test_accuracy=clf.info["test_accuracy"])
     print(evaluate.table(results["samples"], results["real_floor"]))
     run.write_atomic(out, json.dumps(results, indent=2) + "\n")

@@ -429,15 +429,32 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
     return Outcome(run_dir, step, reason, log.last, last_grid, stopped_by, gan.headline)
 
 
-def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000) -> np.ndarray:
-    """`n` images (N x H x W x C float32 in [-1, 1]) from the newest good checkpoint of `run_dir`."""
+def weights_used(cfg: Config, weights: str) -> str:
+    """Which of G's weights `weights` ("auto", "live" or "ema") picks in a run of `cfg`: "auto" is the
+    moving average when the run keeps one (a GAN with gan.ema_decay > 0) and the trained weights otherwise."""
+    has_ema = not cfg.autoencoder and cfg.gan.ema_decay > 0
+    if weights not in ("auto", "live", "ema"):
+        raise RunError(f"--weights must be auto, live or ema, got {weights!r}")
+    if weights == "ema" and not has_ema:
+        raise RunError("this run keeps no moving average of G's weights (gan.ema_decay = 0); use --weights live or auto")
+    if weights == "auto":
+        return "ema" if has_ema else "live"
+    return weights
+
+
+def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weights: str = "auto") -> np.ndarray:
+    """`n` images (N x H x W x C float32 in [-1, 1]) from the newest good checkpoint of `run_dir`, with G's
+    `weights` as `weights_used` resolves them (BatchNorm's running statistics are the trained G's either way)."""
     if n <= 0:
         raise RunError(f"--n must be > 0, got {n}")
     cfg = load_run_config(run_dir)
+    live = weights_used(cfg, weights) == "live"
     shape = tuple(json.loads((Path(run_dir) / "data.json").read_text())["image_shape"])
     gan = trainer(cfg, shape)
     step, state, checkpoints = restore(run_dir, cfg, gan)
     checkpoints.close()
+    if live and not cfg.autoencoder:
+        state = state.replace(g_ema=None)  # GAN.sample uses g_params when no average is kept
     key = jax.random.key(seed)
     batch = min(batch, n)
     out = [

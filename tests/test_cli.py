@@ -51,6 +51,10 @@ def test_train_then_sample(tmp_path, capsys):
     x = np.load(tmp_path / "x.npy", allow_pickle=False)
     assert x.shape == (5, 28, 28, 1) and x.dtype == np.float32 and x.min() >= -1 and x.max() <= 1
     assert main(["sample", str(tmp_path / "r"), "--n", "5", "--out", str(tmp_path / "x.txt")]) == 2
+    assert main(["sample", str(tmp_path / "r"), "--n", "5", "--out", str(tmp_path / "y.npy"), "--weights", "ema"]) == 2
+    assert "keeps no moving average" in capsys.readouterr().err and not (tmp_path / "y.npy").exists()
+    assert main(["eval", str(tmp_path / "x.npy"), "--weights", "live"]) == 2
+    assert "is not a run directory" in capsys.readouterr().err
     assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), *TINY]) == 2
     assert "already exists" in capsys.readouterr().err
 

@@ -154,6 +154,24 @@ def test_sample_exports_from_the_latest_checkpoint(tmp_path):
     assert not np.array_equal(x, run.sample(tmp_path / "r", 7, seed=1, batch=3))
 
 
+def test_sample_picks_live_or_moving_average_weights(tmp_path):
+    """--weights: auto is the EMA when one is kept, live and ema are G's g_params and g_ema (which differ)."""
+    cfg = tiny_config(steps=4)
+    cfg = dataclasses.replace(cfg, gan=dataclasses.replace(cfg.gan, ema_decay=0.9))
+    run.start(cfg, tmp_path / "r", progress=False)
+    _, state = _final_state(tmp_path / "r", cfg)
+    gan = GAN(cfg, (28, 28, 1))
+    z = gan.noise(jax.random.fold_in(jax.random.key(3), 0), 5)
+    live, ema = (np.asarray(gan.generate(p, state.g_rest, z)) for p in (state.g_params, state.g_ema))
+    assert not np.allclose(live, ema, atol=1e-3)
+    np.testing.assert_allclose(run.sample(tmp_path / "r", 5, seed=3, weights="live"), live, atol=1e-6)
+    np.testing.assert_allclose(run.sample(tmp_path / "r", 5, seed=3, weights="ema"), ema, atol=1e-6)
+    np.testing.assert_array_equal(run.sample(tmp_path / "r", 5, seed=3), run.sample(tmp_path / "r", 5, seed=3, weights="ema"))
+    assert run.weights_used(cfg, "auto") == "ema" and run.weights_used(tiny_config(), "auto") == "live"
+    with pytest.raises(run.RunError, match="keeps no moving average"):
+        run.weights_used(tiny_config(), "ema")
+
+
 def test_a_convolutional_model_fused_on_the_cpu_gets_a_note():
     dcgan = dataclasses.replace(tiny_config(), model=dataclasses.replace(tiny_config().model, name="dcgan"))
     note = run.scan_note(with_train(dcgan, fuse=2), "cpu")
