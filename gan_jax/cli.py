@@ -162,8 +162,8 @@ def _eval(args) -> int:
     source = Path(args.source)
     weights = None
     if source.is_dir():
-        images = run.sample(source, args.n, args.seed, weights=args.weights)
-        weights = run.weights_used(run.load_run_config(source), args.weights)
+        weights = run.weights_used(run.load_run_config(source), args.weights)  # checked before sampling
+        images = run.sample(source, args.n, args.seed, weights=weights)
         out = Path(args.json) if args.json else source / "eval.json"
     elif args.weights != "auto":
         raise run.RunError(f"--weights {args.weights} picks a run's weights; {source} is not a run directory")
