@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
-WEIGHTS_ARG = dict(choices=("auto", "live", "ema"), default="auto",
+WEIGHTS_ARG = dict(default="auto",  # checked by run.weights_used, the one list of the choices
                    help="G's weights: auto (the moving average when the run keeps one, else the trained "
                         "weights), live (the trained weights) or ema (the moving average)")
 

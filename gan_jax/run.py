@@ -429,12 +429,15 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
     return Outcome(run_dir, step, reason, log.last, last_grid, stopped_by, gan.headline)
 
 
+SAMPLE_WEIGHTS = ("auto", "live", "ema")
+
+
 def weights_used(cfg: Config, weights: str) -> str:
     """Which of G's weights `weights` ("auto", "live" or "ema") picks in a run of `cfg`: "auto" is the
     moving average when the run keeps one (a GAN with gan.ema_decay > 0) and the trained weights otherwise."""
     has_ema = not cfg.autoencoder and cfg.gan.ema_decay > 0
-    if weights not in ("auto", "live", "ema"):
-        raise RunError(f"--weights must be auto, live or ema, got {weights!r}")
+    if weights not in SAMPLE_WEIGHTS:
+        raise RunError(f"--weights must be one of {', '.join(SAMPLE_WEIGHTS)}, got {weights!r}")
     if weights == "ema" and not has_ema:
         raise RunError("this run keeps no moving average of G's weights (gan.ema_decay = 0); use --weights live or auto")
     if weights == "auto":
