@@ -13,10 +13,6 @@ import pytest
 
 from gan_jax.cli import main
 
-TINY = ["--set", "model.hidden=16", "model.d_hidden=16", "model.z_dim=8", "train.batch_size=8", "data.source=embedded", "data.limit=64",
-        "train.log_interval=2", "train.sample_interval=4", "train.checkpoint_interval=4"]
-
-
 @pytest.mark.parametrize("argv, fragment", [
     (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: bimodal1d_gan, grid25_gan, mnist_ae, mnist_dcgan, mnist_dcgan_tuned, mnist_gan, mnist_linear_ae, mnist_vae, mnist_vae50, ring8_gan"),
     (["train", "mnist_gan", "--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
@@ -43,8 +39,8 @@ def test_corrupt_data_file(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
-def test_train_then_sample(tmp_path, capsys):
-    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *TINY, "train.steps=4"]) == 0
+def test_train_then_sample(tmp_path, capsys, tiny_cli):
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli, "train.steps=4"]) == 0
     out = capsys.readouterr().out
     assert "done at step 4: d_loss" in out and "step_000004.png" in out
     assert main(["sample", str(tmp_path / "r"), "--n", "5", "--out", str(tmp_path / "x.npy")]) == 0
@@ -55,7 +51,7 @@ def test_train_then_sample(tmp_path, capsys):
     assert "keeps no moving average" in capsys.readouterr().err and not (tmp_path / "y.npy").exists()
     assert main(["eval", str(tmp_path / "x.npy"), "--weights", "live"]) == 2
     assert "is not a run directory" in capsys.readouterr().err
-    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), *TINY]) == 2
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), *tiny_cli]) == 2
     assert "already exists" in capsys.readouterr().err
 
 
@@ -64,11 +60,11 @@ def test_config_prints_the_resolved_config(capsys):
     assert json.loads(capsys.readouterr().out)["train"]["steps"] == 300
 
 
-def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
+def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path, tiny_cli):
     """A real process: SIGTERM mid-run -> checkpoint at the current step, exit 143; --resume completes it."""
     run_dir = tmp_path / "r"
     cmd = [sys.executable, "-m", "gan_jax.cli", "train", "mnist_gan", "--run-dir", str(run_dir), "--no-progress",
-           *TINY, "train.steps=1000000", "train.checkpoint_interval=1000000"]
+           *tiny_cli, "train.steps=1000000", "train.checkpoint_interval=1000000"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             cwd=Path(__file__).parent.parent)
@@ -90,7 +86,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     assert f"done at step {steps[1] + 4}" in resumed.stdout
 
 
-def test_vae_train_then_likelihood(tmp_path, capsys):
+def test_vae_train_then_likelihood(tmp_path, capsys, tiny_cli):
     tiny_vae = ["--set", "data.source=embedded", "data.limit=64", "model.hidden=16", "train.batch_size=8",
                 "train.steps=4", "train.fuse=2", "train.log_interval=2", "train.sample_interval=4",
                 "train.checkpoint_interval=4"]
@@ -100,7 +96,7 @@ def test_vae_train_then_likelihood(tmp_path, capsys):
     assert main(["likelihood", str(tmp_path / "v"), "--k", "20", "--n", "50"]) == 0
     result = json.loads((tmp_path / "v" / "likelihood_k20.json").read_text())
     assert result["n_test"] == 50 and result["nll"] <= result["neg_elbo"] + 1.0  # the k-sample bound is tighter
-    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "g"), "--no-progress", *TINY, "train.steps=4"]) == 0
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "g"), "--no-progress", *tiny_cli, "train.steps=4"]) == 0
     capsys.readouterr()
     assert main(["likelihood", str(tmp_path / "g")]) == 2
     assert "the likelihood needs a VAE" in capsys.readouterr().err

@@ -135,13 +135,11 @@ def test_eval_command_on_real_digits_and_bad_input(tiny_classifier, tmp_path, ca
     assert "no trained classifier" in capsys.readouterr().err
 
 
-def test_eval_command_on_a_run_directory(tiny_classifier, tmp_path, capsys):
+def test_eval_command_on_a_run_directory(tiny_classifier, tiny_cli, tmp_path, capsys):
     """`gan-jax eval RUN_DIR` samples the run's G (the weights it was asked for) and scores them."""
     out, _ = tiny_classifier
-    tiny = ["--set", "model.hidden=16", "model.d_hidden=16", "model.z_dim=8", "train.batch_size=8", "data.source=embedded",
-            "data.limit=64", "train.steps=4", "train.sample_interval=4", "train.checkpoint_interval=4",
-            "gan.ema_decay=0.9"]
-    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny]) == 0
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli, "train.steps=4",
+                 "gan.ema_decay=0.9"]) == 0
     assert main(["eval", str(tmp_path / "r"), "--classifier", str(out), "--n", "40", "--k", "3",
                  "--weights", "live"]) == 0
     assert "(G's live weights)" in capsys.readouterr().out
