@@ -21,11 +21,15 @@ def tiny_config(**train) -> Config:
     )
 
 
+# `tiny_config` (less train.steps) as the KEY=VALUE overrides of `gan-jax train mnist_gan --set`
+TINY_SET = ["model.hidden=16", "model.d_hidden=16", "model.z_dim=8", "train.batch_size=8", "data.source=embedded",
+            "data.limit=64", "train.log_interval=2", "train.sample_interval=4", "train.checkpoint_interval=4"]
+
+
 @pytest.fixture
 def tiny_cli() -> list[str]:
     """`tiny_config` as `gan-jax train mnist_gan` arguments (add more KEY=VALUE after them)."""
-    return ["--set", "model.hidden=16", "model.d_hidden=16", "model.z_dim=8", "train.batch_size=8", "data.source=embedded",
-            "data.limit=64", "train.log_interval=2", "train.sample_interval=4", "train.checkpoint_interval=4"]
+    return ["--set", *TINY_SET]
 
 
 def with_train(cfg: Config, **train) -> Config:

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import tiny_config
+from conftest import TINY_SET, tiny_config
 from gan_jax import run
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.config import ConfigError, apply_overrides
@@ -74,10 +74,6 @@ def test_bfloat16_compute_trains_to_finite_losses_and_samples_float32(tmp_path, 
     assert 1e-4 < float(jnp.max(jnp.abs(x - y))) < 0.1
 
 
-TINY = ["model.z_dim=8", "model.hidden=16", "model.d_hidden=16", "data.source=embedded", "data.limit=64",
-        "train.batch_size=8", "train.log_interval=2", "train.sample_interval=4", "train.checkpoint_interval=4"]
-
-
 def _launch(run_dir, steps: int, devices: int, processes: int, resume: bool = False) -> list[subprocess.Popen]:
     """Starts `gan-jax train` of the tiny config as `processes` processes (jax.distributed on this machine's
     CPU, `devices` forced devices each), all with the same command."""
@@ -87,7 +83,7 @@ def _launch(run_dir, steps: int, devices: int, processes: int, resume: bool = Fa
         s.bind(("localhost", 0))
         port = s.getsockname()[1]
     cmd = [sys.executable, "-m", "gan_jax.cli", "train", "mnist_gan", "--run-dir", str(run_dir), "--no-progress",
-           "--set", *TINY, f"train.steps={steps}", *(["--resume"] if resume else [])]
+           "--set", *TINY_SET, f"train.steps={steps}", *(["--resume"] if resume else [])]
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}", "JAX_PLATFORMS": "cpu"}
     if processes > 1:
         cmd.append("--distributed")
