@@ -32,7 +32,8 @@ import numpy as np  # noqa: E402
 import experiments  # noqa: E402
 from gan_jax.config import apply_overrides  # noqa: E402
 from gan_jax.models import conv  # noqa: E402
-from gan_jax.train import GAN  # noqa: E402
+from gan_jax import build, run, xla  # noqa: E402
+from gan_jax.gan import GAN  # noqa: E402
 
 BATCH = 128
 
@@ -79,10 +80,11 @@ def measure_step(fuse: int, iters: int, repeats: int, reference: bool) -> dict:
     cfg = apply_overrides(experiments.get_config("mnist_dcgan"), [f"train.fuse={fuse}", f"train.steps={fuse}"])
     images = jax.device_put(np.random.default_rng(0).uniform(-1, 1, (60_000, 28, 28, 1)).astype(np.float32))
     with reference_convs(reference):
-        gan = GAN(cfg, (28, 28, 1))
-        state = gan.init()
+        gan = build.engine(cfg, (28, 28, 1))
+        advance = xla.jit(run.repeat(gan.train_step, cfg.train.fuse), donate_argnums=0)
+        state = gan.init(build.streams(cfg))
         start = time.perf_counter()
-        compiled = jax.jit(gan.advance, donate_argnums=0).lower(state, images).compile()
+        compiled = advance.lower(state, images).compile()
         compile_s = time.perf_counter() - start
     flops = _step_flops(gan, state, images)
     state, metrics = compiled(state, images)
@@ -118,9 +120,9 @@ def measure_layers(repeats: int) -> list[dict]:
             else {"xla": conv.conv}
         for form, f in forms.items():
             g = jnp.ones_like(f(x, w, stride))
-            fwd = jax.jit(lambda x, w, f=f: f(x, w, stride))
-            dx = jax.jit(lambda x, w, g, f=f: jax.vjp(lambda x: f(x, w, stride), x)[1](g))
-            dw = jax.jit(lambda x, w, g, f=f: jax.vjp(lambda w: f(x, w, stride), w)[1](g))
+            fwd = xla.jit(lambda x, w, f=f: f(x, w, stride))
+            dx = xla.jit(lambda x, w, g, f=f: jax.vjp(lambda x: f(x, w, stride), x)[1](g))
+            dw = xla.jit(lambda x, w, g, f=f: jax.vjp(lambda w: f(x, w, stride), w)[1](g))
             row = {"layer": name, "form": form, "fwd_ms": 1e3 * _time(fwd, x, w, repeats=repeats),
                    "dx_ms": 1e3 * _time(dx, x, w, g, repeats=repeats), "dw_ms": 1e3 * _time(dw, x, w, g, repeats=repeats)}
             rows.append(row)

@@ -11,7 +11,7 @@ iterations/s over the rounds, the ratio to the fastest peer, the process's peak 
 fraction of this machine's float32 GEMM throughput (jitted JAX 2048^3, measured before and after the rounds)
 that the analytic work per iteration (../shared/peers/flops.py) represents.
 
-Ours: the engine's own step (`gan_jax.train.GAN.advance_jit`) on 60,000 on-device images, batches drawn
+Ours: the engine's own step (`gan_jax.GAN.train_step`, compiled by `gan_jax.xla.jit`) on 60,000 on-device images, batches drawn
 inside the step. The MLP GAN runs `train.fuse` = 100 iterations per compiled call, the DCGAN single steps
 (XLA:CPU runs conv kernel gradients inside `lax.scan` several times slower; see docs/dcgan.md).
 """
@@ -48,22 +48,23 @@ def ours(model: str, iters: int, warmup: int, fuse: int, overrides: list[str] = 
 
     import experiments
     from gan_jax.config import apply_overrides
-    from gan_jax.train import GAN
+    from gan_jax import build, run, xla
 
     cfg = apply_overrides(experiments.get_config("mnist_gan" if model == "mlp" else "mnist_dcgan"),
                           [f"train.fuse={fuse}", "train.devices=1", *overrides])
-    gan = GAN(cfg, (28, 28, 1))
+    gan = build.engine(cfg, (28, 28, 1))
+    advance = xla.jit(run.repeat(gan.train_step, cfg.train.fuse), donate_argnums=0)
     images = jax.device_put(np.random.default_rng(0).uniform(-1, 1, (60_000, 28, 28, 1)).astype(np.float32))
-    images, state = gan.parallel.replicate(images), gan.parallel.replicate(gan.init())
+    images, state = gan.parallel.replicate(images), gan.parallel.replicate(gan.init(build.streams(cfg)))
     start = time.perf_counter()
     for _ in range(max(1, warmup // fuse)):
-        state, metrics = gan.advance_jit(state, images)
+        state, metrics = advance(state, images)
     jax.block_until_ready(metrics)
     warm = time.perf_counter() - start
     calls = max(1, iters // fuse)
     start = time.perf_counter()
     for _ in range(calls):
-        state, metrics = gan.advance_jit(state, images)
+        state, metrics = advance(state, images)
     jax.block_until_ready(metrics)
     seconds = time.perf_counter() - start
     print(json.dumps({"framework": "gan_jax", "variant": f"fuse{fuse}", "model": model, "iters": calls * fuse,

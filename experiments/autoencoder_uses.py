@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import mnist_ae
-from gan_jax import ae_report, viz
+from gan_jax import ae_report, build, run, viz, xla
 from gan_jax import data as data_lib
 from gan_jax.autoencode import Autoencoder
 from gan_jax.config import apply_overrides
@@ -60,10 +60,11 @@ class Study:
         return data_lib.load(dataclasses.replace(cfg.data, split=split, limit=0))
 
     def fit(self, cfg, images: np.ndarray) -> tuple[Autoencoder, object]:
-        model = Autoencoder(cfg, images.shape[1:])
-        state, x = model.init(), jnp.asarray(images)
+        model = build.engine(cfg, images.shape[1:])
+        state, x = model.init(build.streams(cfg)), jnp.asarray(images)
+        advance = xla.jit(run.repeat(model.train_step, cfg.train.fuse), donate_argnums=0)
         for _ in range(cfg.train.steps // cfg.train.fuse):
-            state, metrics = model.advance_jit(state, x)
+            state, metrics = advance(state, x)
         print(f"    trained {cfg.model.name} ({cfg.ae.task}) on {len(images)} images, {cfg.train.steps} steps: "
               f"loss {float(metrics['loss'][-1]):.2f}", flush=True)
         return model, state
@@ -77,7 +78,7 @@ class Study:
                                                              f"train.steps={max(100, int(20000 * self.scale) // 100 * 100)}"])
         train = self.data(cfg, "train")
         model, state = self.fit(cfg, train.images)
-        x = model.to_target(train.images.reshape(len(train.images), -1)).astype(np.float64)
+        x = model.to_target(train.images).reshape(len(train.images), -1).astype(np.float64)
         top = np.linalg.svd(x - x.mean(0), full_matrices=False)[2][: cfg.model.z_dim].T
         q = np.linalg.qr(np.asarray(state.params["decoder"]["kernel"][...], np.float64).T)[0]
         angles = np.degrees(np.arccos(np.clip(np.linalg.svd(q.T @ top, compute_uv=False), -1, 1)))
@@ -104,7 +105,7 @@ class Study:
         train, test = self.data(cfg, "train"), self.data(cfg, "test")
         model, state = self.fit(cfg, train.images)
         self.generation_ae = (model, state, test)
-        db = ae_report.codes(model, state.params, model.prepare_jit(jnp.asarray(train.images), jax.random.key(0))[0])
+        db = ae_report.codes(model, state.params, model.jitted("prepare")(jnp.asarray(train.images), jax.random.key(0))[0])
         q = ae_report.codes(model, state.params, ae_report.test_inputs(model, test.images)[0])
         pixels_db, pixels_q = train.images.reshape(len(train.images), -1), test.images.reshape(len(test.images), -1)
         mean = pixels_db.mean(0)
@@ -123,7 +124,7 @@ class Study:
             model, state = self.fit(cfg, self.data(cfg, "train").images)
             test = self.data(cfg, "test")
             x_in, t = ae_report.test_inputs(model, test.images)
-            out = model.to_target(ae_report.in_batches(model.reconstruct_jit, state.params, x_in))
+            out = model.to_target(ae_report.in_batches(model.jitted("reconstruction"), state.params, x_in))
             result[name] = {"psnr_noisy": psnr(x_in, t), "psnr_denoised": psnr(out, t)}
             print(f"  {name}: PSNR noisy {result[name]['psnr_noisy']:.2f} dB -> denoised "
                   f"{result[name]['psnr_denoised']:.2f} dB", flush=True)
@@ -138,7 +139,7 @@ class Study:
         model, state = self.fit(cfg, self.data(cfg, "train").images)
         test = self.data(cfg, "test")
         x_in, t = ae_report.test_inputs(model, test.images)
-        out = model.to_target(ae_report.in_batches(model.reconstruct_jit, state.params, x_in))
+        out = model.to_target(ae_report.in_batches(model.jitted("reconstruction"), state.params, x_in))
         grey = jnp.repeat(x_in, 3, axis=-1)
         hits = dominant_colour(np.asarray(out), np.asarray(x_in)) == test.labels
         result = {"psnr_grey": psnr(grey, t), "psnr_colorized": psnr(out, t), "colour_accuracy": 100 * float(hits.mean())}
@@ -155,10 +156,10 @@ class Study:
         z = ae_report.codes(model, state.params, ae_report.test_inputs(model, test.images)[0])
         rng = np.random.default_rng(0)
         fitted = rng.multivariate_normal(z.mean(0), np.cov(z, rowvar=False), 64).astype(np.float32)
-        viz.save_grid(np.asarray(model.generate_jit(state.params, fitted)), self.figure("generation_ae"), cols=8)
+        viz.save_grid(np.asarray(model.jitted("generate")(state.params, fitted)), self.figure("generation_ae"), cols=8)
         cfg = apply_overrides(self.config([], 30000), ["model.name=vae", "model.z_dim=2"])
         vae, vstate = self.fit(cfg, self.data(cfg, "train").images)
-        viz.save_grid(np.asarray(vae.generate_jit(vstate.params, vae.noise(jax.random.key(0), 64))),
+        viz.save_grid(np.asarray(vae.jitted("generate")(vstate.params, vae.noise(jax.random.key(0), 64))),
                       self.figure("generation_vae"), cols=8)
         return {"figures": [self.figure("generation_ae").name, self.figure("generation_vae").name]}
 

@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._mixture import mixture_config
-from gan_jax import data, mixtures, rejection, run, viz
+from gan_jax import build, data, mixtures, rejection, run, viz, xla
+from gan_jax.gan import GAN, Streams
 from gan_jax.config import apply_overrides
 
 VARIANTS = {
@@ -53,11 +54,11 @@ def train_seeds(overrides: list[str], mixture: str, seeds: list[int], steps: int
     """Trains one variant for every seed at once; returns the model and the stacked final states."""
     cfg = apply_overrides(mixture_config(mixture), [f"train.steps={steps}", *overrides])
     ds = data.load(cfg.data)
-    gan = run.trainer(cfg, ds.image_shape)  # a GAN, or an autoencoder for experiments.why_gan
-    states = jax.tree.map(lambda *xs: jnp.stack(xs), *[gan.init(seed=s, data_seed=s) for s in seeds])
+    gan = build.engine(cfg, ds.image_shape)  # a GAN, or an autoencoder for experiments.why_gan
+    states = jax.tree.map(lambda *xs: jnp.stack(xs), *[gan.init(Streams.from_seeds(s, s)) for s in seeds])
     images = jnp.asarray(ds.images)
     chunk = min(CHUNK, steps)
-    advance = jax.jit(jax.vmap(lambda s, x: gan.train_steps(s, x, chunk), in_axes=(0, None)), donate_argnums=0)
+    advance = xla.jit(jax.vmap(run.repeat(gan.train_step, chunk), in_axes=(0, None)), donate_argnums=0)
     for _ in range(steps // chunk):
         states, _ = advance(states, images)
     return gan, states
@@ -75,7 +76,7 @@ def score_seeds(gan: GAN, states, mixture: str, n_seeds: int, sample_seed: int =
         if drs:
             x, extra["acceptance"] = rejection.sample(gan, s, key, mixtures.PROTOCOL_SAMPLES)
         else:
-            x = np.asarray(gan.sample_jit(s, z))
+            x = np.asarray(xla.jit(gan.sample)(s, z))
         results.append({**mixtures.scores(x, mixtures.MIXTURES[mixture]), **extra})
         samples.append(x)
     return results, samples
@@ -116,7 +117,7 @@ def main() -> None:
             start = time.perf_counter()
             gan, states = train_seeds(VARIANTS[name], mixture, seeds, args.steps)
             scored = [(name, *score_seeds(gan, states, mixture, len(seeds)))]
-            if args.drs and gan.cfg.gan.pack == 1:
+            if args.drs and isinstance(gan, GAN) and gan.settings.pack == 1:
                 scored.append((f"{name} + DRS", *score_seeds(gan, states, mixture, len(seeds), drs=True)))
             for label, results, samples in scored:
                 modes, hq, kl = (mean_se([r[k] for r in results]) for k in ("modes", "high_quality", "reverse_kl"))

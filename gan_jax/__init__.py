@@ -1,18 +1,29 @@
 """gan_jax: GANs, DCGAN, autoencoders and VAEs (GANs in Action, chapters 1-4) in JAX/Flax NNX.
 
-Importing the package sets one XLA:CPU option before JAX starts its backend: convolutions run on XLA's
-Eigen kernels instead of YNNPACK, JAX 0.10's default. Measured on a 2-core AVX-512 CPU at batch 128
-(`benchmarks/bench_dcgan.py`): the DCGAN's big transposed-conv passes take 26-48 ms on Eigen against
-40-90 ms on YNNPACK, and its whole iteration runs 1.2-1.4x faster (interleaved runs; docs/dcgan.md).
-Dots and reductions stay on YNNPACK (Eigen's reductions are ~10x slower there; the MLP GAN's speed is
-unchanged either way). The option only touches the CPU backend; a value of
-`xla_cpu_experimental_ynn_fusion_type` already in XLA_FLAGS wins, and it has no effect if JAX's backend
-was started before the import.
+The library, for research scripts:
+
+    import gan_jax as gj
+    gan = gj.GAN(generator=G, discriminator=D, g_tx=optax.adam(2e-4, b1=0.5), d_tx=optax.adam(2e-4, b1=0.5),
+                 loss=gj.losses.hinge, z_dim=64, r1_weight=1.0)
+    state = gan.init(jax.random.key(0))
+    state, metrics = gj.jit(gan.train_step)(state, images)     # images: N x H x W x C in [-1, 1]
+    outcome = gj.fit(gan, images, run_dir="runs/mine", steps=5000)   # checkpoints, resume, grids, curves
+    gan, state, cfg, step = gj.load_run("runs/mine", engine=gan)
+
+`GAN` and `Autoencoder` are the engines (`gan_jax.gan`, `gan_jax.autoencode`), `fit` the run loop for any
+engine (`gan_jax.run`), `losses` the loss family, `metrics` the evaluator, `models` the book's players,
+`data` the data sources, `build` the one reader of experiment configs (what the `gan-jax` command uses).
+
+Importing the package changes no environment variable. `gj.jit` is `jax.jit` plus, on the CPU only,
+the XLA option that runs convolutions on Eigen (`gan_jax.xla`; ~1.2-1.4x faster DCGAN steps here).
 """
 
-import os
+from gan_jax import data, losses, metrics, models, xla
+from gan_jax.autoencode import AEState, Autoencoder
+from gan_jax.build import LoadedRun, load_run
+from gan_jax.gan import GAN, GANState, Streams
+from gan_jax.run import Outcome, fit, repeat
+from gan_jax.xla import jit
 
-CPU_XLA_FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
-
-if "xla_cpu_experimental_ynn_fusion_type" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {CPU_XLA_FLAG}".strip()
+__all__ = ["GAN", "GANState", "Autoencoder", "AEState", "Streams", "fit", "repeat", "load_run", "LoadedRun",
+           "Outcome", "jit", "losses", "metrics", "models", "data", "xla"]

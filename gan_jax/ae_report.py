@@ -10,13 +10,13 @@
   samples_prior.png     decoded draws from the prior N(0, I) (vae) or from a Gaussian fitted to the test
                         codes (plain autoencoders, whose codes have no prior)
 
-The test data is `data` of the run's config with split=test; binarization and input noise of the test
-set are drawn once from a fixed seed, so the numbers are comparable across runs.
+The test data is the run's data source with split=test (`gan_jax.build` loads it); binarization and
+input noise of the test set are drawn once from a fixed seed, so the numbers are comparable across runs.
+This is the run layer: the engine (`gan_jax.autoencode`) never touches the disk.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -34,7 +34,7 @@ MANIFOLD = 15
 
 def test_inputs(gan: Autoencoder, images: np.ndarray, seed: int = TEST_SEED) -> tuple[jax.Array, jax.Array]:
     """(model input, target) for a whole test set, with binarization / noise drawn once from `seed`."""
-    return gan.prepare_jit(jnp.asarray(images), jax.random.key(seed))
+    return gan.jitted("prepare")(jnp.asarray(images), jax.random.key(seed))
 
 
 def in_batches(f, params, x, batch: int = 1000) -> np.ndarray:
@@ -54,7 +54,7 @@ def test_bound(gan: Autoencoder, params, x_in, t, k: int = 1, seed: int = TEST_S
         pad = b - len(ts)
         if pad:  # one compiled shape
             xs, ts = (jnp.concatenate([a, jnp.zeros((pad, *a.shape[1:]), a.dtype)]) for a in (xs, ts))
-        out.append(np.asarray(gan.bound_jit(params, xs, ts, k, jax.random.fold_in(key, i)))[: b - pad])
+        out.append(np.asarray(gan.jitted("bound")(params, xs, ts, k, jax.random.fold_in(key, i)))[: b - pad])
         if progress is not None:
             progress(min(i + b, len(t)), len(t))
     return np.concatenate(out)
@@ -62,51 +62,50 @@ def test_bound(gan: Autoencoder, params, x_in, t, k: int = 1, seed: int = TEST_S
 
 def codes(gan: Autoencoder, params, x_in) -> np.ndarray:
     """The code (q's mean for a vae) of every input."""
-    return in_batches(gan.code_jit, params, x_in)
+    return in_batches(gan.jitted("code"), params, x_in)
 
 
-def _images(gan: Autoencoder, t: jax.Array) -> np.ndarray:
+def _images(gan: Autoencoder, t: jax.Array, channels: int) -> np.ndarray:
     """Targets/inputs in [0, 1] -> images in [-1, 1] with the data's channels (grey repeated)."""
     x = np.asarray(gan.to_data(t))
-    return np.repeat(x, gan.sample_shape[-1], axis=-1) if x.shape[-1] != gan.sample_shape[-1] else x
+    return np.repeat(x, channels, axis=-1) if x.shape[-1] != channels else x
 
 
-def finish(cfg, gan: Autoencoder, state: AEState, run_dir: Path) -> dict:
-    """Measures the finished run on the test split and writes ae_eval.json and the figures."""
-    test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
+def finish(gan: Autoencoder, state: AEState, test: data_lib.Dataset, run_dir: Path) -> dict:
+    """Measures the finished run on `test` (the test split) and writes ae_eval.json and the figures."""
     x_in, t = test_inputs(gan, test.images)
     bounds = test_bound(gan, state.params, x_in, t)
-    name = "test_elbo" if gan.variational else "test_log_likelihood"
+    name = "test_elbo" if gan.is_variational(x_in) else "test_log_likelihood"
     result = {name: float(bounds.mean()), "n_test": int(len(bounds)), "test_data": test.source, "step": int(state.step),
               "units": "nats per example (summed over pixels / dimensions)"}
-    recon = in_batches(gan.reconstruct_jit, state.params, x_in)
+    recon = in_batches(gan.jitted("reconstruction"), state.params, x_in)
     result["test_mse"] = float(np.mean((gan.to_target(recon) - np.asarray(t)) ** 2))  # per pixel, target units
     (run_dir / "ae_eval.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"test set ({test.source}, {len(bounds)} examples): {name.replace('_', ' ')} {result[name]:.2f} nats, "
           f"reconstruction MSE {result['test_mse']:.4f} per pixel -> {run_dir / 'ae_eval.json'}", flush=True)
-    if gan.images:
-        write_figures(gan, state.params, x_in, t, test.labels, run_dir)
+    if test.images.ndim == 4:
+        write_figures(gan, state.params, x_in, t, test.labels, run_dir, test.images.shape[-1])
     return result
 
 
-def write_figures(gan: Autoencoder, params, x_in, t, labels: np.ndarray, out: Path) -> None:
+def write_figures(gan: Autoencoder, params, x_in, t, labels: np.ndarray, out: Path, channels: int) -> None:
     z = codes(gan, params, x_in)
     save_latent(z, labels, out / "latent.png")
-    decode = gan.generate_jit
+    decode = gan.jitted("generate")
     if z.shape[1] == 2:  # the book's manifold figure
         axis = np.asarray(jax.scipy.special.ndtri(jnp.linspace(0.05, 0.95, MANIFOLD)))
         grid = np.array([[x, y] for y in axis[::-1] for x in axis], np.float32)
         viz.save_grid(np.asarray(decode(params, grid)), out / "manifold.png", cols=MANIFOLD)
     n = 10
-    rows = [_images(gan, x_in[:n]), np.asarray(gan.reconstruct_jit(params, x_in[:n]))]
-    if gan.cfg.ae.task != "reconstruct":
-        rows.append(_images(gan, t[:n]))
+    rows = [_images(gan, x_in[:n], channels), np.asarray(gan.jitted("reconstruction")(params, x_in[:n]))]
+    if gan.settings.task != "reconstruct":
+        rows.append(_images(gan, t[:n], channels))
     viz.save_grid(np.concatenate(rows), out / "reconstructions.png", cols=n)
     a, b, steps = z[:8], z[8:16], np.linspace(0.0, 1.0, n)[None, :, None]
     line = (a[:, None] * (1 - steps) + b[:, None] * steps).reshape(-1, z.shape[1])
     viz.save_grid(np.asarray(decode(params, line)), out / "interpolations.png", cols=n)
     key = jax.random.key(TEST_SEED)
-    if gan.variational:
+    if gan.is_variational(x_in):
         prior = np.asarray(gan.noise(key, 64))
     else:  # a plain autoencoder's codes have no prior: decode a Gaussian fitted to them
         mean, cov = z.mean(0), np.cov(z, rowvar=False).reshape(z.shape[1], z.shape[1])

@@ -1,28 +1,35 @@
-"""The one-player engine for autoencoders and VAEs: a state pytree and a pure, jitted `train_step`.
+"""The one-player engine for autoencoders and VAEs: `Autoencoder(model, tx, **settings)`.
 
-It follows the GAN engine's conventions (`gan_jax.train`): the NNX model is split once into a graph and
-a parameter pytree, a step is a pure `(state, images) -> (state, metrics)`, the step's randomness is
-`fold_in(state.key, state.step)` (the reparameterised samples, binarization, input noise) and its batch
-comes from `fold_in(state.data_key, state.step)`, so a resumed run continues bit for bit.
+The model is any Flax NNX module (or a factory `rngs -> module`) with
 
-What is modelled. Images in [-1, 1] become targets t in [0, 1] (2-D mixture points stay as they are).
-`ae.likelihood=bernoulli`: log p(t|z) = sum t * l - softplus(l) over the decoder's logits l (t may be
-grey levels, as in the book); `gaussian`: the decoder outputs the mean, std `ae.sigma`. Losses are in
-nats per example, summed over pixels:
+    encode(x) -> (mean, logvar)    the code; logvar is None for a plain (deterministic) autoencoder
+    decode(z) -> out               per pixel: Bernoulli logits (likelihood="bernoulli") or Gaussian means
 
-  ae, conv_ae, linear_ae   -log p(t | z = encoder(x))
-  vae, ae.k = 1            -ELBO = -E_q log p(t|z) + KL(q(z|x) || N(0, I)), one reparameterised sample
-                           z = mean + exp(logvar / 2) * eps and the KL in closed form (the book's VAE)
-  vae, ae.k > 1            -IWAE bound = -log (1/k) sum_i p(t, z_i) / q(z_i|x), z_i ~ q (Burda et al. 2016)
+where x is the model's input in target units (images in [0, 1]; see below). It follows the GAN engine's
+conventions (`gan_jax.gan`): an immutable engine whose pure `train_step(state, data) -> (state, metrics)`
+draws its batch from `fold_in(state.data_key, state.step)` and its randomness (the reparameterised samples,
+binarization, input noise, dropout) from `fold_in(state.key, state.step)`, so a resumed run continues bit
+for bit.
 
-`bound(params, x, key, k)` is the per-example bound used for the test-set ELBO (k = 1) and the
-importance-sampled NLL (k = 5,000), in nats.
+What is modelled. Images in [-1, 1] (4-d batches) become targets t in [0, 1]; other data (2-D mixture
+points) stay as they are. likelihood="bernoulli": log p(t|z) = sum t * l - softplus(l) over the decoder's
+logits l (t may be grey levels, as in the book); "gaussian": the decoder outputs the mean, std `sigma`.
+Losses are in nats per example, summed over pixels:
+
+  plain autoencoder     -log p(t | z = encoder(x))
+  VAE, k = 1            -ELBO = -E_q log p(t|z) + KL(q(z|x) || N(0, I)), one reparameterised sample
+                        z = mean + exp(logvar / 2) * eps and the KL in closed form (the book's VAE)
+  VAE, k > 1            -IWAE bound = -log (1/k) sum_i p(t, z_i) / q(z_i|x), z_i ~ q (Burda et al. 2016)
+
+The image-unit helpers `embed(state, images)`, `decode(state, z)` and `reconstruct(state, images)` take
+and give images in [-1, 1], in batches, as numpy arrays.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -30,13 +37,15 @@ import numpy as np
 import optax
 from flax import nnx, struct
 
-from gan_jax.config import Config, ConfigError
-from gan_jax import parallel, sampling
-from gan_jax.models import autoencoder
+from gan_jax import parallel, sampling, xla
+from gan_jax.gan import Player, Streams
 
 Metrics = dict[str, jax.Array]
 LOG_2PI = math.log(2 * math.pi)
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, what "grey" means for colorization
+LIKELIHOODS = ("bernoulli", "gaussian")
+TASKS = ("reconstruct", "denoise", "colorize")
+NOISES = ("gaussian", "masking", "salt_pepper")
 
 
 @struct.dataclass
@@ -49,17 +58,29 @@ class AEState:
 
 
 def gaussian_kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
-    """KL(N(mean, exp(logvar)) || N(0, I)) per example (summed over the last axis)."""
+    """KL(N(mean, exp(logvar)) || N(0, I)) per example (summed over the last axis).
+
+    >>> float(gaussian_kl(jnp.array([2.0]), jnp.array([0.0])))   # 1/2 * 2^2
+    2.0
+    """
     return 0.5 * jnp.sum(jnp.exp(logvar) + mean**2 - 1.0 - logvar, axis=-1)
 
 
 def log_normal(z: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
-    """log N(z; mean, exp(logvar)) summed over the last axis."""
+    """log N(z; mean, exp(logvar)) summed over the last axis.
+
+    >>> round(float(log_normal(jnp.zeros(1), 0.0, jnp.zeros(1))), 4)   # -1/2 log 2 pi
+    -0.9189
+    """
     return -0.5 * jnp.sum(LOG_2PI + logvar + (z - mean) ** 2 * jnp.exp(-logvar), axis=-1)
 
 
 def log_likelihood(out: jax.Array, t: jax.Array, likelihood: str, sigma: float) -> jax.Array:
-    """log p(t | decoder output) per example, summed over every axis but the first."""
+    """log p(t | decoder output) per example, summed over every axis but the first.
+
+    >>> round(float(log_likelihood(jnp.zeros((1, 1)), jnp.ones((1, 1)), "bernoulli", 1.0)[0]), 4)
+    -0.6931
+    """
     axes = tuple(range(1, t.ndim))
     if likelihood == "bernoulli":
         return jnp.sum(t * out - jax.nn.softplus(out), axis=axes)
@@ -68,7 +89,11 @@ def log_likelihood(out: jax.Array, t: jax.Array, likelihood: str, sigma: float) 
 
 def corrupt(t: jax.Array, key: jax.Array, noise: str, level: float) -> jax.Array:
     """The denoising task's input: gaussian (t + level * N(0,1), clipped to [0, 1]), masking (each pixel
-    set to 0 with probability `level`) or salt_pepper (each pixel set to 0 or 1 with probability `level`)."""
+    set to 0 with probability `level`) or salt_pepper (each pixel set to 0 or 1 with probability `level`).
+
+    >>> float(corrupt(jnp.ones(4), jax.random.key(0), "masking", 0.0).sum())
+    4.0
+    """
     if noise == "gaussian":
         return jnp.clip(t + level * jax.random.normal(key, t.shape), 0.0, 1.0)
     k1, k2 = jax.random.split(key)
@@ -78,156 +103,305 @@ def corrupt(t: jax.Array, key: jax.Array, noise: str, level: float) -> jax.Array
     return jnp.where(hit, jax.random.bernoulli(k2, 0.5, t.shape).astype(t.dtype), t)
 
 
-class Autoencoder:
-    """Binds a config (model.name in ae, vae, conv_ae, linear_ae) to the model's graph and optimiser.
+@dataclasses.dataclass(frozen=True)
+class AESettings:
+    """The autoencoder engine's hyperparameters (keyword arguments of `Autoencoder`).
 
-    An autoencoder is one player: it uses optim.g_lr, g_b1, g_b2 (and optim.decay)."""
+    z_dim: the latent size (None: the model's `latent` attribute). batch_size, sampling ("epoch":
+    shuffled epochs, the default; or "replacement"). likelihood: bernoulli or gaussian (std `sigma`).
+    k: importance samples in the VAE's bound (1 = the ELBO, > 1 = IWAE). binarize: dynamic binarization.
+    task: reconstruct, denoise (input corrupted by `noise` at `noise_level`) or colorize (luminance in,
+    colours out). precision: float32 or bfloat16 compute. devices: data parallel (0 = all).
+    """
+
+    z_dim: int | None = None
+    batch_size: int = 100
+    sampling: str = "epoch"
+    likelihood: str = "bernoulli"
+    sigma: float = 1.0
+    k: int = 1
+    binarize: bool = False
+    task: str = "reconstruct"
+    noise: str = "gaussian"
+    noise_level: float = 0.5
+    precision: str = "float32"
+    devices: int = 0
+
+    def __post_init__(self):
+        def need(ok, name, what):
+            if not ok:
+                raise ValueError(f"{name}: {what}, got {getattr(self, name)!r}")
+
+        need(self.z_dim is None or (isinstance(self.z_dim, int) and self.z_dim >= 1), "z_dim", "must be an int >= 1")
+        need(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", "must be an int >= 1")
+        need(self.sampling in sampling.SAMPLING, "sampling", f"must be one of {', '.join(sampling.SAMPLING)}")
+        need(self.likelihood in LIKELIHOODS, "likelihood", f"must be one of {', '.join(LIKELIHOODS)}")
+        need(self.sigma > 0, "sigma", "must be > 0")
+        need(isinstance(self.k, int) and self.k >= 1, "k", "must be an int >= 1")
+        need(self.task in TASKS, "task", f"must be one of {', '.join(TASKS)}")
+        need(self.noise in NOISES, "noise", f"must be one of {', '.join(NOISES)}")
+        need(self.noise_level >= 0, "noise_level", "must be >= 0")
+        need(not self.binarize or self.likelihood == "bernoulli", "binarize", "needs likelihood=bernoulli")
+        need(self.precision in parallel.PRECISIONS, "precision", f"must be one of {', '.join(parallel.PRECISIONS)}")
+        need(isinstance(self.devices, int) and self.devices >= 0, "devices", "must be an int >= 0 (0 = all)")
+
+
+class Autoencoder:
+    """The one-player engine (see the module docstring for the model's contract).
+
+    Args:
+      model: factory `rngs -> nnx.Module` (or a module) with encode(x) -> (mean, logvar | None) and
+        decode(z) -> logits or means.
+      tx: the optax transformation.
+      **settings: `AESettings` fields (z_dim, likelihood, k, task, batch_size, ...).
+
+    Example:
+      >>> import functools, optax
+      >>> from gan_jax.models.autoencoder import MLPAutoencoder
+      >>> VAE = functools.partial(MLPAutoencoder, (4, 4, 1), (4, 4, 1), 2, 16, 1, "relu", True)
+      >>> ae = Autoencoder(VAE, optax.adam(1e-3), batch_size=4)
+      >>> state = ae.init(jax.random.key(0))
+      >>> state, metrics = jax.jit(ae.train_step)(state, jnp.zeros((8, 4, 4, 1)))
+      >>> ae.embed(state, np.zeros((3, 4, 4, 1))).shape
+      (3, 2)
+    """
 
     headline = ("loss",)
+    plateau = ("loss",)
+    panels = ()
 
-    def __init__(self, cfg: Config, sample_shape: tuple[int, ...]):
-        self.cfg = cfg
-        self.sample_shape = tuple(sample_shape)
-        self.images = len(self.sample_shape) == 3
-        a = cfg.ae
-        if not self.images and a.likelihood == "bernoulli":
-            raise ConfigError("ae.likelihood: bernoulli models pixel intensities; points of a mixture need "
-                              "ae.likelihood=gaussian (with a small ae.sigma)")
-        if not self.images and a.task != "reconstruct":
-            raise ConfigError(f"ae.task={a.task} needs images; mixtures only support ae.task=reconstruct")
-        if a.task == "colorize" and self.sample_shape[-1] != 3:
-            raise ConfigError(f"ae.task=colorize needs colour images (H x W x 3), got {self.sample_shape}; "
-                              "e.g. data.colors=by_class for colored MNIST")
-        if a.k > 1 and cfg.model.name != "vae":
-            raise ConfigError(f"ae.k={a.k}: importance-weighted training needs model.name=vae")
-        self.in_shape = (*self.sample_shape[:-1], 1) if a.task == "colorize" else self.sample_shape
-        self.graph, _ = nnx.split(self._build(0))
-        lr = cfg.optim.g_lr
-        if cfg.optim.decay == "cosine":
-            lr = optax.cosine_decay_schedule(lr, max(cfg.train.steps, 1))
-        self.tx = optax.adam(lr, b1=cfg.optim.g_b1, b2=cfg.optim.g_b2)
-        self.parallel = parallel.DataParallel(cfg.train.devices, (cfg.train.batch_size,))
-        self.advance_jit = jax.jit(self.advance, donate_argnums=0)
-        self.sample_jit = jax.jit(self.sample)
-        self.bound_jit = jax.jit(self.bound, static_argnums=3)
-        self.prepare_jit = jax.jit(self.prepare)
-        self.generate_jit = jax.jit(self.generate)
-        self.reconstruct_jit = jax.jit(self.reconstruct)
-        self.code_jit = jax.jit(lambda params, x: self.encode(params, x)[0])
+    def __init__(self, model, tx: optax.GradientTransformation, **settings):
+        unknown = set(settings) - {f.name for f in dataclasses.fields(AESettings)}
+        if unknown:
+            raise TypeError(f"Autoencoder got unknown settings {sorted(unknown)}; valid: "
+                            f"{', '.join(f.name for f in dataclasses.fields(AESettings))}")
+        s = AESettings(**settings)
+        player = Player(model, "model")
+        if jax.tree.leaves(player.rest_template):
+            raise ValueError("model: variables other than parameters and RNG streams (batch statistics) are not "
+                             "supported by the Autoencoder engine; use a model without BatchNorm")
+        if s.z_dim is None:
+            latent = getattr(player.template, "latent", None)
+            if not isinstance(latent, int):
+                raise ValueError("z_dim: give the latent size (the model has no int `latent` attribute)")
+            s = dataclasses.replace(s, z_dim=latent)
+        jits = {}
+        self.__dict__.update(model=model, tx=tx, settings=s, player=player, _jits=jits,
+                             parallel=parallel.DataParallel(s.devices, (s.batch_size,)))
 
-    def _build(self, seed: int) -> nnx.Module:
-        return autoencoder.build(self.cfg.model, self.in_shape, self.sample_shape, self.cfg.ae.activation, seed)
+    def __setattr__(self, name, value):
+        raise AttributeError(f"an Autoencoder is immutable (its settings are fixed when built); use "
+                             f"ae.replace({name}=...)")
 
-    @property
-    def variational(self) -> bool:
-        return self.cfg.model.name == "vae"
+    def replace(self, **changes) -> "Autoencoder":
+        """A new engine with some arguments changed (model, tx or any setting)."""
+        args = dict(model=self.model, tx=self.tx, **dataclasses.asdict(self.settings))
+        args.update(changes)
+        return Autoencoder(**args)
 
-    def init(self, seed: int | None = None, data_seed: int | None = None) -> AEState:
-        seed = self.cfg.seed if seed is None else seed
-        data_seed = self.cfg.data.seed if data_seed is None else data_seed
-        _, params = nnx.split(self._build(seed))
-        return AEState(step=jnp.zeros((), jnp.int32), params=params, opt=self.tx.init(params),
-                       key=jax.random.key(seed), data_key=jax.random.key(data_seed))
+    def check_data(self, sample_shape: tuple[int, ...]) -> None:
+        """Raises ValueError when the settings cannot train on samples of `sample_shape`."""
+        s, images = self.settings, len(sample_shape) == 3
+        if not images and s.likelihood == "bernoulli":
+            raise ValueError("likelihood: bernoulli models pixel intensities; points of a mixture need "
+                             "likelihood=gaussian (with a small sigma)")
+        if not images and s.task != "reconstruct":
+            raise ValueError(f"task={s.task} needs images; mixtures only support task=reconstruct")
+        if s.task == "colorize" and sample_shape[-1] != 3:
+            raise ValueError(f"task=colorize needs colour images (H x W x 3), got {tuple(sample_shape)}; "
+                             "e.g. data.colors=by_class for colored MNIST")
+
+    def init(self, key: jax.Array | int | Streams) -> AEState:
+        """A fresh state from a typed key (split into weights, noise and data streams), a seed or Streams."""
+        streams = Streams.of(key)
+        params, _ = self.player.init(nnx.Rngs(streams.params))
+        return AEState(step=jnp.zeros((), jnp.int32), params=params, opt=self.tx.init(params), key=streams.noise,
+                       data_key=streams.data)
 
     # -- the model as pure functions -----------------------------------------------------------------
 
-    def model(self, params) -> nnx.Module:
-        """The model, its weights in the compute precision (train.precision)."""
-        return nnx.merge(self.graph, parallel.compute(params, self.cfg.train.precision), copy=True)
+    def _module(self, params, key=None):
+        """The model, its weights in the compute precision, its RNG streams seeded from `key`."""
+        p = self.settings.precision
+        return nnx.merge(self.player.graph, parallel.compute(params, p), self.player.rng_state(key),
+                         self.player.rest_template, copy=True)
 
-    def encode(self, params, x: jax.Array) -> tuple[jax.Array, jax.Array | None]:
+    def encode(self, params, x_in: jax.Array, key=None) -> tuple[jax.Array, jax.Array | None]:
         """(mean, logvar) of q(z|x) for the model's input x (logvar None for a plain autoencoder)."""
-        mean, logvar = self.model(params).encode(parallel.compute(x, self.cfg.train.precision))
+        mean, logvar = self._module(params, key).encode(parallel.compute(x_in, self.settings.precision))
         return mean.astype(jnp.float32), None if logvar is None else logvar.astype(jnp.float32)
 
-    def decode(self, params, z: jax.Array) -> jax.Array:
+    def decoder_out(self, params, z: jax.Array, key=None) -> jax.Array:
         """The decoder's output (Bernoulli logits or Gaussian means) in target units."""
-        return self.model(params).decode(parallel.compute(z, self.cfg.train.precision)).astype(jnp.float32)
+        out = self._module(params, key).decode(parallel.compute(z, self.settings.precision))
+        return out.astype(jnp.float32)
 
     def mean(self, out: jax.Array) -> jax.Array:
         """The decoder output's expected target (probabilities for bernoulli)."""
-        return jax.nn.sigmoid(out) if self.cfg.ae.likelihood == "bernoulli" else out
+        return jax.nn.sigmoid(out) if self.settings.likelihood == "bernoulli" else out
 
-    def to_target(self, x: jax.Array) -> jax.Array:
-        return (x + 1.0) / 2.0 if self.images else x
+    @staticmethod
+    def to_target(x: jax.Array) -> jax.Array:
+        """Data -> targets: images (4-d) from [-1, 1] to [0, 1]; points unchanged."""
+        return (x + 1.0) / 2.0 if x.ndim == 4 else x
 
-    def to_data(self, t: jax.Array) -> jax.Array:
-        return t * 2.0 - 1.0 if self.images else t
+    @staticmethod
+    def to_data(t: jax.Array) -> jax.Array:
+        """Targets -> data: the inverse of `to_target`."""
+        return t * 2.0 - 1.0 if t.ndim == 4 else t
 
     def prepare(self, x: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """(model input, target) for a batch of data `x` under `ae.task` (and dynamic binarization)."""
-        a = self.cfg.ae
+        """(model input, target) for a batch of data `x` under `task` (and dynamic binarization)."""
+        s = self.settings
         k_bin, k_noise = jax.random.split(key)
         t = self.to_target(x)
-        if a.binarize:
+        if s.binarize:
             t = jax.random.bernoulli(k_bin, t).astype(t.dtype)
-        if a.task == "denoise":
-            return corrupt(t, k_noise, a.noise, a.noise_level), t
-        if a.task == "colorize":
+        if s.task == "denoise":
+            return corrupt(t, k_noise, s.noise, s.noise_level), t
+        if s.task == "colorize":
             return jnp.sum(t * LUMA, axis=-1, keepdims=True), t
         return t, t
 
+    def model_input(self, x: jax.Array) -> jax.Array:
+        """The model's clean input for data `x` (no noise, no binarization): targets, or luminance."""
+        t = self.to_target(x)
+        return jnp.sum(t * LUMA, axis=-1, keepdims=True) if self.settings.task == "colorize" else t
+
     def bound(self, params, x_in: jax.Array, t: jax.Array, k: int, key: jax.Array) -> jax.Array:
         """Per-example lower bound on log p(t) in nats (for a plain autoencoder: log p(t | encoder(x))).
-        k = 1: the ELBO with the KL in closed form; k > 1: the importance-weighted bound."""
-        mean, logvar = self.encode(params, x_in)
-        a = self.cfg.ae
+
+        Args:
+          params: the model's parameters.
+          x_in, t: model inputs and targets (`prepare`).
+          k: 1 for the ELBO with the KL in closed form; > 1 for the importance-weighted bound.
+          key: the reparameterised samples.
+
+        Returns:
+          B bounds.
+        """
+        k_enc, k_eps, k_dec = jax.random.split(key, 3) if self.player.stochastic else (None, key, None)
+        mean, logvar = self.encode(params, x_in, k_enc)
+        s = self.settings
         if logvar is None:
-            return log_likelihood(self.decode(params, mean), t, a.likelihood, a.sigma)
+            if k > 1:
+                raise ValueError(f"k={k}: importance-weighted training needs a VAE (encode returning a logvar)")
+            return log_likelihood(self.decoder_out(params, mean, k_dec), t, s.likelihood, s.sigma)
         if k == 1:
-            z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape)
-            return log_likelihood(self.decode(params, z), t, a.likelihood, a.sigma) - gaussian_kl(mean, logvar)
-        eps = jax.random.normal(key, (k, *mean.shape))
+            z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(k_eps, mean.shape)
+            return log_likelihood(self.decoder_out(params, z, k_dec), t, s.likelihood, s.sigma) - gaussian_kl(mean, logvar)
+        eps = jax.random.normal(k_eps, (k, *mean.shape))
         z = mean + jnp.exp(0.5 * logvar) * eps  # k x B x Z
-        out = self.decode(params, z.reshape((-1, mean.shape[-1])))
+        out = self.decoder_out(params, z.reshape((-1, mean.shape[-1])), k_dec)
         t_k = jnp.broadcast_to(t, (k, *t.shape)).reshape((-1, *t.shape[1:]))
-        log_px = log_likelihood(out, t_k, a.likelihood, a.sigma).reshape((k, -1))
+        log_px = log_likelihood(out, t_k, s.likelihood, s.sigma).reshape((k, -1))
         log_w = log_px + log_normal(z, 0.0, jnp.zeros_like(z)) - log_normal(z, mean, logvar)
         return jax.nn.logsumexp(log_w, axis=0) - math.log(k)
 
     def generate(self, params, z: jax.Array) -> jax.Array:
         """Decoded latent vectors (the decoder's expected target), in the data's units (images in [-1, 1])."""
-        return self.to_data(self.mean(self.decode(params, z)))
+        return self.to_data(self.mean(self.decoder_out(params, z)))
 
     def sample(self, state: AEState, z: jax.Array) -> jax.Array:
+        """Decoded latent vectors from a state (what grids show; for a plain autoencoder z is not a prior)."""
         return self.generate(state.params, z)
 
-    def reconstruct(self, params, x_in: jax.Array) -> jax.Array:
+    def reconstruction(self, params, x_in: jax.Array) -> jax.Array:
         """The decoder's expected target at the code's mean, in the data's units."""
-        return self.to_data(self.mean(self.decode(params, self.encode(params, x_in)[0])))
+        return self.to_data(self.mean(self.decoder_out(params, self.encode(params, x_in)[0])))
 
     def noise(self, key: jax.Array, n: int) -> jax.Array:
-        return jax.random.normal(key, (n, self.cfg.model.z_dim), jnp.float32)
+        """`n` draws from the prior N(0, I) of dimension z_dim."""
+        return jax.random.normal(key, (n, self.settings.z_dim), jnp.float32)
 
-    def finish(self, state: AEState, run_dir) -> None:
-        """What the run loop calls when training ends: the test-set bound and figures (`gan_jax.ae_report`)."""
-        from gan_jax import ae_report  # ae_report builds on this module
+    def is_variational(self, x_in: jax.Array) -> bool:
+        """Whether the model's encoder gives a log-variance (a VAE), for inputs like `x_in`."""
+        params = self.init(jax.random.key(0)).params
+        return jax.eval_shape(lambda p, x: self.encode(p, x), params, x_in[:1])[1] is not None
 
-        ae_report.finish(self.cfg, self, state, run_dir)
+    # -- image-unit helpers (host side, batched) -----------------------------------------------------
 
-    # -- steps ---------------------------------------------------------------------------------------
+    def jitted(self, name: str) -> Callable:
+        """The engine's pure function `name` compiled once (`gan_jax.xla.jit`): prepare, bound (k static),
+        generate, reconstruction, code (q's mean), embed, decode, reconstruct (the last three from data)."""
+        if name not in self._jits:
+            fns = {
+                "prepare": (self.prepare, {}),
+                "bound": (self.bound, {"static_argnums": 3}),
+                "generate": (self.generate, {}),
+                "reconstruction": (self.reconstruction, {}),
+                "code": (lambda p, x: self.encode(p, x)[0], {}),
+                "embed": (lambda p, x: self.encode(p, self.model_input(x))[0], {}),
+                "decode": (self.generate, {}),
+                "reconstruct": (lambda p, x: self.reconstruction(p, self.model_input(x)), {}),
+            }
+            fn, kwargs = fns[name]
+            self._jits[name] = xla.jit(fn, **kwargs)
+        return self._jits[name]
+
+    def _batched(self, name, params, x, batch: int) -> np.ndarray:
+        f = self.jitted(name)
+        x = np.asarray(x, np.float32)
+        return np.concatenate([np.asarray(f(params, jnp.asarray(x[i : i + batch]))) for i in range(0, len(x), batch)])
+
+    def embed(self, state: AEState, images, batch: int = 1000) -> np.ndarray:
+        """The codes (q's mean for a VAE) of data in the data's units (images in [-1, 1]).
+
+        Args:
+          state: an AEState. images: N x H x W x C in [-1, 1] (or mixture points). batch: per call.
+
+        Returns:
+          N x z_dim numpy array.
+        """
+        return self._batched("embed", state.params, images, batch)
+
+    def decode(self, state: AEState, z, batch: int = 1000) -> np.ndarray:
+        """Decoded codes as data: N x z_dim -> images in [-1, 1] (the decoder's expected value).
+
+        Args:
+          state: an AEState. z: N x z_dim. batch: per call.
+
+        Returns:
+          N x H x W x C numpy array.
+        """
+        return self._batched("decode", state.params, z, batch)
+
+    def reconstruct(self, state: AEState, images, batch: int = 1000) -> np.ndarray:
+        """Images -> their reconstructions at the code's mean, both in [-1, 1].
+
+        Args:
+          state: an AEState. images: N x H x W x C in [-1, 1]. batch: per call.
+
+        Returns:
+          N x H x W x C numpy array.
+        """
+        return self._batched("reconstruct", state.params, images, batch)
+
+    # -- the step ------------------------------------------------------------------------------------
 
     def batch_indices(self, state: AEState, n: int) -> jax.Array:
         """Indices of this step's batch (`gan_jax.sampling`: random batches or shuffled epochs)."""
-        return sampling.batch_indices(state.data_key, state.step, n, self.cfg.train.batch_size, self.cfg.data.sampling)
+        s = self.settings
+        return sampling.batch_indices(state.data_key, state.step, n, s.batch_size, s.sampling)
 
-    def train_step(self, state: AEState, images: jax.Array) -> tuple[AEState, Metrics]:
+    def train_step(self, state: AEState, data: jax.Array) -> tuple[AEState, Metrics]:
+        """One optax step on the negative bound of a batch drawn from `data` (the dataset, N x ...).
+
+        Args:
+          state: an AEState.
+          data: the whole dataset on the device (images in [-1, 1]).
+
+        Returns:
+          (state one step on, {"loss": nats per example}).
+        """
         k_prep, k_z = jax.random.split(jax.random.fold_in(state.key, state.step))
-        x_in, t = self.prepare(self.parallel.shard(jnp.take(images, self.batch_indices(state, images.shape[0]), axis=0)),
-                               k_prep)
+        batch = self.parallel.shard(jnp.take(data, self.batch_indices(state, data.shape[0]), axis=0))
+        x_in, t = self.prepare(batch, k_prep)
 
         def loss(params):
-            return -jnp.mean(self.bound(params, x_in, t, self.cfg.ae.k, k_z))
+            return -jnp.mean(self.bound(params, x_in, t, self.settings.k, k_z))
 
         value, grads = jax.value_and_grad(loss)(state.params)
         updates, opt = self.tx.update(grads, state.opt, state.params)
         params = optax.apply_updates(state.params, updates)
         return state.replace(step=state.step + 1, params=params, opt=opt), {"loss": value}
-
-    def train_steps(self, state: AEState, images: jax.Array, k: int) -> tuple[AEState, Metrics]:
-        """`k` steps in one compiled call (`lax.scan`); metrics are stacked along a leading axis."""
-        return jax.lax.scan(lambda s, _: self.train_step(s, images), state, None, length=k)
-
-    def advance(self, state: AEState, images: jax.Array) -> tuple[AEState, Metrics]:
-        """`train.fuse` steps (the run loop's unit, jitted as `advance_jit`)."""
-        return self.train_steps(state, images, self.cfg.train.fuse)

@@ -1,6 +1,7 @@
 """The `gan-jax` command.
 
     gan-jax train mnist_gan [--set train.steps=300 ...] [--run-dir DIR] [--resume]
+    gan-jax train path/to/my_experiment.py [...]  # a file with a get_config()
     gan-jax sample RUN_DIR --n 1000 --out samples.npy [--seed 0] [--weights auto|live|ema]
     gan-jax config mnist_gan [--set ...]          # print the resolved config as JSON
     gan-jax classifier [--out DIR] [--set data.source=npz data.path=mnist.npz ...]
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
-WEIGHTS_ARG = dict(default="auto",  # checked by run.weights_used, the one list of the choices
+WEIGHTS_ARG = dict(default="auto",  # checked by build.weights_used, the one list of the choices
                    help="G's weights: auto (the moving average when the run keeps one, else the trained "
                         "weights), live (the trained weights) or ema (the moving average)")
 
@@ -26,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def add_config_args(cmd):
-        cmd.add_argument("experiment", help="an experiment in experiments/ (e.g. mnist_gan)")
+        cmd.add_argument("experiment", help="an experiment in experiments/ (e.g. mnist_gan), or a .py file with a "
+                                            "get_config()")
         cmd.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                          help="override a config value, e.g. --set train.steps=300 data.source=embedded")
 
@@ -75,8 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args) -> int:
     import experiments
+    from gan_jax import build, parallel, run
     from gan_jax import config as config_lib
-    from gan_jax import parallel, run
 
     if args.distributed:
         if not args.run_dir:
@@ -86,22 +88,21 @@ def _train(args) -> int:
     if args.resume:
         if not args.run_dir:
             raise run.RunError("--resume needs --run-dir: the run to continue")
-        saved = run.load_run_config(args.run_dir)
-        if saved.experiment != args.experiment:
-            raise run.RunError(f"{args.run_dir} is a run of {saved.experiment!r}, not {args.experiment!r}")
-        outcome = run.resume(args.run_dir, args.overrides, progress=not args.no_progress)
+        saved = build.load_run_config(args.run_dir)
+        asked = experiments.get_config(args.experiment).experiment
+        if saved.experiment != asked:
+            raise run.RunError(f"{args.run_dir} is a run of {saved.experiment!r}, not {asked!r}")
+        outcome = build.resume(args.run_dir, args.overrides, progress=not args.no_progress)
     else:
         cfg = config_lib.apply_overrides(experiments.get_config(args.experiment), args.overrides)
-        outcome = run.start(cfg, args.run_dir, progress=not args.no_progress)
+        outcome = build.start(cfg, args.run_dir, progress=not args.no_progress)
     code = 0 if outcome.signum is None else 128 + outcome.signum
     if not parallel.primary():
         return code
     last = outcome.last
     summary = f"{outcome.reason} at step {outcome.step}"
     if last:
-        summary += ": " + ", ".join(f"{name} {last[name]:.4f}" for name in outcome.headline)
-        if "d_acc_real" in last:
-            summary += f", D accuracy real {100 * last['d_acc_real']:.1f}% / fake {100 * last['d_acc_fake']:.1f}%"
+        summary += ": " + ", ".join(f"{name} {last[name]:.4f}" for name in outcome.headline if name in last)
     print(summary)
     print(f"run directory: {outcome.run_dir}  (last sample grid: {outcome.last_grid}; curves: "
           f"{outcome.run_dir / 'curves.png'})")
@@ -112,23 +113,26 @@ def _train(args) -> int:
 
 def _config(args) -> int:
     import experiments
+    from gan_jax import build
     from gan_jax import config as config_lib
 
-    print(config_lib.to_json(config_lib.apply_overrides(experiments.get_config(args.experiment), args.overrides)), end="")
+    cfg = config_lib.apply_overrides(experiments.get_config(args.experiment), args.overrides)
+    build.check(cfg)
+    print(config_lib.to_json(cfg), end="")
     return 0
 
 
 def _sample(args) -> int:
     import numpy as np
 
-    from gan_jax import run
+    from gan_jax import build, run
 
     out = Path(args.out)
     if out.suffix != ".npy":
         raise run.RunError(f"--out {out} must end in .npy")
     if not out.parent.is_dir():
         raise run.RunError(f"--out {out}: folder {out.parent} does not exist")
-    images = run.sample(args.run_dir, args.n, args.seed, weights=args.weights)
+    images = build.sample(args.run_dir, args.n, args.seed, weights=args.weights)
     tmp = out.with_name(f".{out.name}.tmp.npy")
     np.save(tmp, images.astype(np.float32), allow_pickle=False)
     os.replace(tmp, out)
@@ -151,9 +155,9 @@ def _eval(args) -> int:
 
     import numpy as np
 
+    from gan_jax import build, run
     from gan_jax import config as config_lib
     from gan_jax import data as data_lib
-    from gan_jax import run
     from gan_jax.config import DataConfig
     from gan_jax.metrics import classifier, evaluate
 
@@ -162,8 +166,8 @@ def _eval(args) -> int:
     source = Path(args.source)
     weights = None
     if source.is_dir():
-        weights = run.weights_used(run.load_run_config(source), args.weights)  # checked before sampling
-        images = run.sample(source, args.n, args.seed, weights=weights)
+        weights = build.weights_used(build.load_run_config(source), args.weights)  # checked before sampling
+        images = build.sample(source, args.n, args.seed, weights=weights)
         out = Path(args.json) if args.json else source / "eval.json"
     elif args.weights != "auto":
         raise run.RunError(f"--weights {args.weights} picks a run's weights; {source} is not a run directory")
@@ -201,18 +205,16 @@ def _likelihood(args) -> int:
     import json
     import time
 
-    from gan_jax import ae_report, run
+    from gan_jax import ae_report, build, run
     from gan_jax import data as data_lib
 
     if args.k <= 0 or args.n < 0:
         raise run.RunError(f"--k must be > 0 and --n >= 0, got {args.k} and {args.n}")
-    cfg = run.load_run_config(args.run_dir)
+    cfg = build.load_run_config(args.run_dir)
     if cfg.model.name != "vae":
         raise run.RunError(f"{args.run_dir} is a {cfg.model.name} run; the likelihood needs a VAE (model.name=vae)")
     test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=args.n))
-    model = run.trainer(cfg, test.image_shape)
-    step, state, checkpoints = run.restore(args.run_dir, cfg, model)
-    checkpoints.close()
+    model, state, _, step = build.load_run(args.run_dir)
     x_in, t = ae_report.test_inputs(model, test.images, args.seed)
     start = time.perf_counter()
 
@@ -237,13 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     from gan_jax.config import ConfigError
     from gan_jax.data import DataError
     from gan_jax.metrics.evaluate import InputError
+    from gan_jax.parallel import DistributedError
     from gan_jax.run import NonFiniteLoss, RunError
 
     commands = {"train": _train, "config": _config, "sample": _sample, "classifier": _classifier, "eval": _eval,
                 "likelihood": _likelihood}
     try:
         return commands[args.command](args)
-    except (ConfigError, DataError, RunError, InputError) as e:
+    except (ConfigError, DataError, RunError, InputError, DistributedError) as e:
         print(f"gan-jax {args.command}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except NonFiniteLoss as e:

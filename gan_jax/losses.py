@@ -1,31 +1,58 @@
-"""Pure GAN losses, computed from D's raw output ("logit"), and the penalties on D's input gradient.
+"""Pure GAN losses from D's raw outputs ("logits"), and the penalties on D's input gradient.
 
-The family (`GAME_LOSSES[name]`: D's loss on a real batch, on a fake batch, and G's loss):
+A GAN loss is any function of D's logits on a real and a fake batch,
 
-    minimax          D: BCE(l_r, 1) + BCE(l_f, 0)          G: -BCE(l_f, 0) = mean log(1 - D(G(z)))
-    non_saturating   D: as minimax                          G: BCE(l_f, 1) = -mean log D(G(z))  (the book)
-    least_squares    D: 1/2 (l_r - 1)^2 + 1/2 l_f^2         G: 1/2 (l_f - 1)^2                  (LSGAN)
-    hinge            D: relu(1 - l_r) + relu(1 + l_f)       G: -l_f
-    wasserstein      D: -l_r + l_f                          G: -l_f                             (WGAN)
+    loss(real_logits, fake_logits) -> (d_loss, g_loss)
 
-(each a mean over the batch). Binary cross-entropy with label y on logit l is
+which the engine (`gan_jax.gan.GAN`) minimises: D's step on d_loss, G's step on g_loss. A loss whose D
+part splits into a real term and a fake term, and whose G part reads only the fake logits, is a
+`SplitLoss`: it is called the same way, and also lets the engine take the book's split D update (a step
+on the real batch, then one on the fake batch), report D's accuracy, and train G on its top-k fakes.
 
-    BCE(l, y) = -[y log sigmoid(l) + (1 - y) log(1 - sigmoid(l))] = y softplus(-l) + (1 - y) softplus(l)
+The built-in family (each a mean over the batch; BCE(l, y) = y softplus(-l) + (1 - y) softplus(l) is
+binary cross-entropy on logit l, exact for any finite logit):
 
-which is exact for any finite logit (no clipping, unlike BCE on probabilities). One-sided label
-smoothing s replaces the real target 1 by 1 - s (cross-entropy and least squares only).
+    non_saturating  D: BCE(l_r, 1) + BCE(l_f, 0)         G: BCE(l_f, 1) = -mean log D(G(z))  (the book)
+    minimax         D: as non_saturating                 G: -BCE(l_f, 0) = mean log(1 - D(G(z)))
+    least_squares   D: 1/2 (l_r - 1)^2 + 1/2 l_f^2       G: 1/2 (l_f - 1)^2                  (LSGAN)
+    hinge           D: relu(1 - l_r) + relu(1 + l_f)     G: -l_f
+    wasserstein     D: -l_r + l_f                        G: -l_f                             (WGAN)
+
+and two relativistic losses, which compare real and fake logits and so run with one joint D step; G's
+turn sees a real batch too:
+
+    rpgan               D: softplus(l_f - l_r)            G: softplus(l_r - l_f)   (pairs i-th real, i-th fake)
+    relativistic_average D: BCE(l_r - mean l_f, 1) + BCE(l_f - mean l_r, 0)
+                         G: BCE(l_f - mean l_r, 1) + BCE(l_r - mean l_f, 0)        (RaGAN)
+
+(Jolicoeur-Martineau 2019; RpGAN as in Huang et al. 2024). One-sided label smoothing is an option of the
+losses that have targets: `non_saturating.smoothed(0.1)` trains D towards 0.9 on real data.
+
+    >>> d, g = hinge(jnp.array([2.0, 0.0]), jnp.array([-2.0, 0.5]))
+    >>> float(d), float(g)   # mean relu(1 - l_r) + mean relu(1 + l_f); -mean l_f
+    (2.0, 0.75)
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+import dataclasses
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
+Loss = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]
 
-def bce_with_logits(logits: jax.Array, label: float) -> jax.Array:
-    """Mean binary cross-entropy of `logits` against a constant `label` (1 = real, 0 = fake).
+
+def bce_with_logits(logits: jax.Array, label: float | jax.Array) -> jax.Array:
+    """Mean binary cross-entropy of `logits` against `label` (1 = real, 0 = fake).
+
+    Args:
+      logits: D's outputs, any shape.
+      label: the target probability, a constant or an array broadcastable to `logits`.
+
+    Returns:
+      A scalar: mean of label * softplus(-l) + (1 - label) * softplus(l).
 
     >>> float(bce_with_logits(jnp.zeros(4), 1.0))  # sigmoid(0) = 0.5 -> log 2
     0.6931471...
@@ -33,82 +60,138 @@ def bce_with_logits(logits: jax.Array, label: float) -> jax.Array:
     return jnp.mean(label * jax.nn.softplus(-logits) + (1.0 - label) * jax.nn.softplus(logits))
 
 
-def d_loss_real(real_logits: jax.Array, smoothing: float = 0.0) -> jax.Array:
-    """D's loss on a real batch: BCE against "real" (1, or 1 - smoothing)."""
-    return bce_with_logits(real_logits, 1.0 - smoothing)
+@dataclasses.dataclass(frozen=True)
+class SplitLoss:
+    """A GAN loss whose D part is d_real(real_logits) + d_fake(fake_logits) and whose G part is
+    g(fake_logits). Called as any loss: `loss(real_logits, fake_logits) -> (d_loss, g_loss)`.
+
+    Attributes:
+      name: what config.json and logs call it.
+      d_real, d_fake, g: the terms; `d_real` takes the real target (1, or 1 - smoothing) as its second
+        argument when `smoothable`.
+      threshold: D's output above it means "real" (for D's accuracy); None for a critic with no decision.
+      smoothable: whether one-sided label smoothing applies (losses with a real target).
+      smoothing: the smoothing in use (see `smoothed`).
+
+    Example:
+      >>> custom = SplitLoss("soft_hinge", lambda r: jnp.mean(jax.nn.softplus(1 - r)),
+      ...                    lambda f: jnp.mean(jax.nn.softplus(1 + f)), lambda f: -jnp.mean(f))
+      >>> d_loss, g_loss = custom(jnp.ones(3), -jnp.ones(3))
+    """
+
+    name: str
+    d_real: Callable[..., jax.Array]
+    d_fake: Callable[[jax.Array], jax.Array]
+    g: Callable[[jax.Array], jax.Array]
+    threshold: float | None = 0.0
+    smoothable: bool = False
+    smoothing: float = 0.0
+
+    def real_term(self, real_logits: jax.Array) -> jax.Array:
+        """D's loss on a real batch (with the label smoothing in use)."""
+        return self.d_real(real_logits, 1.0 - self.smoothing) if self.smoothable else self.d_real(real_logits)
+
+    def __call__(self, real_logits: jax.Array, fake_logits: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return self.real_term(real_logits) + self.d_fake(fake_logits), self.g(fake_logits)
+
+    def smoothed(self, smoothing: float) -> "SplitLoss":
+        """The same loss with D's real target 1 - `smoothing` (one-sided label smoothing).
+
+        Args:
+          smoothing: in [0, 1).
+
+        Returns:
+          A new SplitLoss; raises ValueError for a loss without targets (hinge, wasserstein).
+
+        >>> non_saturating.smoothed(0.1).smoothing
+        0.1
+        """
+        if not 0.0 <= smoothing < 1.0:
+            raise ValueError(f"label smoothing must be in [0, 1), got {smoothing}")
+        if smoothing and not self.smoothable:
+            raise ValueError(f"label smoothing applies to losses with a real target (cross-entropy, least "
+                             f"squares), not {self.name}")
+        return dataclasses.replace(self, smoothing=float(smoothing))
 
 
-def d_loss_fake(fake_logits: jax.Array) -> jax.Array:
-    """D's loss on a fake batch: BCE against "fake" (0)."""
+def _ns_real(real_logits, target=1.0):
+    return bce_with_logits(real_logits, target)
+
+
+def _ns_fake(fake_logits):
     return bce_with_logits(fake_logits, 0.0)
 
 
-def g_loss_non_saturating(fake_logits: jax.Array) -> jax.Array:
-    """G's non-saturating loss: the fakes labelled "real", -mean log D(G(z)) (the book's recipe)."""
-    return bce_with_logits(fake_logits, 1.0)
+def _ls_real(real_logits, target=1.0):
+    return 0.5 * jnp.mean(jnp.square(real_logits - target))
 
 
-def g_loss_minimax(fake_logits: jax.Array) -> jax.Array:
-    """G's saturating loss from the original minimax game: mean log(1 - D(G(z))) = -BCE(l, 0).
-
-    Its gradient vanishes when D confidently rejects the fakes, which is why the book uses the
-    non-saturating loss instead.
-    """
-    return -bce_with_logits(fake_logits, 0.0)
-
-
-def d_loss_real_least_squares(real_logits: jax.Array, smoothing: float = 0.0) -> jax.Array:
-    return 0.5 * jnp.mean(jnp.square(real_logits - (1.0 - smoothing)))
-
-
-def d_loss_fake_least_squares(fake_logits: jax.Array) -> jax.Array:
-    return 0.5 * jnp.mean(jnp.square(fake_logits))
-
-
-def g_loss_least_squares(fake_logits: jax.Array) -> jax.Array:
-    return 0.5 * jnp.mean(jnp.square(fake_logits - 1.0))
-
-
-def d_loss_real_hinge(real_logits: jax.Array, smoothing: float = 0.0) -> jax.Array:
-    del smoothing  # not defined for the hinge loss (the config refuses it)
-    return jnp.mean(jax.nn.relu(1.0 - real_logits))
-
-
-def d_loss_fake_hinge(fake_logits: jax.Array) -> jax.Array:
-    return jnp.mean(jax.nn.relu(1.0 + fake_logits))
-
-
-def d_loss_real_wasserstein(real_logits: jax.Array, smoothing: float = 0.0) -> jax.Array:
-    del smoothing
-    return -jnp.mean(real_logits)
-
-
-def d_loss_fake_wasserstein(fake_logits: jax.Array) -> jax.Array:
-    return jnp.mean(fake_logits)
-
-
-def g_loss_mean_logit(fake_logits: jax.Array) -> jax.Array:
-    """G's loss for hinge and Wasserstein games: -mean D(G(z))."""
+def _mean_logit_g(fake_logits):
     return -jnp.mean(fake_logits)
 
 
-class GameLoss(NamedTuple):
-    """One member of the family. `threshold`: D's output above it means "real" (None: D is a critic
-    with no decision, as in WGAN)."""
+non_saturating = SplitLoss("non_saturating", _ns_real, _ns_fake, lambda f: bce_with_logits(f, 1.0), 0.0, True)
+minimax = SplitLoss("minimax", _ns_real, _ns_fake, lambda f: -bce_with_logits(f, 0.0), 0.0, True)
+least_squares = SplitLoss("least_squares", _ls_real, lambda f: 0.5 * jnp.mean(jnp.square(f)),
+                          lambda f: 0.5 * jnp.mean(jnp.square(f - 1.0)), 0.5, True)
+hinge = SplitLoss("hinge", lambda r: jnp.mean(jax.nn.relu(1.0 - r)), lambda f: jnp.mean(jax.nn.relu(1.0 + f)),
+                  _mean_logit_g, 0.0)
+wasserstein = SplitLoss("wasserstein", lambda r: -jnp.mean(r), jnp.mean, _mean_logit_g, None)
 
-    d_real: Callable[..., jax.Array]  # (real_logits, smoothing) -> loss
-    d_fake: Callable[[jax.Array], jax.Array]
-    g: Callable[[jax.Array], jax.Array]
-    threshold: float | None
+
+def rpgan(real_logits: jax.Array, fake_logits: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The relativistic pairing loss (RpGAN): D wants each real logit above its paired fake one.
+
+    Args:
+      real_logits, fake_logits: D's outputs on the real and the fake batch, the same shape.
+
+    Returns:
+      (mean softplus(l_f - l_r), mean softplus(l_r - l_f)).
+
+    >>> d, g = rpgan(jnp.array([1.0]), jnp.array([1.0]))
+    >>> round(float(d), 4), round(float(g), 4)   # log 2 each when D cannot tell them apart
+    (0.6931, 0.6931)
+    """
+    diff = real_logits - fake_logits
+    return jnp.mean(jax.nn.softplus(-diff)), jnp.mean(jax.nn.softplus(diff))
 
 
-GAME_LOSSES = {
-    "minimax": GameLoss(d_loss_real, d_loss_fake, g_loss_minimax, 0.0),
-    "non_saturating": GameLoss(d_loss_real, d_loss_fake, g_loss_non_saturating, 0.0),
-    "least_squares": GameLoss(d_loss_real_least_squares, d_loss_fake_least_squares, g_loss_least_squares, 0.5),
-    "hinge": GameLoss(d_loss_real_hinge, d_loss_fake_hinge, g_loss_mean_logit, 0.0),
-    "wasserstein": GameLoss(d_loss_real_wasserstein, d_loss_fake_wasserstein, g_loss_mean_logit, None),
+def relativistic_average(real_logits: jax.Array, fake_logits: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The relativistic average loss (RaGAN): each logit is judged against the other batch's mean.
+
+    Args:
+      real_logits, fake_logits: D's outputs on the real and the fake batch.
+
+    Returns:
+      (BCE(l_r - mean l_f, 1) + BCE(l_f - mean l_r, 0), BCE(l_f - mean l_r, 1) + BCE(l_r - mean l_f, 0)).
+
+    >>> d, g = relativistic_average(jnp.zeros(2), jnp.zeros(2))
+    >>> round(float(d), 4)   # 2 log 2
+    1.3863
+    """
+    real_rel = real_logits - jnp.mean(fake_logits)
+    fake_rel = fake_logits - jnp.mean(real_logits)
+    d = bce_with_logits(real_rel, 1.0) + bce_with_logits(fake_rel, 0.0)
+    g = bce_with_logits(fake_rel, 1.0) + bce_with_logits(real_rel, 0.0)
+    return d, g
+
+
+BUILT_IN: dict[str, Loss] = {
+    "non_saturating": non_saturating,
+    "minimax": minimax,
+    "least_squares": least_squares,
+    "hinge": hinge,
+    "wasserstein": wasserstein,
+    "rpgan": rpgan,
+    "relativistic_average": relativistic_average,
 }
+
+
+def loss_name(loss: Loss) -> str:
+    """What logs call `loss`: a SplitLoss's name, else the function's qualified name."""
+    if isinstance(loss, SplitLoss):
+        return loss.name
+    return f"{getattr(loss, '__module__', '?')}:{getattr(loss, '__qualname__', type(loss).__name__)}"
 
 
 def _input_grad_norms_sq(d_fn: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
@@ -122,14 +205,37 @@ def _input_grad_norms_sq(d_fn: Callable[[jax.Array], jax.Array], x: jax.Array) -
 
 
 def r1_penalty(d_fn: Callable[[jax.Array], jax.Array], x_real: jax.Array) -> jax.Array:
-    """R1 (Mescheder et al. 2018) without its weight: 1/2 mean |grad_x D(x_real)|^2."""
+    """R1 (Mescheder et al. 2018) without its weight: 1/2 mean |grad_x D(x_real)|^2.
+
+    Args:
+      d_fn: D as a function of its input batch, returning one logit per D input.
+      x_real: a real batch.
+
+    Returns:
+      A scalar.
+
+    >>> float(r1_penalty(lambda x: 3.0 * x[:, 0], jnp.ones((4, 2))))   # |grad| = 3 -> 9 / 2
+    4.5
+    """
     return 0.5 * jnp.mean(_input_grad_norms_sq(d_fn, x_real))
 
 
 def gradient_penalty(d_fn: Callable[[jax.Array], jax.Array], x_real: jax.Array, x_fake: jax.Array,
                      key: jax.Array, pack: int = 1) -> jax.Array:
-    """WGAN-GP (Gulrajani et al. 2017) without its weight: mean (|grad D(x_hat)| - 1)^2 at x_hat =
-    u x_real + (1 - u) x_fake, u ~ U(0, 1) drawn from `key` once per D input (`pack` samples)."""
+    """WGAN-GP (Gulrajani et al. 2017) without its weight: mean (|grad D(x_hat)| - 1)^2.
+
+    Args:
+      d_fn: D as a function of its input batch.
+      x_real, x_fake: batches of the same shape.
+      key: draws u ~ U(0, 1) once per D input; x_hat = u x_real + (1 - u) x_fake.
+      pack: samples per D input (PacGAN).
+
+    Returns:
+      A scalar.
+
+    >>> float(gradient_penalty(lambda x: x[:, 0], jnp.ones((2, 1)), jnp.zeros((2, 1)), jax.random.key(0)))
+    0.0
+    """
     n = x_real.shape[0] // pack
     u = jax.random.uniform(key, (n,) + (1,) * (x_real.ndim - 1), x_real.dtype)
     u = jnp.repeat(u, pack, axis=0)
@@ -139,7 +245,18 @@ def gradient_penalty(d_fn: Callable[[jax.Array], jax.Array], x_real: jax.Array, 
 
 
 def accuracy(logits: jax.Array, label: float, threshold: float = 0.0) -> jax.Array:
-    """Fraction of D's outputs on the side of `label` (1 real, 0 fake) of `threshold` (logit 0 is
-    probability 0.5)."""
+    """Fraction of D's outputs on the side of `label` (1 real, 0 fake) of `threshold`.
+
+    Args:
+      logits: D's outputs.
+      label: 1.0 for a real batch, 0.0 for a fake one.
+      threshold: the decision boundary (logit 0 is probability 0.5).
+
+    Returns:
+      A scalar in [0, 1].
+
+    >>> float(accuracy(jnp.array([1.0, -1.0]), 1.0))
+    0.5
+    """
     predicted_real = logits > threshold
     return jnp.mean(predicted_real if label == 1.0 else ~predicted_real)

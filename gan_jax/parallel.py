@@ -31,6 +31,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 PRECISIONS = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
+class DistributedError(ValueError):
+    """The environment of a multi-host run is incomplete or wrong."""
+
+
 ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
 
 
@@ -39,23 +43,21 @@ def initialize_distributed() -> None:
     SLURM or Open MPI, JAX finds the coordinator and this process's rank itself; elsewhere set
     JAX_COORDINATOR_ADDRESS (host:port of process 0), JAX_NUM_PROCESSES and JAX_PROCESS_ID. Must run
     before anything touches a device."""
-    from gan_jax.config import ConfigError
-
     set_ = {name: os.environ[name] for name in ENV if os.environ.get(name)}
     if set_ and len(set_) < len(ENV):
-        raise ConfigError(f"--distributed: set all of {', '.join(ENV)} (only {', '.join(set_)} set), "
+        raise DistributedError(f"--distributed: set all of {', '.join(ENV)} (only {', '.join(set_)} set), "
                           "or none of them on a TPU pod, SLURM or Open MPI")
     kwargs = {}
     if set_:
         try:
             kwargs = {"num_processes": int(set_["JAX_NUM_PROCESSES"]), "process_id": int(set_["JAX_PROCESS_ID"])}
         except ValueError:
-            raise ConfigError("--distributed: JAX_NUM_PROCESSES and JAX_PROCESS_ID must be integers, got "
+            raise DistributedError("--distributed: JAX_NUM_PROCESSES and JAX_PROCESS_ID must be integers, got "
                               f"{set_['JAX_NUM_PROCESSES']!r} and {set_['JAX_PROCESS_ID']!r}") from None
     try:
         jax.distributed.initialize(**kwargs)
     except ValueError as e:  # no cluster found and nothing set
-        raise ConfigError(f"--distributed: {e}; set {', '.join(ENV)}") from None
+        raise DistributedError(f"--distributed: {e}; set {', '.join(ENV)}") from None
 
 
 def primary() -> bool:
@@ -93,21 +95,25 @@ def barrier(name: str) -> None:
 
 
 class DataParallel:
-    def __init__(self, n_devices: int, batch_sizes: tuple[int, ...] = ()):
-        from gan_jax.config import ConfigError
+    """A one-axis mesh over `n_devices` devices (0 = all); ValueError when a batch does not split.
 
+    >>> DataParallel(1).n
+    1
+    """
+
+    def __init__(self, n_devices: int, batch_sizes: tuple[int, ...] = ()):
         available = jax.devices()  # every process's devices; on one host, the local ones
         n = n_devices or len(available)
         if n > len(available):
-            raise ConfigError(f"train.devices: {n} devices asked, {len(available)} available "
+            raise ValueError(f"devices: {n} devices asked, {len(available)} available "
                               f"({available[0].platform}); use 0 for all of them")
         if jax.process_count() > 1 and n != len(available):
-            raise ConfigError(f"train.devices: a run over {jax.process_count()} processes uses all their "
-                              f"{len(available)} devices; set train.devices=0")
+            raise ValueError(f"devices: a run over {jax.process_count()} processes uses all their "
+                              f"{len(available)} devices; set devices to 0")
         for b in batch_sizes:
             if b % n:
-                raise ConfigError(f"train.batch_size: a batch of {b} samples does not split over {n} devices; "
-                                  f"use a multiple of {n} (or set train.devices)")
+                raise ValueError(f"batch_size: a batch of {b} samples does not split over {n} devices; "
+                                 f"use a multiple of {n} (or set devices)")
         self.n = n
         self.mesh = Mesh(np.array(available[:n]), ("data",))
         self.replicated = NamedSharding(self.mesh, PartitionSpec())

@@ -17,6 +17,8 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from gan_jax import xla
+
 EPS = 1e-6
 
 
@@ -35,13 +37,13 @@ def sample(gan, state, key: jax.Array, n: int, burn_in: int = 10_000, percentile
            batch: int = 10_000, max_draws: int = 10_000_000) -> tuple[np.ndarray, float]:
     """`n` samples of G accepted by D, and the share of G's draws accepted. D judges single samples, so
     PacGAN packing (D judging several at once) is refused."""
-    if gan.cfg.gan.pack != 1:
-        raise ValueError(f"rejection sampling needs D to judge single samples; this GAN packs {gan.cfg.gan.pack}")
+    if gan.settings.pack != 1:
+        raise ValueError(f"rejection sampling needs D to judge single samples; this GAN packs {gan.settings.pack}")
 
-    judge = jax.jit(gan.discriminate)
+    judge, generate = xla.jit(gan.discriminate), xla.jit(gan.sample)
 
     def draw(k, size):
-        x = gan.sample_jit(state, gan.noise(k, size))
+        x = generate(state, gan.noise(k, size))
         return np.asarray(x), np.asarray(judge(state.d_params, state.d_rest, x), np.float64).reshape(-1)
 
     k_burn, k_draw, k_accept = jax.random.split(key, 3)

@@ -1,21 +1,34 @@
-"""Training runs on disk: the run directory, the compiled step loop, its outputs, and resuming.
+"""`fit(engine, data, run_dir=..., steps=...)`: one run loop for any engine, with everything on disk.
+
+An engine is anything with
+
+    init(key) -> state               a pytree with an integer `step` leaf (field or attribute)
+    train_step(state, data) -> (state, metrics)   pure; metrics a dict of scalars; data the whole dataset
+    sample(state, z) -> samples      and noise(key, n) -> z: what preview grids show
+
+and optionally `headline` (the metric names a log line shows; default all), `plateau` (what early
+stopping watches; default headline), `panels` (metric names drawn on one curve panel), `parallel` (a
+`gan_jax.parallel.DataParallel`: state and data are replicated over its mesh) and `check_data(shape)`.
+`gan_jax.GAN` and `gan_jax.Autoencoder` are two; a user's engine with these methods runs the same way.
 
 A run directory holds:
-  config.json          the resolved config (data.source is the source really used, never "auto")
-  data.json            what the data really was (source, number of images, shape)
-  metrics.jsonl        one row per `log_interval`: means of D/G losses and D accuracies, iterations/s
+  config.json          what the caller recorded (the CLI: the resolved config), if anything
+  data.json            what the data was (source, number of samples, shape); resume checks it
+  metrics.jsonl        one row per `log_interval`: means of every metric the engine returns, iterations/s
   tensorboard/         the same scalars for TensorBoard (tensorboardX)
-  samples/step_N.png   4x4 grids at a fixed z every `sample_interval`
-  curves.png           loss and accuracy curves (written when the run stops, however it stops)
+  samples/step_N.png   the preview (a 4x4 grid at a fixed z by default) every `sample_interval`
+  curves.png           every metric against the iteration (written when the run stops, however it stops)
   checkpoints/N/       orbax checkpoints every `checkpoint_interval`, at step 0 and at the end
 
-Nothing is created before the config, the data and the run directory have been checked; a fresh run that
-fails before its first checkpoint removes its directory. Metrics are fetched one compiled call behind, so
-the host never waits for the device except at sample and checkpoint steps. A non-finite loss stops the run
-without checkpointing the bad state. SIGINT/SIGTERM finish the current call, save a checkpoint and return.
+Nothing is created before the run directory has been checked; a fresh run that fails before its first
+checkpoint removes what it wrote. Metrics are fetched one compiled call behind, so the host waits for the
+device only at sample and checkpoint steps. A non-finite metric stops the run without checkpointing the
+bad state. SIGINT/SIGTERM finish the current call, save a checkpoint and return. Resuming (`resume=True`)
+continues from the newest good checkpoint and is bitwise the uninterrupted run (each step's batch and noise
+come from `fold_in(key, step)`).
 
 Over several processes (`gan-jax train --distributed`, `gan_jax.parallel`) every process runs the same loop
-and calls orbax; only the primary writes the other files and makes previews and reports.
+and calls orbax; only the primary writes the other files and makes previews.
 """
 
 from __future__ import annotations
@@ -29,26 +42,17 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from gan_jax import config as config_lib
-from gan_jax import data as data_lib
-from gan_jax import mixtures, parallel, viz
+from gan_jax import mixtures, parallel, viz, xla
 from gan_jax.checkpoint import CheckpointMismatch, Checkpoints
-from gan_jax.config import Config
-from gan_jax.autoencode import Autoencoder
-from gan_jax.train import GAN, all_finite
 
 GRID_SIZE = 16  # the book's 4x4
-
-
-def trainer(cfg: Config, sample_shape: tuple[int, ...]) -> GAN | Autoencoder:
-    """The engine for `cfg`: the two-player GAN, or the one-player autoencoder (model.name ae, vae, ...).
-    Both have init, advance_jit, sample_jit, noise, finish (called when training ends) and `headline`
-    (the metrics a log line shows)."""
-    return Autoencoder(cfg, sample_shape) if cfg.autoencoder else GAN(cfg, sample_shape)
+SAMPLE_SEED = 1234
 
 
 class RunError(RuntimeError):
@@ -61,19 +65,50 @@ class NonFiniteLoss(RuntimeError):
 
 @dataclasses.dataclass
 class Outcome:
+    """What `fit` returns: where, how far, why it stopped, the last metrics row and preview."""
+
     run_dir: Path
     step: int
     reason: str  # "done", "early_stop" or "signal:<NAME>"
     last: dict  # the last metrics row
     last_grid: Path | None
     signum: int | None = None  # the signal that stopped the run; None when it was not stopped by one
-    headline: tuple[str, ...] = ("d_loss", "g_loss")
+    headline: tuple[str, ...] = ()
+    state: Any = None  # the final state (host-local)
 
 
 def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+@jax.jit
+def all_finite(tree) -> jax.Array:
+    """True when every float leaf of `tree` is finite."""
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def repeat(train_step: Callable, k: int) -> Callable:
+    """`k` iterations of `train_step` as one function (`lax.scan` for k > 1); metrics get a leading axis.
+
+    Args:
+      train_step: (state, data) -> (state, metrics).
+      k: iterations per call.
+
+    Returns:
+      (state, data) -> (state, metrics stacked along a new first axis of length k).
+
+    >>> # state, metrics = jax.jit(repeat(gan.train_step, 10))(state, images)
+    """
+    if k == 1:
+        def once(state, data):
+            state, metrics = train_step(state, data)
+            return state, jax.tree.map(lambda m: m[None], metrics)
+
+        return once
+    return lambda state, data: jax.lax.scan(lambda s, _: train_step(s, data), state, None, length=k)
 
 
 def _open_log(path: Path, start_step: int):
@@ -85,13 +120,8 @@ def _open_log(path: Path, start_step: int):
     return open(path, "a")
 
 
-def default_run_dir(experiment: str) -> Path:
-    return Path("runs") / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
 class Plateau:
-    """Early stopping: the mean losses (D's and G's, or the autoencoder's) of the last `window` steps vs
-    the `window` before.
+    """Early stopping: the mean of each watched metric over the last `window` steps vs the `window` before.
 
     Stops when every one moved by less than `tol` relative to the earlier mean (the book's advice: watch
     the losses and stop where they flatten).
@@ -115,9 +145,9 @@ class Plateau:
 class MetricsLog:
     """metrics.jsonl + TensorBoard + progress bar; rows are means over `log_interval` steps."""
 
-    def __init__(self, run_dir: Path, cfg: Config, start_step: int, progress: bool, headline: tuple[str, ...],
-                 write: bool = True):
-        self.cfg, self.headline = cfg, headline
+    def __init__(self, run_dir: Path, total: int, log_interval: int, start_step: int, progress: bool,
+                 headline: tuple[str, ...] | None, write: bool = True):
+        self.total, self.log_interval, self.headline = total, log_interval, headline
         self.path = run_dir / "metrics.jsonl"
         self.file = self.tb = None  # `write` False (a secondary process): keeps the numbers, writes nothing
         if write:
@@ -133,24 +163,24 @@ class MetricsLog:
         if write and progress and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=cfg.train.steps, initial=start_step, unit="it", dynamic_ncols=True)
+            self.bar = tqdm(total=total, initial=start_step, unit="it", dynamic_ncols=True)
 
     def restart_clock(self) -> None:
         self.clock = time.perf_counter()
 
+    def shown(self, metrics: dict) -> tuple[str, ...]:
+        return tuple(n for n in (self.headline or tuple(metrics)) if n in metrics)
+
     def add(self, step: int, metrics: dict[str, np.ndarray]) -> None:
-        """Takes the metrics of the steps ending at `step` (arrays of length train.fuse)."""
+        """Takes the metrics of the steps ending at `step` (arrays of length `fuse`)."""
         k = len(next(iter(metrics.values())))
         for name, values in metrics.items():
             self.sums[name] += float(values.sum())
         self.count += k
         if self.bar is not None:
             self.bar.update(k)
-            shown = {name: f"{metrics[name][-1]:.3f}" for name in self.headline}
-            if "d_acc_real" in metrics:
-                shown["d_acc"] = f"{50 * (metrics['d_acc_real'][-1] + metrics['d_acc_fake'][-1]):.0f}%"
-            self.bar.set_postfix(shown, refresh=False)
-        if step % self.cfg.train.log_interval == 0:
+            self.bar.set_postfix({name: f"{metrics[name][-1]:.3f}" for name in self.shown(metrics)}, refresh=False)
+        if step % self.log_interval == 0:
             now = time.perf_counter()
             row = {"step": step, **{n: s / self.count for n, s in self.sums.items()}}
             row["it_per_s"] = self.count / max(now - self.clock, 1e-9)
@@ -176,33 +206,55 @@ class MetricsLog:
             self.tb.close()
 
 
-class Preview:
-    """What a run shows at each sample step, from a fixed z: the book's 4x4 grid for images; for a
-    Gaussian mixture, 2,500 samples over the modes with the protocol's scores (also in scores.jsonl)."""
+class GridPreview:
+    """The default preview: the engine's samples at a fixed z, a 4x4 grid of images (or, for points, a
+    scatter), written to samples/step_N.png."""
 
-    def __init__(self, cfg: Config, gan: GAN, data_kind: str, run_dir: Path, start_step: int):
-        self.gan, self.run_dir = gan, run_dir
-        self.mixture = mixtures.MIXTURES.get(data_kind)
-        n = mixtures.PROTOCOL_SAMPLES if self.mixture else GRID_SIZE
-        self.z = gan.noise(jax.random.key(cfg.sample_seed), n)
+    def __init__(self, engine, n: int = GRID_SIZE, seed: int = SAMPLE_SEED):
+        self.engine, self.n, self.seed = engine, n, seed
+        self.sample = xla.jit(engine.sample)
+
+    def open(self, run_dir: Path, start_step: int) -> None:
+        self.run_dir = run_dir
+        self.z = self.engine.noise(jax.random.key(self.seed), self.n)
         (run_dir / "samples").mkdir(exist_ok=True)
-        self.scores = _open_log(run_dir / "scores.jsonl", start_step) if self.mixture else None
 
     def __call__(self, state, step: int) -> tuple[Path, str]:
         """Writes samples/step_N.png; returns its path and a few words on it."""
-        x = np.asarray(self.gan.sample_jit(state, self.z))
+        x = np.asarray(self.sample(state, self.z))
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
-        if self.mixture is None:
+        if x.ndim == 4:
             return viz.save_grid(x, path), ""
+        return viz.save_points(x, np.zeros((0, x.reshape(len(x), -1).shape[1])), 0.0, path, f"step {step}"), ""
+
+    def close(self) -> None:
+        pass
+
+
+class MixturePreview(GridPreview):
+    """For a Gaussian mixture: 2,500 samples over its modes, with the PacGAN protocol's scores (also
+    appended to scores.jsonl) at every preview step."""
+
+    def __init__(self, engine, mixture: mixtures.Mixture, seed: int = SAMPLE_SEED):
+        super().__init__(engine, mixtures.PROTOCOL_SAMPLES, seed)
+        self.mixture = mixture
+
+    def open(self, run_dir: Path, start_step: int) -> None:
+        super().open(run_dir, start_step)
+        self.scores = _open_log(run_dir / "scores.jsonl", start_step)
+
+    def __call__(self, state, step: int) -> tuple[Path, str]:
+        x = np.asarray(self.sample(state, self.z))
         s = mixtures.scores(x, self.mixture)
         self.scores.write(json.dumps({"step": step, **s}) + "\n")
         self.scores.flush()
-        words = f"modes {s['modes']}/{s['of_modes']}, high quality {100 * s['high_quality']:.1f}%, reverse KL {s['reverse_kl']:.3f}"
+        words = (f"modes {s['modes']}/{s['of_modes']}, high quality {100 * s['high_quality']:.1f}%, "
+                 f"reverse KL {s['reverse_kl']:.3f}")
+        path = self.run_dir / "samples" / f"step_{step:06d}.png"
         return viz.save_points(x, self.mixture.means, self.mixture.std, path, f"step {step}: {words}"), words
 
     def close(self) -> None:
-        if self.scores is not None:
-            self.scores.close()
+        self.scores.close()
 
 
 class _Signals:
@@ -228,22 +280,10 @@ class _Signals:
             signal.signal(sig, handler)
 
 
-def _load_data(cfg: Config) -> tuple[Config, data_lib.Dataset]:
-    ds = data_lib.load(cfg.data)
-    per_batch = cfg.train.batch_size * (1 if cfg.autoencoder else cfg.gan.pack)
-    if ds.images.shape[0] < per_batch and cfg.data.sampling == "epoch":
-        raise config_lib.ConfigError(
-            f"train.batch_size: {per_batch} samples per batch (x gan.pack) is more than the "
-            f"{ds.images.shape[0]} images of {ds.source}; epoch sampling needs at least one full batch"
-        )
-    resolved = dataclasses.replace(cfg.data, source=ds.kind)  # record the source really used
-    return dataclasses.replace(cfg, data=resolved), ds
-
-
 def _check_new_run_dir(run_dir: Path) -> None:
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise RunError(f"run directory {run_dir} already exists and is not empty; "
-                       "pass --resume to continue it, or choose another --run-dir")
+                       "pass --resume (resume=True) to continue it, or choose another run directory")
 
 
 def _make_run_dir(run_dir: Path) -> None:
@@ -253,112 +293,150 @@ def _make_run_dir(run_dir: Path) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise RunError(f"cannot write the run directory {run_dir}: {e.strerror or e}; choose another --run-dir") from None
+        raise RunError(f"cannot write the run directory {run_dir}: {e.strerror or e}; choose another") from None
 
 
-def start(cfg: Config, run_dir: str | Path | None = None, progress: bool = True) -> Outcome:
-    """Trains a fresh run of `cfg` into `run_dir` (default runs/<experiment>-<time>)."""
-    run_dir = Path(run_dir) if run_dir else default_run_dir(cfg.experiment)
-    _check_new_run_dir(run_dir)
-    cfg, ds = _load_data(cfg)
-    existed = run_dir.exists()  # an empty directory the user made: keep it, but nothing in it
-    parallel.barrier("run directory checked")  # before the primary writes in it
-    primary = parallel.primary()
-    if primary:
-        _make_run_dir(run_dir)
+def describe_data(data) -> dict:
+    """data.json's content: a `gan_jax.data.Dataset`'s description, or an array's size and shape."""
+    if hasattr(data, "describe"):
+        return data.describe()
+    return {"source": "array", "n": int(data.shape[0]), "image_shape": list(data.shape[1:])}
+
+
+def _array(data) -> np.ndarray | jax.Array:
+    return data.images if hasattr(data, "images") else data
+
+
+def restore(run_dir: str | Path, engine, key: Any = 0, keep: int = 3):
+    """(step, state, checkpoints) from the newest good checkpoint of `run_dir`, shaped like
+    `engine.init(key)`."""
+    checkpoints = Checkpoints(Path(run_dir) / "checkpoints", keep)
     try:
-        if primary:
-            write_atomic(run_dir / "config.json", config_lib.to_json(cfg))
-            write_atomic(run_dir / "data.json", json.dumps(ds.describe(), indent=2) + "\n")
-        parallel.barrier("run directory made")
-        gan = trainer(cfg, ds.image_shape)
-        state = gan.parallel.replicate(gan.init())
-        checkpoints = Checkpoints(run_dir / "checkpoints", cfg.train.keep_checkpoints)
-        checkpoints.save(0, state)
-    except BaseException:  # nothing half-written: the run did not get its first checkpoint
-        if primary:
-            shutil.rmtree(run_dir, ignore_errors=True)
-            if existed:
-                run_dir.mkdir()
-        raise
-    return _loop(cfg, run_dir, ds, gan, state, checkpoints, progress)
-
-
-def load_run_config(run_dir: str | Path) -> Config:
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise RunError(f"{run_dir} is not a run directory (no config.json)")
-    try:
-        return config_lib.from_dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as e:
-        raise RunError(f"{path} is not valid JSON: {e}") from None
-
-
-def restore(run_dir: str | Path, cfg: Config, gan: GAN | Autoencoder):
-    """(step, state, checkpoints) from the newest good checkpoint of `run_dir`."""
-    checkpoints = Checkpoints(Path(run_dir) / "checkpoints", cfg.train.keep_checkpoints)
-    try:
-        found = checkpoints.restore(gan.init())
+        found = checkpoints.restore(engine.init(key))
     except CheckpointMismatch as e:
         checkpoints.close()
         raise RunError(str(e)) from None
     if found is None:
         checkpoints.close()
-        raise RunError(f"{run_dir} has no checkpoint that loads; start a fresh run instead of --resume")
+        raise RunError(f"{run_dir} has no checkpoint that loads; start a fresh run instead of resuming")
     return (*found, checkpoints)
 
 
-def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True) -> Outcome:
-    """Continues the run in `run_dir` from its newest good checkpoint (`overrides`, e.g. a longer
-    train.steps, apply on top of the saved config)."""
+def _check_intervals(steps: int, fuse: int, **intervals: int) -> None:
+    if fuse < 1 or steps < 0:
+        raise ValueError(f"fuse must be >= 1 and steps >= 0, got fuse={fuse}, steps={steps}")
+    for name, value in {"steps": steps, **intervals}.items():
+        if value <= 0 and name != "steps":
+            raise ValueError(f"{name} must be > 0, got {value}")
+        if value % fuse:
+            raise ValueError(f"{name}={value} is not a multiple of fuse={fuse}; intervals are counted in fused calls")
+
+
+def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: int = 1, log_interval: int = 100,
+        sample_interval: int = 1000, checkpoint_interval: int = 1000, keep_checkpoints: int = 3,
+        early_stop_window: int = 0, early_stop_tol: float = 0.02, resume: bool = False, progress: bool = True,
+        preview=None, on_finish: Callable | None = None, config: dict | None = None, name: str | None = None,
+        notes: tuple[str, ...] = ()) -> Outcome:
+    """Trains `engine` on `data` into `run_dir`: checkpoints, resume, previews, metrics, curves, progress.
+
+    Args:
+      engine: anything meeting the protocol in this module's docstring (`gan_jax.GAN`, `gan_jax.Autoencoder`).
+      data: the dataset, an array N x ... (images in [-1, 1]) or a `gan_jax.data.Dataset`.
+      run_dir: the run directory (new or empty; with resume=True, an existing run).
+      steps: train until this step (a resumed run continues to it).
+      key: what `engine.init` takes: a typed key, an int seed, or `gan_jax.Streams`.
+      fuse: iterations per compiled call (`repeat`); steps and intervals must be multiples of it.
+      log_interval, sample_interval, checkpoint_interval: in steps. keep_checkpoints: the newest kept.
+      early_stop_window, early_stop_tol: stop when the `plateau` metrics' means over the last window moved
+        less than tol relative to the window before (0 = off).
+      resume: continue the run in `run_dir` from its newest good checkpoint.
+      progress: a progress bar on a terminal.
+      preview: an object with open(run_dir, start_step), __call__(state, step) -> (path, words), close();
+        default `GridPreview(engine)`.
+      on_finish: called as on_finish(state, run_dir) when training ends (not when stopped by a signal).
+      config: a JSON-able dict recorded as config.json (at the start, and again when a resume restored).
+      name: what log lines call the run. notes: lines printed at the start.
+
+    Returns:
+      An `Outcome` (step reached, why it stopped, last metrics row, last preview, final state).
+
+    Example:
+      >>> # outcome = gj.fit(gan, images, run_dir="runs/mine", steps=2000, key=jax.random.key(0))
+      >>> # gj.fit(gan, images, run_dir="runs/mine", steps=4000, resume=True)   # later: train longer
+    """
     run_dir = Path(run_dir)
-    cfg = config_lib.apply_overrides(load_run_config(run_dir), list(overrides))
-    cfg, ds = _load_data(cfg)
-    recorded = json.loads((run_dir / "data.json").read_text())
-    if recorded["n"] != ds.images.shape[0] or recorded["image_shape"] != list(ds.image_shape):
-        raise RunError(f"the data changed since the run started: recorded {recorded}, now {ds.describe()}")
-    gan = trainer(cfg, ds.image_shape)
-    step, state, checkpoints = restore(run_dir, cfg, gan)
-    state = gan.parallel.replicate(state)
-    if parallel.primary():
-        write_atomic(run_dir / "config.json", config_lib.to_json(cfg))  # with the overrides, once restorable
-        print(f"resuming {run_dir} from step {step}", flush=True)
-    return _loop(cfg, run_dir, ds, gan, state, checkpoints, progress)
-
-
-CONV_MODELS = ("dcgan", "conv_ae")
-
-
-def scan_note(cfg: Config, backend: str) -> str | None:
-    """A warning for convolutional models fused with lax.scan on XLA:CPU, which runs their steps far slower
-    inside a scan (DCGAN: 0.05 it/s at train.fuse=5 vs 3.7 at 1; docs/speed.md); None otherwise."""
-    if backend != "cpu" or cfg.train.fuse == 1 or cfg.model.name not in CONV_MODELS:
-        return None
-    return (f"note: train.fuse={cfg.train.fuse} runs {cfg.model.name} steps inside lax.scan, which XLA:CPU runs "
-            f"far slower than single steps (docs/speed.md); --set train.fuse=1 is faster here")
-
-
-def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencoder, state, checkpoints: Checkpoints,
-          progress: bool) -> Outcome:
-    t = cfg.train
-    step = int(state.step)
-    images = gan.parallel.replicate(jax.device_put(ds.images))  # the state is already replicated
+    _check_intervals(steps, fuse, log_interval=log_interval, sample_interval=sample_interval,
+                     checkpoint_interval=checkpoint_interval)
+    images = _array(data)
+    if hasattr(engine, "check_data"):
+        engine.check_data(tuple(images.shape[1:]))
+    info = describe_data(data)
     primary = parallel.primary()
-    preview = Preview(cfg, gan, ds.kind, run_dir, step) if primary else None
-    log = MetricsLog(run_dir, cfg, step, progress, gan.headline, write=primary)
+    mesh = getattr(engine, "parallel", None)
+    replicate = mesh.replicate if mesh is not None else (lambda tree: tree)
+    if resume:
+        recorded_path = run_dir / "data.json"
+        if not recorded_path.is_file():
+            raise RunError(f"{run_dir} is not a run directory to resume (no data.json)")
+        recorded = json.loads(recorded_path.read_text())
+        if recorded["n"] != info["n"] or recorded["image_shape"] != info["image_shape"]:
+            raise RunError(f"the data changed since the run started: recorded {recorded}, now {info}")
+        step, state, checkpoints = restore(run_dir, engine, key, keep_checkpoints)
+        state = replicate(state)
+        if primary:
+            if config is not None:
+                write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+            print(f"resuming {run_dir} from step {step}", flush=True)
+    else:
+        _check_new_run_dir(run_dir)
+        existed = run_dir.exists()  # an empty directory the user made: keep it, but nothing in it
+        parallel.barrier("run directory checked")  # before the primary writes in it
+        if primary:
+            _make_run_dir(run_dir)
+        try:
+            if primary:
+                if config is not None:
+                    write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+                write_atomic(run_dir / "data.json", json.dumps(info, indent=2) + "\n")
+            parallel.barrier("run directory made")
+            state = replicate(engine.init(key))
+            checkpoints = Checkpoints(run_dir / "checkpoints", keep_checkpoints)
+            checkpoints.save(0, state)
+        except BaseException:  # nothing half-written: the run did not get its first checkpoint
+            if primary:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                if existed:
+                    run_dir.mkdir()
+            raise
+    return _loop(engine, images, run_dir, state, checkpoints, replicate, primary, steps, fuse, log_interval,
+                 sample_interval, checkpoint_interval, early_stop_window, early_stop_tol, progress,
+                 preview if preview is not None else GridPreview(engine), on_finish, name or run_dir.name, notes)
+
+
+def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replicate, primary: bool, total: int,
+          fuse: int, log_interval: int, sample_interval: int, checkpoint_interval: int, window: int, tol: float,
+          progress: bool, preview, on_finish, name: str, notes) -> Outcome:
+    step = int(parallel.local(state).step)
+    advance = xla.jit(repeat(engine.train_step, fuse), donate_argnums=0)
+    images = replicate(jax.device_put(images))  # the state is already replicated
+    headline = tuple(getattr(engine, "headline", None) or ())
+    watched = tuple(getattr(engine, "plateau", None) or headline)
+    if primary:
+        preview.open(run_dir, step)
+    log = MetricsLog(run_dir, total, log_interval, step, progress, headline or None, write=primary)
+    mesh = getattr(engine, "parallel", None)
     where = ""
-    if gan.parallel.n > 1:
+    if mesh is not None and mesh.n > 1:
         hosts = f" on {jax.process_count()} processes" if jax.process_count() > 1 else ""
-        where = f"{gan.parallel.n} {jax.devices()[0].platform} devices{hosts}, "
-    log.say(f"training {cfg.experiment} on {ds.source} ({ds.images.shape[0]} images) into {run_dir}; "
-            f"{where}steps {step} -> {t.steps}")
-    if note := scan_note(cfg, jax.default_backend()):
+        where = f"{mesh.n} {jax.devices()[0].platform} devices{hosts}, "
+    log.say(f"training {name} ({images.shape[0]} samples) into {run_dir}; {where}steps {step} -> {total}")
+    for note in notes:
         log.say(note)
-    plateau = Plateau(t.early_stop_window, t.early_stop_tol)
+    plateau = Plateau(window, tol)
     last_grid, reason, early, stopped_by = None, "done", False, None
 
     def take(pending) -> None:
-        nonlocal early
+        nonlocal early, watched
         at, metrics = pending
         metrics = jax.device_get(metrics)
         bad = [n for n, v in metrics.items() if not np.all(np.isfinite(v))]
@@ -366,15 +444,17 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
             first = at - len(metrics[bad[0]]) + 1 + int(np.argmin(np.isfinite(metrics[bad[0]])))
             raise NonFiniteLoss(f"non-finite {', '.join(bad)} at step {first}")
         log.add(at, metrics)
-        early = plateau.update(*(metrics[name] for name in gan.headline)) or early
+        if window:
+            watched = watched or tuple(metrics)
+            early = plateau.update(*(metrics[n] for n in watched)) or early
 
     try:
         with _Signals() as signals:
             pending = None
             compile_start = time.perf_counter()
-            while step < t.steps:
-                state, metrics = gan.advance_jit(state, images)
-                step += t.fuse
+            while step < total:
+                state, metrics = advance(state, images)
+                step += fuse
                 if compile_start is not None:  # the first call compiles; keep it out of it/s
                     jax.block_until_ready(metrics)
                     log.say(f"compiled in {time.perf_counter() - compile_start:.1f}s")
@@ -383,11 +463,11 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
                 if pending is not None:
                     take(pending)
                 pending = (step, metrics)
-                sample = step % t.sample_interval == 0 or step == t.steps
+                sample = step % sample_interval == 0 or step == total
                 # over several processes, compared at log steps only: no host round trip at every call
-                requested = parallel.agree(signals.signum is not None, sync=step % t.log_interval == 0)
+                requested = parallel.agree(signals.signum is not None, sync=step % log_interval == 0)
                 stop = requested or early
-                if sample or stop or step % t.checkpoint_interval == 0:
+                if sample or stop or step % checkpoint_interval == 0:
                     take(pending)
                     pending = None
                     stop = requested or early
@@ -395,18 +475,17 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
                         last_grid, words = preview(parallel.local(state), step)
                         r = log.last
                         if r:
-                            acc = f"d_acc {50 * (r['d_acc_real'] + r['d_acc_fake']):.1f}%  " if "d_acc_real" in r else ""
-                            losses = "  ".join(f"{name} {r[name]:.4f}" for name in gan.headline)
-                            log.say(f"step {step}/{t.steps}  {losses}  {acc}"
-                                    f"{r['it_per_s']:.1f} it/s  {words + '  ' if words else ''}-> {last_grid}")
-                    if stop or step % t.checkpoint_interval == 0 or step == t.steps:
+                            shown = "  ".join(f"{n} {r[n]:.4f}" for n in log.shown(r) if n not in ("step", "it_per_s"))
+                            log.say(f"step {step}/{total}  {shown}  {r['it_per_s']:.1f} it/s  "
+                                    f"{words + '  ' if words else ''}-> {last_grid}")
+                    if stop or step % checkpoint_interval == 0 or step == total:
                         if not bool(all_finite(state)):
                             raise NonFiniteLoss(f"non-finite parameters after step {step}")
                         checkpoints.save(step, state)
                     if stop:
                         if early:
                             reason = "early_stop"
-                            log.say(f"losses flattened over {t.early_stop_window} steps: stopping early at step {step}")
+                            log.say(f"the watched metrics flattened over {window} steps: stopping early at step {step}")
                         else:  # a process stopped by another's signal reports SIGTERM
                             stopped_by = signals.signum or signal.SIGTERM
                             reason = f"signal:{signal.Signals(stopped_by).name}"
@@ -416,52 +495,16 @@ def _loop(cfg: Config, run_dir: Path, ds: data_lib.Dataset, gan: GAN | Autoencod
     except NonFiniteLoss as e:
         good = checkpoints.steps()
         raise NonFiniteLoss(f"{e}; training stopped. The last good checkpoint is step {good[-1] if good else None} "
-                            f"in {run_dir / 'checkpoints'}; try lower optim.g_lr / optim.d_lr") from None
+                            f"in {run_dir / 'checkpoints'}; try lower learning rates") from None
     finally:
         log.close()
         checkpoints.close()
-        if preview is not None:
+        if primary:
             preview.close()
             if (run_dir / "metrics.jsonl").exists():
-                viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", cfg.experiment)
-    if stopped_by is None and primary:
-        gan.finish(parallel.local(state), run_dir)
-    return Outcome(run_dir, step, reason, log.last, last_grid, stopped_by, gan.headline)
-
-
-SAMPLE_WEIGHTS = ("auto", "live", "ema")
-
-
-def weights_used(cfg: Config, weights: str) -> str:
-    """Which of G's weights `weights` ("auto", "live" or "ema") picks in a run of `cfg`: "auto" is the
-    moving average when the run keeps one (a GAN with gan.ema_decay > 0) and the trained weights otherwise."""
-    has_ema = not cfg.autoencoder and cfg.gan.ema_decay > 0
-    if weights not in SAMPLE_WEIGHTS:
-        raise RunError(f"--weights must be one of {', '.join(SAMPLE_WEIGHTS)}, got {weights!r}")
-    if weights == "ema" and not has_ema:
-        raise RunError("this run keeps no moving average of G's weights (gan.ema_decay = 0); use --weights live or auto")
-    if weights == "auto":
-        return "ema" if has_ema else "live"
-    return weights
-
-
-def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weights: str = "auto") -> np.ndarray:
-    """`n` images (N x H x W x C float32 in [-1, 1]) from the newest good checkpoint of `run_dir`, with G's
-    `weights` as `weights_used` resolves them (BatchNorm's running statistics are the trained G's either way)."""
-    if n <= 0:
-        raise RunError(f"--n must be > 0, got {n}")
-    cfg = load_run_config(run_dir)
-    live = weights_used(cfg, weights) == "live"
-    shape = tuple(json.loads((Path(run_dir) / "data.json").read_text())["image_shape"])
-    gan = trainer(cfg, shape)
-    step, state, checkpoints = restore(run_dir, cfg, gan)
-    checkpoints.close()
-    if live and not cfg.autoencoder:
-        state = state.replace(g_ema=None)  # GAN.sample uses g_params when no average is kept
-    key = jax.random.key(seed)
-    batch = min(batch, n)
-    out = [
-        np.asarray(gan.sample_jit(state, gan.noise(jax.random.fold_in(key, i), batch)))
-        for i in range(-(-n // batch))
-    ]
-    return np.concatenate(out)[:n]
+                viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", name,
+                                tuple(getattr(engine, "panels", ()) or ()))
+    local = parallel.local(state)
+    if stopped_by is None and primary and on_finish is not None:
+        on_finish(local, run_dir)
+    return Outcome(run_dir, step, reason, log.last, last_grid, stopped_by, headline, local)

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 ROUNDS = 4
+SAMPLING = ("replacement", "epoch")
 
 
 def _mix(x: jax.Array) -> jax.Array:

@@ -42,33 +42,41 @@ def read_metrics(path: str | Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def save_curves(rows: list[dict], path: str | Path, title: str = "") -> Path | None:
-    """Loss and accuracy curves against the iteration, from metrics.jsonl rows; None without rows."""
+def save_curves(rows: list[dict], path: str | Path, title: str = "", panels: tuple[tuple[str, ...], ...] = ()
+                ) -> Path | None:
+    """Curves of every metric in metrics.jsonl rows against the iteration; None without rows.
+
+    Args:
+      rows: metrics.jsonl rows ({"step": ..., metric: value, ...}).
+      path: the PNG to write.
+      title: the figure's title.
+      panels: groups of metric names drawn on one panel (e.g. D's and G's losses); every other metric
+        gets a panel of its own. `it_per_s` (the loop's speed) is not drawn.
+
+    Returns:
+      The path written, or None when there are no rows.
+    """
     if not rows:
         return None
+    names = [n for n in rows[-1] if n not in ("step", "it_per_s")]
+    groups = [tuple(n for n in group if n in names) for group in panels]
+    groups = [g for g in groups if g]
+    grouped = {n for g in groups for n in g}
+    groups += [(n,) for n in names if n not in grouped]
     plt = _pyplot()
-    steps = [r["step"] for r in rows]
-    if "d_loss" not in rows[0]:  # one player (an autoencoder): its loss alone
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(steps, [r["loss"] for r in rows])
-        ax.set(xlabel="iteration", ylabel="loss (nats per example)", title=title or "training loss")
+    cols = min(3, len(groups))
+    nrows = math.ceil(len(groups) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.6 * cols, 3.4 * nrows), squeeze=False)
+    for ax, group in zip(axes.flat, groups):
+        for name in group:
+            points = [(r["step"], r[name]) for r in rows if name in r]
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=name)
+        ax.set(xlabel="iteration", title=" / ".join(group))
+        if len(group) > 1:
+            ax.legend()
         ax.grid(alpha=0.3)
-        return save_figure(plt, fig, path)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, label in (("d_loss", "discriminator"), ("g_loss", "generator")):
-        ax_loss.plot(steps, [r[key] for r in rows], label=label)
-    ax_loss.set(xlabel="iteration", ylabel="loss", title="training losses")
-    if "d_acc_real" in rows[0]:
-        for key, label in (("d_acc_real", "D accuracy on real"), ("d_acc_fake", "D accuracy on fake")):
-            ax_acc.plot(steps, [100 * r[key] for r in rows], label=label)
-        ax_acc.set(xlabel="iteration", ylabel="accuracy (%)", title="discriminator accuracy", ylim=(-2, 102))
-    else:  # a critic (WGAN): no decision, show its two terms
-        for key, label in (("d_loss_real", "D loss on real"), ("d_loss_fake", "D loss on fake")):
-            ax_acc.plot(steps, [r[key] for r in rows], label=label)
-        ax_acc.set(xlabel="iteration", ylabel="loss", title="critic terms")
-    for ax in (ax_loss, ax_acc):
-        ax.legend()
-        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.axis("off")
     if title:
         fig.suptitle(title)
     return save_figure(plt, fig, path)
@@ -95,6 +103,9 @@ def draw_points(ax, points: np.ndarray, means: np.ndarray, std: float, label: st
     """Samples over a mixture's modes: a scatter for 2-D (modes as crosses, 3-std circles), a histogram
     against the true density for 1-D."""
     points = np.asarray(points).reshape(len(points), -1)
+    if points.shape[1] == 1 and not len(means):
+        ax.hist(points[:, 0], bins=200, density=True, alpha=0.6, label=label)
+        return
     if points.shape[1] == 1:
         lo, hi = means.min() - 1.0, means.max() + 1.0
         ax.hist(np.clip(points[:, 0], lo, hi), bins=200, range=(lo, hi), density=True, alpha=0.6, label=label)
@@ -104,6 +115,9 @@ def draw_points(ax, points: np.ndarray, means: np.ndarray, std: float, label: st
         ax.legend(loc="upper right")
         return
     ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, label=label)
+    if not len(means):  # no known modes: just the samples
+        ax.set_aspect("equal")
+        return
     ax.scatter(means[:, 0], means[:, 1], marker="x", c="red", s=30, label="modes")
     from matplotlib.patches import Circle
 
@@ -116,7 +130,7 @@ def draw_points(ax, points: np.ndarray, means: np.ndarray, std: float, label: st
 
 def save_points(points: np.ndarray, means: np.ndarray, std: float, path: str | Path, title: str = "") -> Path:
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 5) if means.shape[1] > 1 else (7, 3.5))
+    fig, ax = plt.subplots(figsize=(5, 5) if np.asarray(points).reshape(len(points), -1).shape[1] > 1 else (7, 3.5))
     draw_points(ax, points, means, std)
     ax.set_title(title, fontsize=9)
     return save_figure(plt, fig, path)

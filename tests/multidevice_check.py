@@ -11,19 +11,20 @@ import numpy as np
 
 from conftest import tiny_config
 from gan_jax.config import apply_overrides
-from gan_jax.train import GAN
+from gan_jax import build, run, xla
 
 
 def step(n: int, overrides: list[str]):
     cfg = apply_overrides(tiny_config(), ["train.batch_size=16", f"train.devices={n}", *overrides])
-    gan = GAN(cfg, (28, 28, 1))
-    state = gan.parallel.replicate(gan.init())
+    gan = build.engine(cfg, (28, 28, 1))
+    advance = xla.jit(run.repeat(gan.train_step, cfg.train.fuse), donate_argnums=0)
+    state = gan.parallel.replicate(gan.init(build.streams(cfg)))
     images = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1)).astype(np.float32)
     images = gan.parallel.replicate(jax.numpy.asarray(images))
-    hlo = gan.advance_jit.lower(state, images).compile().as_text()
+    hlo = advance.lower(state, images).compile().as_text()
     collectives = collections.Counter(re.findall(r"(all-reduce|all-gather|all-to-all|collective-permute|reduce-scatter)"
                                                  r"(?:-start)?\(", hlo))
-    state, metrics = gan.advance_jit(state, images)
+    state, metrics = advance(state, images)
     sharding = jax.tree.leaves(state.g_params)[0].sharding
     return state, metrics, len(sharding.device_set), collectives
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from gan_jax import autoencode, data, run
-from gan_jax.autoencode import Autoencoder
+from gan_jax import autoencode, build, data, run
+from gan_jax.gan import Streams
 from gan_jax.config import AEConfig, Config, ConfigError, DataConfig, ModelConfig, OptimConfig, TrainConfig, apply_overrides
-from test_train import _equal
+from test_gan import _equal
 
 
 def _cfg(name="vae", z=2, hidden=16, layers=1, **ae) -> Config:
@@ -37,8 +37,8 @@ def _set_constant(params, mean, logvar, logits):
 
 
 def test_elbo_equals_a_hand_computed_value():
-    gan = Autoencoder(_cfg(z=2), (2, 1, 1))  # two pixels
-    params = gan.init(seed=0).params
+    gan = build.engine(_cfg(z=2), (2, 1, 1))  # two pixels
+    params = gan.init(Streams.from_seeds(0, 0)).params
     mean, logvar, logits = [0.5, -1.0], [math.log(0.25), 0.0], [0.0, math.log(3.0)]
     params = _set_constant(params, mean, logvar, logits)
     t = jnp.array([[[[1.0]], [[0.25]]]])
@@ -64,8 +64,8 @@ def test_closed_forms():
 
 
 def test_the_importance_weighted_bound_is_above_the_elbo_and_grows_with_k():
-    gan = Autoencoder(_cfg(z=4, hidden=32), (28, 28, 1))
-    params = gan.init(seed=0).params
+    gan = build.engine(_cfg(z=4, hidden=32), (28, 28, 1))
+    params = gan.init(Streams.from_seeds(0, 0)).params
     x = (jax.random.uniform(jax.random.key(0), (16, 28, 28, 1)) > 0.7).astype(jnp.float32)
     means = [float(jnp.mean(jnp.stack([gan.bound(params, x, x, k, jax.random.key(s)) for s in range(4)])))
              for k in (1, 5, 50)]
@@ -84,9 +84,9 @@ def test_a_linear_autoencoder_finds_the_principal_subspace():
         optim=OptimConfig.both(lr=1e-2, decay="cosine"),
         train=TrainConfig(steps=3000, batch_size=200, fuse=100, log_interval=100, sample_interval=100, checkpoint_interval=100),
     )
-    gan = Autoencoder(cfg, (d,))
-    state = gan.init(seed=0)
-    step = jax.jit(gan.advance)
+    gan = build.engine(cfg, (d,))
+    state = gan.init(Streams.from_seeds(0, 0))
+    step = jax.jit(run.repeat(gan.train_step, 100))
     xs = jnp.asarray(x, jnp.float32)
     for _ in range(30):
         state, _ = step(state, xs)
@@ -104,15 +104,15 @@ def test_a_linear_autoencoder_finds_the_principal_subspace():
 def test_task_inputs():
     x = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 3)), jnp.float32)
     key = jax.random.key(0)
-    col = Autoencoder(_cfg(name="ae", task="colorize"), (8, 8, 3))
+    col = build.engine(_cfg(name="ae", task="colorize"), (8, 8, 3))
     x_in, t = col.prepare(x, key)
     assert x_in.shape == (64, 8, 8, 1) and t.shape == x.shape
     np.testing.assert_allclose(x_in[..., 0], 0.299 * t[..., 0] + 0.587 * t[..., 1] + 0.114 * t[..., 2], atol=1e-6)
-    den = Autoencoder(_cfg(name="ae", task="denoise", noise="masking", noise_level=0.3), (8, 8, 3))
+    den = build.engine(_cfg(name="ae", task="denoise", noise="masking", noise_level=0.3), (8, 8, 3))
     x_in, t = den.prepare(x, key)
     dropped = np.mean(np.asarray(x_in) != np.asarray(t))
     assert 0.25 < dropped < 0.35 and np.all(np.asarray(x_in)[np.asarray(x_in) != np.asarray(t)] == 0)
-    binar = Autoencoder(_cfg(binarize=True), (8, 8, 3))
+    binar = build.engine(_cfg(binarize=True), (8, 8, 3))
     x_in, t = binar.prepare(x, key)
     assert set(np.unique(np.asarray(t))) <= {0.0, 1.0}
     assert abs(float(t.mean()) - float(((x + 1) / 2).mean())) < 0.02
@@ -120,15 +120,15 @@ def test_task_inputs():
 
 def test_bad_autoencoder_configs_fail_clearly():
     with pytest.raises(ConfigError, match="ae.k=5: importance-weighted training needs model.name=vae"):
-        Autoencoder(_cfg(name="ae", k=5), (28, 28, 1))
+        build.engine(_cfg(name="ae", k=5), (28, 28, 1))
     with pytest.raises(ConfigError, match="likelihood=gaussian"):
-        Autoencoder(_cfg(), (2,))
+        build.engine(_cfg(), (2,))
     with pytest.raises(ConfigError, match="data.colors=by_class"):
-        Autoencoder(_cfg(task="colorize"), (28, 28, 1))
+        build.engine(_cfg(task="colorize"), (28, 28, 1))
     with pytest.raises(ConfigError, match="binarize: needs likelihood=bernoulli"):
         apply_overrides(_cfg(), ["ae.binarize=true", "ae.likelihood=gaussian"])
-    with pytest.raises(ConfigError, match="activation"):
-        apply_overrides(_cfg(), ["ae.activation=gelu"])
+    with pytest.raises(ConfigError, match="ae.activation: got 'gelu'"):
+        build.check(apply_overrides(_cfg(), ["ae.activation=gelu"]))
 
 
 def test_one_class_and_coloured_data():
@@ -147,20 +147,20 @@ def test_one_class_and_coloured_data():
 
 def test_a_vae_run_writes_its_figures_and_test_elbo_and_resumes_bitwise(tmp_path):
     cfg = _cfg()
-    out = run.start(cfg, tmp_path / "a", progress=False)
+    out = build.start(cfg, tmp_path / "a", progress=False)
     assert out.reason == "done" and out.headline == ("loss",)
     r = tmp_path / "a"
     result = json.loads((r / "ae_eval.json").read_text())
     assert result["test_elbo"] < 0 and result["n_test"] == 1000
     for name in ("latent", "manifold", "reconstructions", "interpolations", "samples_prior", "curves"):
         assert (r / f"{name}.png").stat().st_size > 1000, name
-    half = run.start(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=4)), tmp_path / "b", progress=False)
+    half = build.start(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=4)), tmp_path / "b", progress=False)
     assert half.step == 4
-    run.resume(tmp_path / "b", ["train.steps=8"], progress=False)
+    build.resume(tmp_path / "b", ["train.steps=8"], progress=False)
     states = []
     for d in ("a", "b"):
-        model = run.trainer(cfg, (28, 28, 1))
-        step, state, ck = run.restore(tmp_path / d, cfg, model)
+        model = build.engine(cfg, (28, 28, 1))
+        step, state, ck = run.restore(tmp_path / d, model)
         ck.close()
         states.append(state)
     assert _equal(states[0].params, states[1].params)

@@ -5,29 +5,30 @@ import jax
 import numpy as np
 import pytest
 
+from gan_jax import build
 from conftest import tiny_config
 from gan_jax.checkpoint import Checkpoints, from_nested, to_nested
-from gan_jax.train import GAN
-from test_train import _equal
+from gan_jax.gan import Streams
+from test_gan import _equal
 
 
 @pytest.fixture
 def gan():
-    return GAN(tiny_config(), (28, 28, 1))
+    return build.engine(tiny_config(), (28, 28, 1))
 
 
 def _advanced(gan, images, n):
-    state, step = gan.init(), jax.jit(gan.train_step)
+    state, step = gan.init(0), jax.jit(gan.train_step)
     for _ in range(n):
         state, _ = step(state, images)
     return state
 
 
 def test_nested_round_trip_keeps_typed_keys(gan):
-    state = gan.init(seed=5, data_seed=6)
+    state = gan.init(Streams.from_seeds(5, 6))
     nested = to_nested(state)
     assert nested["key"].dtype == np.uint32 and "hidden" in nested["g_params"]["net"]
-    back = from_nested(nested, gan.init())
+    back = from_nested(nested, gan.init(0))
     assert _equal(back, state) and jax.dtypes.issubdtype(back.key.dtype, jax.dtypes.prng_key)
 
 
@@ -35,7 +36,7 @@ def test_save_restore_is_bitwise(gan, images, tmp_path):
     state = _advanced(gan, images, 3)
     ckpts = Checkpoints(tmp_path / "ck", keep=3)
     ckpts.save(3, state)
-    step, restored = ckpts.restore(gan.init())
+    step, restored = ckpts.restore(gan.init(0))
     assert step == 3 and _equal(restored, state)
     ckpts.close()
 
@@ -66,11 +67,11 @@ def test_damaged_latest_falls_back_to_previous_with_a_warning(gan, images, tmp_p
     ckpts = Checkpoints(tmp_path / "ck", keep=3)
     assert ckpts.steps() == [2, 4]  # orbax still lists the damaged step
     with pytest.warns(UserWarning, match="checkpoint step 4 .* is damaged"):
-        step, restored = ckpts.restore(gan.init())
+        step, restored = ckpts.restore(gan.init(0))
     assert step == 2 and _equal(restored, s2)
     assert ckpts.steps() == [2] and (tmp_path / "damaged_checkpoints").is_dir()
     ckpts.save(4, s4)  # the damaged step number can be written again
-    assert ckpts.restore(gan.init())[0] == 4
+    assert ckpts.restore(gan.init(0))[0] == 4
     ckpts.close()
 
 
@@ -86,14 +87,14 @@ def test_kill_during_save_loses_nothing_older(gan, images, tmp_path):
     ckpts = Checkpoints(tmp_path / "ck", keep=3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        step, restored = ckpts.restore(gan.init())
+        step, restored = ckpts.restore(gan.init(0))
     assert step == 2 and _equal(restored, s2)
     ckpts.close()
 
 
 def test_no_checkpoint_restores_none(gan, tmp_path):
     ckpts = Checkpoints(tmp_path / "ck", keep=3)
-    assert ckpts.restore(gan.init()) is None
+    assert ckpts.restore(gan.init(0)) is None
     ckpts.close()
 
 
@@ -114,8 +115,8 @@ def test_a_different_model_is_a_clear_error_not_damage(gan, images, tmp_path):
     ckpts = Checkpoints(tmp_path / "ck", keep=3)
     ckpts.save(2, _advanced(gan, images, 2))
     cfg = tiny_config()
-    wider = GAN(dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, hidden=32)), (28, 28, 1))
+    wider = build.engine(dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, hidden=32)), (28, 28, 1))
     with pytest.raises(CheckpointMismatch, match="holds a different model"):
-        ckpts.restore(wider.init())
+        ckpts.restore(wider.init(0))
     assert ckpts.steps() == [2] and not (tmp_path / "damaged_checkpoints").exists()
     ckpts.close()

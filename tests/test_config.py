@@ -3,6 +3,7 @@ import json
 import pytest
 
 import experiments
+from gan_jax import build
 from gan_jax import config as config_lib
 from gan_jax.config import Config, ConfigError, apply_overrides
 
@@ -30,15 +31,12 @@ def test_overrides_parse_each_type():
     ("optim.d_b1=1.0", "optim.d_b1: must be in [0, 1)"),
     ("data.source=floppy", "data.source: got 'floppy', expected one of auto, embedded, tfds, npz, idx"),
     ("data.source=npz", "data.path: source=npz needs a file or folder"),
-    ("model.name=transformer", "model.name: got 'transformer'"),
     ("train.fuse=3", "train.steps: 20000 is not a multiple of train.fuse=3"),
     ("steps", "not of the form key=value"),
     ("gan.loss=wasserstein", "gan.gp_weight: loss=wasserstein needs a Lipschitz constraint"),
-    ("gan.loss=energy", "gan.loss: got 'energy', expected one of non_saturating, minimax, least_squares, hinge"),
     ("gan.ema_decay=1", "gan.ema_decay: must be in [0, 1)"),
     ("gan.n_critic=0", "gan.n_critic: must be >= 1"),
     ("gan.r1_weight=-1", "gan.r1_weight: must be >= 0"),
-    ("model.d_norm=group", "model.d_norm: got 'group'"),
 ])
 def test_bad_overrides_name_the_key(override, fragment):
     with pytest.raises(ConfigError) as e:
@@ -46,10 +44,46 @@ def test_bad_overrides_name_the_key(override, fragment):
     assert fragment in str(e.value)
 
 
+@pytest.mark.parametrize("override, fragment", [
+    ("model.name=transformer", "model.name: got 'transformer', expected one of mlp, dcgan, ae, vae"),
+    ("model.name=no_such_pkg.nets:build", "model.name: cannot import 'no_such_pkg.nets'"),
+    ("model.name=gan_jax.models:no_such", "model.name: 'gan_jax.models' has no 'no_such'"),
+    ("model.name=/nowhere/mine.py:build", "model.name: '/nowhere/mine.py:build': no file"),
+    ("gan.loss=energy", "gan.loss: got 'energy', expected one of non_saturating, minimax, least_squares, hinge"),
+    ("model.d_norm=group", "model.d_norm: got 'group'"),
+    ("ae.activation=swish", "ae.activation: got 'swish'"),
+])
+def test_names_are_checked_by_the_builder(override, fragment):
+    """Names (built-in or import paths) are resolved by gan_jax.build, which config.py does not import."""
+    cfg = apply_overrides(Config(), [override])
+    with pytest.raises(ConfigError) as e:
+        build.check(cfg)
+    assert fragment in str(e.value)
+
+
 def test_label_smoothing_only_where_a_target_exists():
-    assert apply_overrides(Config(), ["gan.label_smoothing=0.1"]).gan.label_smoothing == 0.1
-    with pytest.raises(ConfigError, match="gan.label_smoothing: applies to targets .* not loss=hinge"):
-        apply_overrides(Config(), ["gan.loss=hinge", "gan.label_smoothing=0.1"])
+    cfg = apply_overrides(Config(), ["gan.label_smoothing=0.1"])
+    assert build.loss(cfg).smoothing == 0.1
+    with pytest.raises(ConfigError, match="gan.label_smoothing: .* not hinge"):
+        build.check(apply_overrides(Config(), ["gan.loss=hinge", "gan.label_smoothing=0.1"]))
+
+
+def test_model_kwargs_parse_as_a_json_object_and_round_trip():
+    cfg = apply_overrides(Config(), ['model.kwargs={"width": 64, "act": "relu"}'])
+    assert cfg.model.kwargs == {"width": 64, "act": "relu"}
+    assert config_lib.from_dict(json.loads(config_lib.to_json(cfg))) == cfg
+    with pytest.raises(ConfigError, match="model.kwargs: .* is not a valid JSON object"):
+        apply_overrides(Config(), ["model.kwargs=[1, 2]"])
+
+
+def test_config_imports_nothing_from_the_package():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(config_lib))
+    imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)] + \
+               [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m and m.startswith(("gan_jax", "experiments"))], imported
 
 
 def test_json_round_trip_and_type_checks():

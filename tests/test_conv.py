@@ -57,21 +57,36 @@ def test_conv_transpose_of_a_single_pixel_places_the_kernel():
     np.testing.assert_array_equal(y, want)
 
 
-def test_importing_gan_jax_moves_cpu_convolutions_off_ynnpack():
-    """In a fresh process, importing gan_jax makes XLA:CPU compile a conv as a plain convolution (Eigen),
-    not a YNNPACK fusion, while dots keep JAX's default; a user's own setting of the option wins."""
+def test_gj_jit_compiles_cpu_convolutions_as_the_xla_flag_did_and_import_changes_no_environment():
+    """In fresh processes: importing gan_jax leaves XLA_FLAGS alone; gan_jax.jit compiles a conv + dot +
+    reduction program exactly as plain jax.jit did under the old XLA_FLAGS option (convolutions off
+    YNNPACK, dots and reductions on it); GAN_JAX_CPU_EIGEN_CONVOLUTIONS=0 or a user's own XLA_FLAGS value
+    give JAX's compilation instead."""
     probe = (
-        "import gan_jax, jax, jax.numpy as jnp\n"
+        "import os, sys, hashlib, jax, jax.numpy as jnp\n"
+        "before = os.environ.get('XLA_FLAGS', '')\n"
+        "import gan_jax\n"
+        "assert os.environ.get('XLA_FLAGS', '') == before, 'import changed XLA_FLAGS'\n"
         "from gan_jax.models import conv\n"
-        "c = jax.jit(lambda x, w: conv.conv(x, w, 1)).lower(jnp.ones((2, 8, 8, 4)), jnp.ones((3, 3, 4, 4))).compile().as_text()\n"
-        "d = jax.jit(lambda a: a @ a).lower(jnp.ones((256, 256))).compile().as_text()\n"
-        "print('conv-ynn' if 'ynn_fusion' in c else 'conv-eigen', 'dot-ynn' if 'ynn_fusion' in d else 'dot-eigen')\n"
+        "def f(x, w, m):\n"
+        "    y = jnp.tanh(conv.conv(x, w, 2)).reshape(x.shape[0], -1) @ m\n"
+        "    return jnp.sum(y ** 2, axis=0), jax.grad(lambda w: jnp.sum(conv.conv(x, w, 2) ** 2))(w)\n"
+        "args = (jnp.ones((128, 14, 14, 64)), jnp.ones((3, 3, 64, 32)), jnp.ones((7 * 7 * 32, 100)))\n"
+        "jit = gan_jax.jit if sys.argv[1] == 'gj' else jax.jit\n"
+        "print(hashlib.sha1(jit(f).lower(*args).compile().as_text().encode()).hexdigest())\n"
     )
 
-    def run(xla_flags):
-        env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": xla_flags}
-        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-        return out.stdout.split()
+    def run(which, **env):
+        env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "", **env}
+        out = subprocess.run([sys.executable, "-c", probe, which], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout.strip()
 
-    assert run("") == ["conv-eigen", "dot-ynn"]
-    assert run("--xla_cpu_experimental_ynn_fusion_type=") == ["conv-eigen", "dot-eigen"]  # the user's: no YNNPACK
+    old_flag = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
+    eigen = run("gj")
+    assert eigen == run("jax", XLA_FLAGS=old_flag)  # the same program the import-time flag gave
+    default = run("jax")
+    assert eigen != default  # and not JAX's own default: the option does something
+    assert run("gj", GAN_JAX_CPU_EIGEN_CONVOLUTIONS="0") == default  # turned off
+    assert run("gj", XLA_FLAGS="--xla_cpu_experimental_ynn_fusion_type=") == run(
+        "jax", XLA_FLAGS="--xla_cpu_experimental_ynn_fusion_type=")  # the user's XLA_FLAGS win

@@ -25,9 +25,10 @@ def test_bce_matches_hand_computed_values(logit, label, expected):
 def test_players_losses_use_the_right_labels():
     logits = jnp.array([1.5, -0.5, 0.0, 3.0])
     p = 1 / (1 + np.exp(-np.asarray(logits, np.float64)))
-    assert float(jax.jit(losses.d_loss_real)(logits)) == pytest.approx(-np.log(p).mean(), rel=1e-6)
-    assert float(jax.jit(losses.d_loss_fake)(logits)) == pytest.approx(-np.log(1 - p).mean(), rel=1e-6)
-    assert float(jax.jit(losses.g_loss_non_saturating)(logits)) == pytest.approx(-np.log(p).mean(), rel=1e-6)
+    ns = losses.non_saturating
+    assert float(jax.jit(ns.real_term)(logits)) == pytest.approx(-np.log(p).mean(), rel=1e-6)
+    assert float(jax.jit(ns.d_fake)(logits)) == pytest.approx(-np.log(1 - p).mean(), rel=1e-6)
+    assert float(jax.jit(ns.g)(logits)) == pytest.approx(-np.log(p).mean(), rel=1e-6)
 
 
 def test_accuracy_thresholds_at_probability_one_half():
@@ -54,9 +55,9 @@ def _sp(x):  # softplus in float64
     ("wasserstein", -1.0, 1.0, -1.0),
 ])
 def test_game_losses_match_hand_computed_values(name, d_real, d_fake, g):
-    game = losses.GAME_LOSSES[name]
+    game = losses.BUILT_IN[name]
     logits = jnp.asarray(LOGITS, jnp.float32)
-    assert float(jax.jit(game.d_real)(logits)) == pytest.approx(d_real, rel=1e-6)
+    assert float(jax.jit(game.real_term)(logits)) == pytest.approx(d_real, rel=1e-6)
     assert float(jax.jit(game.d_fake)(logits)) == pytest.approx(d_fake, rel=1e-6)
     assert float(jax.jit(game.g)(logits)) == pytest.approx(g, rel=1e-6)
 
@@ -65,10 +66,51 @@ def test_one_sided_label_smoothing_moves_only_the_real_target():
     logits = jnp.asarray(LOGITS, jnp.float32)
     # BCE against 0.9: 0.9 softplus(-l) + 0.1 softplus(l)
     want = (0.9 * _sp(-LOGITS) + 0.1 * _sp(LOGITS)).mean()
-    assert float(jax.jit(losses.d_loss_real)(logits, 0.1)) == pytest.approx(want, rel=1e-6)
+    smoothed = losses.non_saturating.smoothed(0.1)
+    assert float(jax.jit(smoothed.real_term)(logits)) == pytest.approx(want, rel=1e-6)
+    # the fake term and G's loss do not move
+    assert float(smoothed.d_fake(logits)) == float(losses.non_saturating.d_fake(logits))
+    assert float(smoothed.g(logits)) == float(losses.non_saturating.g(logits))
     # least squares against 0.9: (0.6^2 + 1.4^2 + 0.9^2 + 2.1^2) / 4 / 2
-    got = float(jax.jit(losses.d_loss_real_least_squares)(logits, 0.1))
+    got = float(jax.jit(losses.least_squares.smoothed(0.1).real_term)(logits))
     assert got == pytest.approx((0.36 + 1.96 + 0.81 + 4.41) / 8, rel=1e-6)
+    with pytest.raises(ValueError, match="not hinge"):
+        losses.hinge.smoothed(0.1)  # no real target to smooth
+
+
+def test_a_split_loss_called_as_a_loss_sums_its_d_terms():
+    real, fake = jnp.asarray([2.0, 0.0]), jnp.asarray([-2.0, 0.5])
+    d, g = losses.hinge(real, fake)
+    # relu(1 - l_r): 0, 1 -> 0.5; relu(1 + l_f): 0, 1.5 -> 0.75; G: -mean l_f = 0.75
+    assert (float(d), float(g)) == (1.25, 0.75)
+
+
+# real logits r = (2, 0, -1), fake f = (1, -1, 0), paired
+R, F = np.array([2.0, 0.0, -1.0]), np.array([1.0, -1.0, 0.0])
+
+
+def test_rpgan_matches_a_hand_computation():
+    # r - f = (1, 1, -1): D softplus(-(r - f)) = (sp(-1), sp(-1), sp(1)); G softplus(r - f) = (sp(1), sp(1), sp(-1))
+    sp1, spm1 = math.log1p(math.e), math.log1p(1 / math.e)  # 1.31326, 0.31326
+    d, g = jax.jit(losses.rpgan)(jnp.asarray(R), jnp.asarray(F))
+    assert float(d) == pytest.approx((2 * spm1 + sp1) / 3, rel=1e-6)
+    assert float(g) == pytest.approx((2 * sp1 + spm1) / 3, rel=1e-6)
+    # relativistic: shifting every logit by the same amount changes nothing
+    d2, g2 = losses.rpgan(jnp.asarray(R) + 5.0, jnp.asarray(F) + 5.0)
+    assert (float(d2), float(g2)) == pytest.approx((float(d), float(g)), rel=1e-6)
+
+
+def test_relativistic_average_matches_a_hand_computation():
+    # mean r = 1/3, mean f = 0: D = BCE(r - 0, 1) + BCE(f - 1/3, 0); G = BCE(f - 1/3, 1) + BCE(r - 0, 0)
+    real_rel, fake_rel = R - F.mean(), F - R.mean()
+    want_d = _sp(-real_rel).mean() + _sp(fake_rel).mean()
+    want_g = _sp(-fake_rel).mean() + _sp(real_rel).mean()
+    d, g = jax.jit(losses.relativistic_average)(jnp.asarray(R), jnp.asarray(F))
+    assert float(d) == pytest.approx(want_d, rel=1e-6) and float(g) == pytest.approx(want_g, rel=1e-6)
+    # by hand: r - 0 = (2, 0, -1) -> softplus(-2, 0, 1) = (0.12693, 0.69315, 1.31326), mean 0.71111;
+    # f - 1/3 = (2/3, -4/3, -1/3) -> softplus = (1.07770, 0.23620, 0.54140), mean 0.61843
+    assert float(d) == pytest.approx(0.71111 + 0.61843, abs=1e-4)
+    assert not isinstance(losses.relativistic_average, losses.SplitLoss)  # it compares the batches
 
 
 def _linear_d(w):

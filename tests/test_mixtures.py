@@ -8,10 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from gan_jax import build
 from conftest import tiny_config
 from gan_jax import data, losses, mixtures, run
 from gan_jax.config import apply_overrides
-from gan_jax.train import GAN
 
 
 def test_mixtures_match_the_protocol():
@@ -55,13 +55,13 @@ def test_minimax_loss_by_hand():
     logits = jnp.array([0.0, 2.0])
     # mean log(1 - sigmoid(l)) = -mean softplus(l)
     expected = -np.mean([math.log(2), math.log(1 + math.exp(2.0))])
-    assert float(jax.jit(losses.g_loss_minimax)(logits)) == pytest.approx(expected, rel=1e-6)
+    assert float(jax.jit(losses.minimax.g)(logits)) == pytest.approx(expected, rel=1e-6)
 
 
 def test_packing_feeds_d_pack_samples_per_input():
     cfg = apply_overrides(tiny_config(), ["gan.pack=3", "model.output=linear", "data.source=ring8"])
-    gan = GAN(cfg, (2,))
-    state = gan.init()
+    gan = build.engine(cfg, (2,))
+    state = gan.init(0)
     x = jnp.arange(24, dtype=jnp.float32).reshape(12, 2)
     logits = gan.discriminate(state.d_params, state.d_rest, x)
     assert logits.shape == (4,)
@@ -76,7 +76,7 @@ def test_packing_feeds_d_pack_samples_per_input():
 def test_a_mixture_run_writes_scatter_and_scores(tmp_path):
     cfg = apply_overrides(tiny_config(), ["data.source=ring8", "data.limit=500", "model.output=linear", "model.z_dim=2",
                                           "gan.pack=2"])
-    out = run.start(cfg, tmp_path / "r", progress=False)
+    out = build.start(cfg, tmp_path / "r", progress=False)
     rows = [json.loads(x) for x in (tmp_path / "r" / "scores.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [4, 8] and rows[0]["of_modes"] == 8
     assert out.last_grid.name == "step_000008.png" and out.last_grid.stat().st_size > 1000

@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import TINY_SET, tiny_config
-from gan_jax import run
+from gan_jax import build, run
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.config import ConfigError, apply_overrides
-from gan_jax.train import GAN
 
 TESTS = Path(__file__).parent
 EIGHT = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
@@ -51,26 +50,26 @@ def test_the_resume_test_passes_on_8_devices():
 
 def test_a_batch_that_does_not_split_is_a_clear_error():
     with pytest.raises(ConfigError, match="train.devices: 4 devices asked, 1 available"):
-        GAN(apply_overrides(tiny_config(), ["train.devices=4"]), (28, 28, 1))
+        build.engine(apply_overrides(tiny_config(), ["train.devices=4"]), (28, 28, 1))
 
 
 @pytest.mark.parametrize("overrides", [[], ["model.name=dcgan"], ["model.name=vae", "model.z_dim=2"]],
                          ids=["mlp", "dcgan", "vae"])
 def test_bfloat16_compute_trains_to_finite_losses_and_samples_float32(tmp_path, overrides):
     cfg = apply_overrides(tiny_config(), ["train.precision=bfloat16", *overrides])
-    out = run.start(cfg, tmp_path / "r", progress=False)
+    out = build.start(cfg, tmp_path / "r", progress=False)
     assert out.reason == "done" and all(np.isfinite(v) for v in out.last.values())
-    model = run.trainer(cfg, (28, 28, 1))
-    step, state, ckpt = run.restore(tmp_path / "r", cfg, model)
+    model = build.engine(cfg, (28, 28, 1))
+    step, state, ckpt = run.restore(tmp_path / "r", model)
     ckpt.close()
     leaves = jax.tree.leaves(state)
     assert all(x.dtype in (jnp.float32, jnp.int32) or jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
                for x in leaves)  # params, optimizer state and statistics stay float32
-    x = model.sample_jit(state, model.noise(jax.random.key(0), 4))
+    x = jax.jit(model.sample)(state, model.noise(jax.random.key(0), 4))
     assert x.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(x)))
     # and the compute really is bfloat16: the samples differ from a float32 pass by bf16 rounding
-    f32 = run.trainer(apply_overrides(cfg, ["train.precision=float32"]), (28, 28, 1))
-    y = f32.sample_jit(state, model.noise(jax.random.key(0), 4))
+    f32 = build.engine(apply_overrides(cfg, ["train.precision=float32"]), (28, 28, 1))
+    y = jax.jit(f32.sample)(state, model.noise(jax.random.key(0), 4))
     assert 1e-4 < float(jnp.max(jnp.abs(x - y))) < 0.1
 
 
@@ -115,10 +114,10 @@ def test_two_processes_equal_one_over_the_same_devices_and_write_the_run_once(tm
     for a, b in zip(rows["multi"], rows["single"]):
         for k in a.keys() - {"it_per_s"}:
             assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
-    cfg = run.load_run_config(tmp_path / "single")
+    cfg = build.load_run_config(tmp_path / "single")
     states = []
     for name in ("multi", "single"):
-        step, state, ckpt = run.restore(tmp_path / name, cfg, GAN(cfg, (28, 28, 1)))
+        step, state, ckpt = run.restore(tmp_path / name, build.engine(cfg, (28, 28, 1)))
         ckpt.close()
         assert step == 8
         states.append(np.concatenate([np.ravel(x) for x in jax.tree.leaves((state.g_params, state.d_params))]))
@@ -131,7 +130,7 @@ def test_distributed_needs_the_environment_or_a_cluster(monkeypatch):
 
     monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "localhost:1")
     monkeypatch.delenv("JAX_NUM_PROCESSES", raising=False)
-    with pytest.raises(ConfigError, match="set all of JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID"):
+    with pytest.raises(parallel.DistributedError, match="set all of JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID"):
         parallel.initialize_distributed()
 
 

@@ -1,5 +1,6 @@
 """Discriminator rejection sampling: the acceptance rule on hand values, and a D that knows the data."""
 
+import collections
 import types
 
 import jax
@@ -22,15 +23,15 @@ def test_acceptance_rule_on_hand_values():
 def _fake_gan(pack: int = 1):
     """G(z) = z, z ~ U(-1, 1); D's logit is 0 where x > 0 (the data) and -20 elsewhere."""
     return types.SimpleNamespace(
-        cfg=types.SimpleNamespace(gan=types.SimpleNamespace(pack=pack)),
+        settings=types.SimpleNamespace(pack=pack),
         noise=lambda key, n: jax.random.uniform(key, (n, 1), minval=-1.0, maxval=1.0),
-        sample_jit=lambda state, z: z,
+        sample=lambda state, z: z,
         discriminate=lambda params, rest, x: jnp.where(x[:, 0] > 0, 0.0, -20.0),
     )
 
 
 def test_rejection_keeps_only_what_d_calls_real_at_the_expected_rate():
-    state = types.SimpleNamespace(d_params=None, d_rest=None)
+    state = collections.namedtuple("State", "d_params d_rest")(None, None)  # a pytree, as jit needs
     x, rate = rejection.sample(_fake_gan(), state, jax.random.key(0), 5_000, burn_in=2_000, batch=4_000)
     assert x.shape == (5_000, 1) and np.all(x > 0)
     # half the draws are "real" and gamma (95th percentile of F) is F at the maximum: each is kept w.p. 1/2

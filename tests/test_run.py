@@ -9,16 +9,15 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config, with_train
-from gan_jax import run
+from gan_jax import build, run
 from gan_jax.config import Config, ConfigError
 from gan_jax.data import DataError
-from gan_jax.train import GAN
-from test_train import _equal
+from test_gan import _equal
 
 
 def _final_state(run_dir, cfg):
-    gan = GAN(cfg, (28, 28, 1))
-    step, state, ckpts = run.restore(run_dir, cfg, gan)
+    gan = build.engine(cfg, (28, 28, 1))
+    step, state, ckpts = run.restore(run_dir, gan)
     ckpts.close()
     return step, state
 
@@ -40,7 +39,7 @@ def _tensorboard_tags(folder) -> set[str]:
 
 def test_a_run_writes_its_outputs(tmp_path):
     cfg = tiny_config()
-    out = run.start(cfg, tmp_path / "r", progress=False)
+    out = build.start(cfg, tmp_path / "r", progress=False)
     r = tmp_path / "r"
     assert out.reason == "done" and out.step == 8
     saved = json.loads((r / "config.json").read_text())
@@ -59,9 +58,9 @@ def test_a_run_writes_its_outputs(tmp_path):
 @pytest.mark.parametrize("fuse", [1, 2])
 def test_resume_equals_an_uninterrupted_run_bitwise(tmp_path, fuse):
     full = tiny_config(steps=8, fuse=fuse)
-    run.start(full, tmp_path / "full", progress=False)
-    run.start(with_train(full, steps=4), tmp_path / "half", progress=False)
-    out = run.resume(tmp_path / "half", ["train.steps=8"], progress=False)
+    build.start(full, tmp_path / "full", progress=False)
+    build.start(with_train(full, steps=4), tmp_path / "half", progress=False)
+    out = build.resume(tmp_path / "half", ["train.steps=8"], progress=False)
     assert out.step == 8
     step_a, a = _final_state(tmp_path / "full", full)
     step_b, b = _final_state(tmp_path / "half", full)
@@ -73,11 +72,11 @@ def test_resume_equals_an_uninterrupted_run_bitwise(tmp_path, fuse):
 
 def test_resume_from_an_earlier_checkpoint_drops_later_metrics(tmp_path):
     cfg = tiny_config(steps=8)
-    run.start(cfg, tmp_path / "r", progress=False)
+    build.start(cfg, tmp_path / "r", progress=False)
     import shutil
 
     shutil.rmtree(tmp_path / "r" / "checkpoints" / "8")  # as if the run had died after step 7
-    run.resume(tmp_path / "r", progress=False)
+    build.resume(tmp_path / "r", progress=False)
     steps = [json.loads(x)["step"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6, 8]
 
@@ -86,7 +85,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     cfg = tiny_config(steps=40, checkpoint_interval=4)
     cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, g_lr=1e30, d_lr=1e30))
     with pytest.raises(run.NonFiniteLoss, match=r"non-finite .* at step \d+; training stopped. The last good checkpoint is step \d+"):
-        run.start(cfg, tmp_path / "r", progress=False)
+        build.start(cfg, tmp_path / "r", progress=False)
     step, state = _final_state(tmp_path / "r", cfg)
     leaves = [x for x in jax.tree.leaves(state) if jax.numpy.issubdtype(x.dtype, jax.numpy.floating)]
     assert all(np.all(np.isfinite(x)) for x in leaves)
@@ -100,7 +99,7 @@ def test_early_stop_when_losses_flatten(tmp_path):
     moving = run.Plateau(window=4, tol=0.05)
     moving.update(np.ones(4), np.ones(4))
     assert not moving.update(np.ones(4), np.full(4, 1.5))  # G's loss still moves
-    out = run.start(tiny_config(steps=200, early_stop_window=4, early_stop_tol=10.0), tmp_path / "r", progress=False)
+    out = build.start(tiny_config(steps=200, early_stop_window=4, early_stop_tol=10.0), tmp_path / "r", progress=False)
     assert out.reason == "early_stop" and out.step < 200
     assert int(_final_state(tmp_path / "r", tiny_config())[0]) == out.step
 
@@ -109,20 +108,20 @@ def test_existing_run_dir_is_refused_before_anything_is_written(tmp_path):
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "keep.txt").write_text("mine")
     with pytest.raises(run.RunError, match="already exists and is not empty; pass --resume"):
-        run.start(tiny_config(), tmp_path / "r", progress=False)
+        build.start(tiny_config(), tmp_path / "r", progress=False)
     assert [p.name for p in (tmp_path / "r").iterdir()] == ["keep.txt"]
 
 
 def test_unwritable_run_dir_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(run.RunError, match="cannot write the run directory"):
-        run.start(tiny_config(), tmp_path / "file" / "r", progress=False)
+        build.start(tiny_config(), tmp_path / "file" / "r", progress=False)
 
 
 def test_missing_data_leaves_no_run_dir(tmp_path):
     cfg = dataclasses.replace(tiny_config(), data=dataclasses.replace(tiny_config().data, source="npz", path=str(tmp_path / "x.npz")))
     with pytest.raises(DataError):
-        run.start(cfg, tmp_path / "r", progress=False)
+        build.start(cfg, tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
 
 
@@ -130,52 +129,52 @@ def test_epoch_sampling_needs_a_full_batch(tmp_path):
     cfg = tiny_config(batch_size=128)
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, sampling="epoch"))
     with pytest.raises(ConfigError, match="train.batch_size: 128 samples per batch .x gan.pack. is more than the 64 images"):
-        run.start(cfg, tmp_path / "r", progress=False)
+        build.start(cfg, tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
 
 
 def test_resume_needs_a_run_with_a_checkpoint(tmp_path):
     with pytest.raises(run.RunError, match="not a run directory"):
-        run.resume(tmp_path)
-    run.start(tiny_config(steps=4), tmp_path / "r", progress=False)
+        build.resume(tmp_path)
+    build.start(tiny_config(steps=4), tmp_path / "r", progress=False)
     import shutil
 
     shutil.rmtree(tmp_path / "r" / "checkpoints")
     with pytest.raises(run.RunError, match="no checkpoint that loads"):
-        run.resume(tmp_path / "r", progress=False)
+        build.resume(tmp_path / "r", progress=False)
 
 
 def test_sample_exports_from_the_latest_checkpoint(tmp_path):
-    run.start(tiny_config(steps=4), tmp_path / "r", progress=False)
-    x = run.sample(tmp_path / "r", 7, seed=0, batch=3)
+    build.start(tiny_config(steps=4), tmp_path / "r", progress=False)
+    x = build.sample(tmp_path / "r", 7, seed=0, batch=3)
     assert x.shape == (7, 28, 28, 1) and x.dtype == np.float32
     assert -1 <= x.min() and x.max() <= 1 and x.std() > 0
-    np.testing.assert_array_equal(x, run.sample(tmp_path / "r", 7, seed=0, batch=3))
-    assert not np.array_equal(x, run.sample(tmp_path / "r", 7, seed=1, batch=3))
+    np.testing.assert_array_equal(x, build.sample(tmp_path / "r", 7, seed=0, batch=3))
+    assert not np.array_equal(x, build.sample(tmp_path / "r", 7, seed=1, batch=3))
 
 
 def test_sample_picks_live_or_moving_average_weights(tmp_path):
     """--weights: auto is the EMA when one is kept, live and ema are G's g_params and g_ema (which differ)."""
     cfg = tiny_config(steps=4)
     cfg = dataclasses.replace(cfg, gan=dataclasses.replace(cfg.gan, ema_decay=0.9))
-    run.start(cfg, tmp_path / "r", progress=False)
+    build.start(cfg, tmp_path / "r", progress=False)
     _, state = _final_state(tmp_path / "r", cfg)
-    gan = GAN(cfg, (28, 28, 1))
+    gan = build.engine(cfg, (28, 28, 1))
     z = gan.noise(jax.random.fold_in(jax.random.key(3), 0), 5)
     live, ema = (np.asarray(gan.generate(p, state.g_rest, z)) for p in (state.g_params, state.g_ema))
     assert not np.allclose(live, ema, atol=1e-3)
-    np.testing.assert_allclose(run.sample(tmp_path / "r", 5, seed=3, weights="live"), live, atol=1e-6)
-    np.testing.assert_allclose(run.sample(tmp_path / "r", 5, seed=3, weights="ema"), ema, atol=1e-6)
-    np.testing.assert_array_equal(run.sample(tmp_path / "r", 5, seed=3), run.sample(tmp_path / "r", 5, seed=3, weights="ema"))
-    assert run.weights_used(cfg, "auto") == "ema" and run.weights_used(tiny_config(), "auto") == "live"
+    np.testing.assert_allclose(build.sample(tmp_path / "r", 5, seed=3, weights="live"), live, atol=1e-6)
+    np.testing.assert_allclose(build.sample(tmp_path / "r", 5, seed=3, weights="ema"), ema, atol=1e-6)
+    np.testing.assert_array_equal(build.sample(tmp_path / "r", 5, seed=3), build.sample(tmp_path / "r", 5, seed=3, weights="ema"))
+    assert build.weights_used(cfg, "auto") == "ema" and build.weights_used(tiny_config(), "auto") == "live"
     with pytest.raises(run.RunError, match="keeps no moving average"):
-        run.weights_used(tiny_config(), "ema")
+        build.weights_used(tiny_config(), "ema")
 
 
 def test_a_convolutional_model_fused_on_the_cpu_gets_a_note():
     dcgan = dataclasses.replace(tiny_config(), model=dataclasses.replace(tiny_config().model, name="dcgan"))
-    note = run.scan_note(with_train(dcgan, fuse=2), "cpu")
+    note = build.scan_note(with_train(dcgan, fuse=2), "cpu")
     assert "train.fuse=2" in note and "train.fuse=1" in note
-    assert run.scan_note(with_train(dcgan, fuse=1), "cpu") is None  # single steps: nothing to say
-    assert run.scan_note(with_train(dcgan, fuse=2), "gpu") is None  # only XLA:CPU has this problem
-    assert run.scan_note(with_train(tiny_config(), fuse=2), "cpu") is None  # the MLP GAN has no convs
+    assert build.scan_note(with_train(dcgan, fuse=1), "cpu") is None  # single steps: nothing to say
+    assert build.scan_note(with_train(dcgan, fuse=2), "gpu") is None  # only XLA:CPU has this problem
+    assert build.scan_note(with_train(tiny_config(), fuse=2), "cpu") is None  # the MLP GAN has no convs

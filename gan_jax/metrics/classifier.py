@@ -23,6 +23,7 @@ from flax import nnx
 
 from gan_jax import config as config_lib
 from gan_jax import data as data_lib
+from gan_jax import xla
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.config import ConfigError, DataConfig
 
@@ -75,7 +76,7 @@ class Classifier:
     info: dict
 
     def __post_init__(self):
-        self._apply = jax.jit(lambda p, x: nnx.merge(self.graph, p)(x))
+        self._apply = xla.jit(lambda p, x: nnx.merge(self.graph, p)(x))
 
     def apply(self, images: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
         """(features N x 128, class probabilities N x 10) of images in [-1, 1], in fixed-size batches."""
@@ -112,7 +113,7 @@ def train(cfg: ClassifierConfig, out_dir: str | Path = DEFAULT_DIR, log=print) -
     opt = tx.init(params)
     key = jax.random.key(cfg.seed)
 
-    @jax.jit
+    @xla.jit
     def step(params, opt, idx):
         def loss(p):
             _, logits = nnx.merge(graph, p)(images[idx])

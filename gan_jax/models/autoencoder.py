@@ -17,6 +17,7 @@ its colour version for colorization).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -102,17 +103,28 @@ class ConvAutoencoder(nnx.Module):
         return self.deconv2(f(self.deconv1(h)))
 
 
-def build(cfg, in_shape: tuple[int, ...], out_shape: tuple[int, ...], activation: str, seed: int) -> nnx.Module:
-    """The autoencoder `cfg.name` (a ModelConfig: z_dim is the latent size, hidden/layers the MLP widths)."""
-    rngs = nnx.Rngs(seed)
-    if cfg.name in ("ae", "vae"):
-        return MLPAutoencoder(in_shape, out_shape, cfg.z_dim, cfg.hidden, cfg.layers, activation, cfg.name == "vae",
-                              rngs=rngs)
-    if cfg.name == "linear_ae":
-        return LinearAutoencoder(in_shape, out_shape, cfg.z_dim, rngs=rngs)
+def build(name: str, in_shape: tuple[int, ...], out_shape: tuple[int, ...], z_dim: int, hidden: int = 256,
+          layers: int = 1, activation: str = "relu"):
+    """A factory `rngs -> module` for the autoencoder `name` (ae, vae, conv_ae or linear_ae).
+
+    Args:
+      name: which model. in_shape: the model's input (1 channel for colorization); out_shape: what the
+        decoder rebuilds. z_dim: the latent size. hidden, layers: each side's MLP (ae, vae).
+      activation: relu, tanh or leaky_relu.
+
+    Returns:
+      A functools.partial awaiting `rngs=`.
+
+    >>> vae = build("vae", (28, 28, 1), (28, 28, 1), z_dim=2)
+    """
+    if name not in AUTOENCODERS:
+        raise ValueError(f"name: got {name!r}, expected one of {', '.join(AUTOENCODERS)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation: got {activation!r}, expected one of {', '.join(ACTIVATIONS)}")
+    if name in ("ae", "vae"):
+        return functools.partial(MLPAutoencoder, in_shape, out_shape, z_dim, hidden, layers, activation, name == "vae")
+    if name == "linear_ae":
+        return functools.partial(LinearAutoencoder, in_shape, out_shape, z_dim)
     if len(in_shape) != 3 or in_shape[0] % 4 or in_shape[1] % 4:
-        from gan_jax.config import ConfigError
-
-        raise ConfigError(f"model.name=conv_ae needs H x W x C images with H and W divisible by 4, got {in_shape}")
-    return ConvAutoencoder(in_shape, out_shape, cfg.z_dim, activation, rngs=rngs)
-
+        raise ValueError(f"conv_ae needs H x W x C images with H and W divisible by 4, got {tuple(in_shape)}")
+    return functools.partial(ConvAutoencoder, in_shape, out_shape, z_dim, activation)

@@ -25,6 +25,7 @@ from flax import nnx
 from gan_jax.models import conv
 
 _INIT = nnx.initializers.glorot_uniform()
+D_NORMS = ("batch", "none")
 
 
 def _batch_norm(features: int, rngs: nnx.Rngs) -> nnx.BatchNorm:

@@ -1,0 +1,422 @@
+"""Config -> engine: the one module that reads a `gan_jax.config.Config` (the CLI and the experiments use it).
+
+    engine = build.engine(cfg, sample_shape)     # a gan_jax.GAN or gan_jax.Autoencoder
+    outcome = build.start(cfg)                   # load the data, build, gan_jax.fit into a run directory
+    run = build.load_run("runs/x")               # (engine, newest good state, config, step)
+
+Names in a config are either built-ins or import paths of the user's own code:
+
+- `model.name`: mlp, dcgan (GAN players; `gan_jax.models`), ae, vae, conv_ae, linear_ae (autoencoders);
+  or `package.module:function` / `path/to/file.py:function`, called as
+  `function(sample_shape, z_dim=model.z_dim, **model.kwargs)` (plus `pack=gan.pack` when gan.pack > 1).
+  It returns (generator, discriminator) for a GAN, or one model for an autoencoder: factories
+  `rngs -> nnx.Module` (a class or a functools.partial of one) or modules.
+- `gan.loss`: a name in `gan_jax.losses.BUILT_IN`, or `module:function` naming a loss
+  `(real_logits, fake_logits) -> (d_loss, g_loss)` (or a `losses.SplitLoss`).
+
+A module named by import path is imported in every process that opens the run (`gan-jax sample`,
+`--resume`, `eval`): a package must be importable there (the current directory is tried too), a file path
+must still exist. Engine settings that do not fit (a batch that does not split over the devices, ...) come
+back as `ConfigError`s naming the config key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+import optax
+
+from gan_jax import config as config_lib
+from gan_jax import data as data_lib
+from gan_jax import losses, mixtures, models, run, xla
+from gan_jax.autoencode import Autoencoder
+from gan_jax.config import Config, ConfigError
+from gan_jax.gan import GAN, Streams
+from gan_jax.models import autoencoder
+
+GAN_MODELS = ("mlp", "dcgan")
+AUTOENCODERS = autoencoder.AUTOENCODERS
+CONV_MODELS = ("dcgan", "conv_ae")
+SAMPLE_WEIGHTS = ("auto", "live", "ema")
+
+# engine keyword -> the config key that sets it (the rest are gan.* or ae.*)
+_SETTING_KEYS = {"batch_size": "train.batch_size", "devices": "train.devices", "precision": "train.precision",
+                 "sampling": "data.sampling", "z_dim": "model.z_dim"}
+
+
+def resolve(path: str, key: str, builtins: tuple[str, ...] = ()) -> Any:
+    """The object an import path names: `package.module:attr` or `path/to/file.py:attr`.
+
+    Args:
+      path: the import path.
+      key: the config key it came from (for error messages).
+      builtins: the built-in names also accepted at `key` (for the message when `path` is neither).
+
+    Returns:
+      The attribute.
+
+    >>> resolve("gan_jax.losses:hinge", "gan.loss").name
+    'hinge'
+    """
+    choices = f"one of {', '.join(builtins)}, or " if builtins else ""
+    if ":" not in path:
+        raise ConfigError(f"{key}: got {path!r}, expected {choices}an import path module:function "
+                          "(e.g. mypkg.nets:build or my_experiment.py:build)")
+    module_name, attr = path.rsplit(":", 1)
+    try:
+        if module_name.endswith(".py"):
+            file = Path(module_name).expanduser()
+            if not file.is_file():
+                raise ConfigError(f"{key}: {path!r}: no file {file}")
+            name = f"_gan_jax_user_{abs(hash(str(file.resolve())))}"
+            module = sys.modules.get(name)
+            if module is None:
+                spec = importlib.util.spec_from_file_location(name, file)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
+        else:
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError:
+                if os.getcwd() in sys.path:
+                    raise
+                sys.path.insert(0, os.getcwd())
+                module = importlib.import_module(module_name)
+    except ConfigError:
+        raise
+    except Exception as e:  # the user's module failed to import
+        raise ConfigError(f"{key}: cannot import {module_name!r} ({type(e).__name__}: {e}); is it on the Python "
+                          "path (or run from its folder)?") from None
+    if not hasattr(module, attr):
+        raise ConfigError(f"{key}: {module_name!r} has no {attr!r}")
+    return getattr(module, attr)
+
+
+def _engine_error(e: Exception, section: str) -> ConfigError:
+    """An engine's ValueError ("setting: what") as a ConfigError naming the config key."""
+    text = str(e)
+    name, _, rest = text.partition(":")
+    if rest and name.isidentifier():
+        return ConfigError(f"{_SETTING_KEYS.get(name, f'{section}.{name}')}:{rest}")
+    return ConfigError(text)
+
+
+def loss(cfg: Config) -> losses.Loss:
+    """The loss `gan.loss` names, with `gan.label_smoothing` applied."""
+    g = cfg.gan
+    fn = losses.BUILT_IN.get(g.loss) or resolve(g.loss, "gan.loss", tuple(losses.BUILT_IN))
+    if not callable(fn):
+        raise ConfigError(f"gan.loss: {g.loss!r} is not a function (real_logits, fake_logits) -> (d_loss, g_loss)")
+    if g.label_smoothing:
+        if not isinstance(fn, losses.SplitLoss):
+            raise ConfigError(f"gan.label_smoothing: applies to losses with a real target, not {g.loss}")
+        try:
+            fn = fn.smoothed(g.label_smoothing)
+        except ValueError as e:
+            raise ConfigError(f"gan.label_smoothing: {e}") from None
+    return fn
+
+
+def _user_model(cfg: Config, sample_shape: tuple[int, ...]):
+    m = cfg.model
+    builder = resolve(m.name, "model.name", GAN_MODELS + AUTOENCODERS)
+    kwargs = dict(m.kwargs)
+    if cfg.gan.pack > 1:
+        kwargs["pack"] = cfg.gan.pack
+    try:
+        return builder(tuple(sample_shape), z_dim=m.z_dim, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"model.name: {m.name}({tuple(sample_shape)}, z_dim={m.z_dim}, **{kwargs}) failed: {e}") from None
+
+
+def _adam(cfg: Config, player: str, updates_per_iteration: int) -> optax.GradientTransformation:
+    """The player's Adam ("g" or "d"; an autoencoder uses g's); with optim.decay=cosine its rate falls to 0
+    at train.steps iterations (optax counts updates, so the schedule is stretched by the player's updates
+    per iteration)."""
+    o = cfg.optim
+    lr = getattr(o, f"{player}_lr")
+    if o.decay == "cosine":
+        lr = optax.cosine_decay_schedule(lr, max(cfg.train.steps, 1) * updates_per_iteration)
+    return optax.adam(lr, b1=getattr(o, f"{player}_b1"), b2=getattr(o, f"{player}_b2"))
+
+
+def _autoencoder(cfg: Config, factory, sample_shape: tuple[int, ...]) -> Autoencoder:
+    a, t = cfg.ae, cfg.train
+    try:
+        eng = Autoencoder(factory, _adam(cfg, "g", 1), z_dim=cfg.model.z_dim, batch_size=t.batch_size,
+                          sampling=cfg.data.sampling, likelihood=a.likelihood, sigma=a.sigma, k=a.k,
+                          binarize=a.binarize, task=a.task, noise=a.noise, noise_level=a.noise_level,
+                          precision=t.precision, devices=t.devices)
+        eng.check_data(sample_shape)
+        return eng
+    except ValueError as e:
+        raise _engine_error(e, "ae") from None
+
+
+def _gan(cfg: Config, players) -> GAN:
+    g, t = cfg.gan, cfg.train
+    if not (isinstance(players, tuple) and len(players) == 2):
+        raise ConfigError(f"model.name: {cfg.model.name} must return (generator, discriminator) or one model")
+    fn = loss(cfg)
+    d_update = g.d_update if g.d_update != "auto" else ("split" if isinstance(fn, losses.SplitLoss) else "joint")
+    d_updates = g.n_critic * (2 if d_update == "split" else 1)
+    try:
+        return GAN(players[0], players[1], _adam(cfg, "g", 1), _adam(cfg, "d", d_updates), loss=fn,
+                   z_dim=cfg.model.z_dim, batch_size=t.batch_size, sampling=cfg.data.sampling, d_update=d_update,
+                   n_critic=g.n_critic, r1_weight=g.r1_weight, gp_weight=g.gp_weight, ema_decay=g.ema_decay,
+                   top_k=g.top_k, top_k_decay=g.top_k_decay, pack=g.pack, precision=t.precision, devices=t.devices)
+    except ValueError as e:
+        raise _engine_error(e, "gan") from None
+
+
+def engine(cfg: Config, sample_shape: tuple[int, ...]) -> GAN | Autoencoder:
+    """The engine `cfg` describes for samples of `sample_shape`.
+
+    Args:
+      cfg: a Config (an experiment's, with overrides).
+      sample_shape: one sample's shape, e.g. (28, 28, 1).
+
+    Returns:
+      A `GAN` (model.name mlp, dcgan, or a builder returning two players) or an `Autoencoder`.
+
+    >>> import experiments
+    >>> gan = engine(experiments.get_config("mnist_gan"), (28, 28, 1))
+    """
+    m, shape = cfg.model, tuple(sample_shape)
+    try:
+        if m.name == "mlp":
+            players = models.mlp_players(shape, m.z_dim, m.hidden, m.layers, m.d_hidden, m.d_layers, m.leak, m.output,
+                                         cfg.gan.pack)
+        elif m.name == "dcgan":
+            players = models.dcgan_players(shape, m.z_dim, m.leak, m.d_norm, cfg.gan.pack)
+        elif m.name in AUTOENCODERS:
+            if cfg.ae.k > 1 and m.name != "vae":
+                raise ConfigError(f"ae.k={cfg.ae.k}: importance-weighted training needs model.name=vae")
+            in_shape = (*shape[:-1], 1) if cfg.ae.task == "colorize" else shape
+            factory = autoencoder.build(m.name, in_shape, shape, m.z_dim, m.hidden, m.layers, cfg.ae.activation)
+            return _autoencoder(cfg, factory, shape)
+        else:
+            built = _user_model(cfg, shape)
+            return _gan(cfg, built) if isinstance(built, tuple) else _autoencoder(cfg, built, shape)
+    except ConfigError:
+        raise
+    except ValueError as e:  # the built-in builders: "setting: what"
+        name = str(e).partition(":")[0]
+        raise ConfigError(f"{'ae' if name == 'activation' else 'model'}.{e}" if name.isidentifier()
+                          else f"model.name={m.name}: {e}") from None
+    return _gan(cfg, players)
+
+
+make_engine = engine  # load_run's keyword `engine` shadows the function's name there
+
+
+def check(cfg: Config) -> None:
+    """Checks what a config names (models, losses, activations) before any data is read; ConfigError if
+    something is unknown or cannot be imported."""
+    m = cfg.model
+    if m.name not in GAN_MODELS + AUTOENCODERS:
+        resolve(m.name, "model.name", GAN_MODELS + AUTOENCODERS)
+    if m.name in GAN_MODELS or m.name not in AUTOENCODERS:
+        loss(cfg)
+    if m.output not in models.mlp.OUTPUTS:
+        raise ConfigError(f"model.output: got {m.output!r}, expected one of {', '.join(models.mlp.OUTPUTS)}")
+    if m.d_norm not in models.dcgan.D_NORMS:
+        raise ConfigError(f"model.d_norm: got {m.d_norm!r}, expected one of {', '.join(models.dcgan.D_NORMS)}")
+    if cfg.ae.activation not in autoencoder.ACTIVATIONS:
+        raise ConfigError(f"ae.activation: got {cfg.ae.activation!r}, expected one of "
+                          f"{', '.join(autoencoder.ACTIVATIONS)}")
+
+
+def streams(cfg: Config) -> Streams:
+    """The config's random streams: weights and noise from `seed`, data order from `data.seed`."""
+    return Streams.from_seeds(cfg.seed, cfg.data.seed)
+
+
+def load_data(cfg: Config) -> tuple[Config, data_lib.Dataset]:
+    """(cfg with data.source the source really used, the dataset)."""
+    ds = data_lib.load(cfg.data)
+    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source=ds.kind)), ds
+
+
+def _check_batch(cfg: Config, eng, ds: data_lib.Dataset) -> None:
+    per_batch = getattr(eng, "samples_per_batch", cfg.train.batch_size)
+    if ds.images.shape[0] < per_batch and cfg.data.sampling == "epoch":
+        raise ConfigError(
+            f"train.batch_size: {per_batch} samples per batch (x gan.pack) is more than the "
+            f"{ds.images.shape[0]} images of {ds.source}; epoch sampling needs at least one full batch"
+        )
+
+
+def scan_note(cfg: Config, backend: str) -> str | None:
+    """A warning for convolutional models fused with lax.scan on XLA:CPU, which runs their steps far slower
+    inside a scan (DCGAN: 0.05 it/s at train.fuse=5 vs 3.7 at 1; docs/speed.md); None otherwise."""
+    if backend != "cpu" or cfg.train.fuse == 1 or cfg.model.name not in CONV_MODELS:
+        return None
+    return (f"note: train.fuse={cfg.train.fuse} runs {cfg.model.name} steps inside lax.scan, which XLA:CPU runs "
+            f"far slower than single steps (docs/speed.md); --set train.fuse=1 is faster here")
+
+
+def _hooks(cfg: Config, eng, ds: data_lib.Dataset):
+    """(preview, on_finish) for a config's run: mixture scatters and scores for mixture data, the
+    autoencoder's test-set report and figures at the end."""
+    mixture = mixtures.MIXTURES.get(ds.kind)
+    preview = (run.MixturePreview(eng, mixture, cfg.sample_seed) if mixture
+               else run.GridPreview(eng, seed=cfg.sample_seed))
+    on_finish = None
+    if isinstance(eng, Autoencoder):
+        def on_finish(state, run_dir):
+            from gan_jax import ae_report
+
+            test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
+            ae_report.finish(eng, state, test, run_dir)
+
+    return preview, on_finish
+
+
+def _fit(cfg: Config, eng, ds: data_lib.Dataset, run_dir: Path, resume: bool, progress: bool) -> run.Outcome:
+    t = cfg.train
+    preview, on_finish = _hooks(cfg, eng, ds)
+    note = scan_note(cfg, jax.default_backend())
+    return run.fit(eng, ds, run_dir=run_dir, steps=t.steps, key=streams(cfg), fuse=t.fuse,
+                   log_interval=t.log_interval, sample_interval=t.sample_interval,
+                   checkpoint_interval=t.checkpoint_interval, keep_checkpoints=t.keep_checkpoints,
+                   early_stop_window=t.early_stop_window, early_stop_tol=t.early_stop_tol, resume=resume,
+                   progress=progress, preview=preview, on_finish=on_finish, config=config_lib.to_dict(cfg),
+                   name=f"{cfg.experiment} on {ds.source}", notes=(note,) if note else ())
+
+
+def default_run_dir(experiment: str) -> Path:
+    return Path("runs") / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def start(cfg: Config, run_dir: str | Path | None = None, progress: bool = True) -> run.Outcome:
+    """Trains a fresh run of `cfg` into `run_dir` (default runs/<experiment>-<time>).
+
+    Args:
+      cfg: the resolved config. run_dir: where. progress: a progress bar on a terminal.
+
+    Returns:
+      `gan_jax.run.Outcome`.
+    """
+    check(cfg)
+    run_dir = Path(run_dir) if run_dir else default_run_dir(cfg.experiment)
+    run._check_new_run_dir(run_dir)
+    cfg, ds = load_data(cfg)
+    eng = engine(cfg, ds.image_shape)
+    _check_batch(cfg, eng, ds)
+    return _fit(cfg, eng, ds, run_dir, resume=False, progress=progress)
+
+
+def load_run_config(run_dir: str | Path) -> Config:
+    """The Config recorded in a run directory's config.json."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise run.RunError(f"{run_dir} is not a run directory made from a config (no config.json); a run made "
+                           "with gan_jax.fit from Python loads with gan_jax.load_run(run_dir, engine=...)")
+    try:
+        return config_lib.from_dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as e:
+        raise run.RunError(f"{path} is not valid JSON: {e}") from None
+
+
+def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True) -> run.Outcome:
+    """Continues the run in `run_dir` from its newest good checkpoint (`overrides`, e.g. a longer
+    train.steps, apply on top of the saved config)."""
+    run_dir = Path(run_dir)
+    cfg = config_lib.apply_overrides(load_run_config(run_dir), list(overrides))
+    check(cfg)
+    cfg, ds = load_data(cfg)
+    eng = engine(cfg, ds.image_shape)
+    return _fit(cfg, eng, ds, run_dir, resume=True, progress=progress)
+
+
+class LoadedRun(NamedTuple):
+    """What `load_run` returns."""
+
+    engine: Any
+    state: Any
+    config: Config | None
+    step: int
+
+
+def _recorded_shape(run_dir: Path) -> tuple[int, ...]:
+    path = run_dir / "data.json"
+    if not path.is_file():
+        raise run.RunError(f"{run_dir} is not a run directory (no data.json)")
+    return tuple(json.loads(path.read_text())["image_shape"])
+
+
+def load_run(run_dir: str | Path, engine=None) -> LoadedRun:
+    """The engine, the newest good state and the config of a run directory, in one call.
+
+    Args:
+      run_dir: a run made by `gan-jax train` (config.json rebuilds the engine, custom models included by
+        their import paths) or by `gan_jax.fit`.
+      engine: the engine to restore into (needed for a `fit` run made without a config).
+
+    Returns:
+      LoadedRun(engine, state, config or None, step).
+
+    Example:
+      >>> # gan, state, cfg, step = gj.load_run("runs/mnist_gan-20261201-120000")
+      >>> # images = gan.sample(state, gan.noise(jax.random.key(0), 64))
+    """
+    run_dir = Path(run_dir)
+    cfg = None
+    if engine is None:
+        cfg = load_run_config(run_dir)
+        engine = make_engine(cfg, _recorded_shape(run_dir))
+    elif (run_dir / "config.json").is_file():
+        try:
+            cfg = load_run_config(run_dir)
+        except (run.RunError, ConfigError):
+            cfg = None
+    step, state, checkpoints = run.restore(run_dir, engine, streams(cfg) if cfg else 0,
+                                           cfg.train.keep_checkpoints if cfg else 3)
+    checkpoints.close()
+    return LoadedRun(engine, state, cfg, step)
+
+
+def weights_used(cfg: Config, weights: str) -> str:
+    """Which of G's weights `weights` ("auto", "live" or "ema") picks in a run of `cfg`: "auto" is the
+    moving average when the run keeps one (a GAN with gan.ema_decay > 0) and the trained weights otherwise."""
+    has_ema = cfg.model.name not in AUTOENCODERS and cfg.gan.ema_decay > 0
+    if weights not in SAMPLE_WEIGHTS:
+        raise run.RunError(f"--weights must be one of {', '.join(SAMPLE_WEIGHTS)}, got {weights!r}")
+    if weights == "ema" and not has_ema:
+        raise run.RunError("this run keeps no moving average of G's weights (gan.ema_decay = 0); use --weights "
+                           "live or auto")
+    if weights == "auto":
+        return "ema" if has_ema else "live"
+    return weights
+
+
+def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weights: str = "auto") -> np.ndarray:
+    """`n` samples (N x H x W x C float32 in [-1, 1]) from the newest good checkpoint of `run_dir`, with G's
+    `weights` as `weights_used` resolves them (BatchNorm's running statistics are the trained G's either way)."""
+    if n <= 0:
+        raise run.RunError(f"--n must be > 0, got {n}")
+    live = weights_used(load_run_config(run_dir), weights) == "live"
+    eng, state, _, _ = load_run(run_dir)
+    if live and isinstance(eng, GAN):
+        state = state.replace(g_ema=None)  # GAN.sample uses g_params when no average is kept
+    draw = xla.jit(eng.sample)
+    key = jax.random.key(seed)
+    batch = min(batch, n)
+    out = [np.asarray(draw(state, eng.noise(jax.random.fold_in(key, i), batch))) for i in range(-(-n // batch))]
+    return np.concatenate(out)[:n]
+
+
+__all__ = ["engine", "check", "start", "resume", "load_run", "load_run_config", "sample", "weights_used", "resolve",
+           "loss", "streams", "LoadedRun"]
