@@ -273,3 +273,21 @@ def load(cfg: DataConfig) -> Dataset:
     if cfg.colors == "by_class":
         images, what = colorize_by_class(images, labels), what + " coloured by class"
     return Dataset(images=images, labels=labels, source=what)
+
+
+def images(source: str = "auto", split: str = "train", limit: int = 0, **settings) -> np.ndarray:
+    """The images of a data source as one N x H x W x C float32 array in [-1, 1] (for scripts).
+
+    Args:
+      source: auto, embedded, tfds, npz, idx, ring8, grid25 or bimodal1d (see the module docstring).
+      split: train or test. limit: keep the first N after shuffling (0 = all).
+      **settings: the other `DataConfig` fields (path, name, data_dir, seed, digit, colors, download).
+
+    Returns:
+      The images (mixture points for the mixtures).
+
+    >>> x = images("embedded", limit=64)
+    >>> x.shape, float(x.min()) >= -1.0
+    ((64, 28, 28, 1), True)
+    """
+    return load(DataConfig(source=source, split=split, limit=limit, **settings)).images

@@ -2,7 +2,7 @@
 
 An engine is anything with
 
-    init(key) -> state               a pytree with an integer `step` leaf (field or attribute)
+    init(key) -> state               a pytree holding an integer step (attribute `.step` or key "step")
     train_step(state, data) -> (state, metrics)   pure; metrics a dict of scalars; data the whole dataset
     sample(state, z) -> samples      and noise(key, n) -> z: what preview grids show
 
@@ -88,6 +88,11 @@ def all_finite(tree) -> jax.Array:
     """True when every float leaf of `tree` is finite."""
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def step_of(state) -> int:
+    """The step a state is at: `state.step`, or `state["step"]` for a dict state."""
+    return int(state["step"] if isinstance(state, dict) else state.step)
 
 
 def repeat(train_step: Callable, k: int) -> Callable:
@@ -307,9 +312,14 @@ def _array(data) -> np.ndarray | jax.Array:
     return data.images if hasattr(data, "images") else data
 
 
+def _typed(key: Any):
+    return jax.random.key(key) if isinstance(key, int) else key
+
+
 def restore(run_dir: str | Path, engine, key: Any = 0, keep: int = 3):
     """(step, state, checkpoints) from the newest good checkpoint of `run_dir`, shaped like
-    `engine.init(key)`."""
+    `engine.init(key)` (an int key is jax.random.key(key))."""
+    key = _typed(key)
     checkpoints = Checkpoints(Path(run_dir) / "checkpoints", keep)
     try:
         found = checkpoints.restore(engine.init(key))
@@ -344,7 +354,7 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
       data: the dataset, an array N x ... (images in [-1, 1]) or a `gan_jax.data.Dataset`.
       run_dir: the run directory (new or empty; with resume=True, an existing run).
       steps: train until this step (a resumed run continues to it).
-      key: what `engine.init` takes: a typed key, an int seed, or `gan_jax.Streams`.
+      key: what `engine.init` takes: a typed key (an int seed is jax.random.key(seed)), or `gan_jax.Streams`.
       fuse: iterations per compiled call (`repeat`); steps and intervals must be multiples of it.
       log_interval, sample_interval, checkpoint_interval: in steps. keep_checkpoints: the newest kept.
       early_stop_window, early_stop_tol: stop when the `plateau` metrics' means over the last window moved
@@ -364,7 +374,7 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
       >>> # outcome = gj.fit(gan, images, run_dir="runs/mine", steps=2000, key=jax.random.key(0))
       >>> # gj.fit(gan, images, run_dir="runs/mine", steps=4000, resume=True)   # later: train longer
     """
-    run_dir = Path(run_dir)
+    run_dir, key = Path(run_dir), _typed(key)
     _check_intervals(steps, fuse, log_interval=log_interval, sample_interval=sample_interval,
                      checkpoint_interval=checkpoint_interval)
     images = _array(data)
@@ -399,7 +409,8 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
                     write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
                 write_atomic(run_dir / "data.json", json.dumps(info, indent=2) + "\n")
             parallel.barrier("run directory made")
-            state = replicate(engine.init(key))
+            # a copy: the loop donates the state, which must not delete arrays the caller still holds
+            state = replicate(jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, engine.init(key)))
             checkpoints = Checkpoints(run_dir / "checkpoints", keep_checkpoints)
             checkpoints.save(0, state)
         except BaseException:  # nothing half-written: the run did not get its first checkpoint
@@ -416,7 +427,7 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
 def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replicate, primary: bool, total: int,
           fuse: int, log_interval: int, sample_interval: int, checkpoint_interval: int, window: int, tol: float,
           progress: bool, preview, on_finish, name: str, notes) -> Outcome:
-    step = int(parallel.local(state).step)
+    step = step_of(parallel.local(state))
     advance = xla.jit(repeat(engine.train_step, fuse), donate_argnums=0)
     images = replicate(jax.device_put(images))  # the state is already replicated
     headline = tuple(getattr(engine, "headline", None) or ())

@@ -149,3 +149,22 @@ def test_eval_command_on_a_run_directory(tiny_classifier, tiny_cli, tmp_path, ca
     assert json.loads((tmp_path / "a.json").read_text())["weights"] == "ema"  # auto: the run keeps a moving average
     assert main(["eval", str(tmp_path / "r"), "--classifier", str(out), "--weights", "best"]) == 2
     assert "--weights must be one of auto, live, ema, got 'best'" in capsys.readouterr().err
+
+
+def test_metrics_work_on_images_directly(tiny_classifier):
+    """gj.metrics.fd / precision_recall / score take images (any accepted layout and range)."""
+    import gan_jax as gj
+
+    out, clf = tiny_classifier
+    real = gj.data.images("embedded", limit=300, seed=5)
+    test = gj.data.images("embedded", split="test", limit=300)
+    assert abs(gj.metrics.fd(real, real, classifier=out)) < 1e-6
+    fd_real = gj.metrics.fd(real, test, classifier=clf)
+    by_hand = evaluate.frechet_distance(*evaluate.gaussian(clf.apply(real)[0]), *evaluate.gaussian(clf.apply(test)[0]))
+    assert fd_real == pytest.approx(by_hand, rel=1e-9)
+    noise = np.random.default_rng(0).uniform(-1, 1, real.shape).astype(np.float32)
+    assert gj.metrics.fd(noise, test, classifier=out) > 3 * fd_real  # noise is far from digits
+    assert gj.metrics.fd((real[..., 0] + 1) * 127.5, test, classifier=out) == pytest.approx(fd_real, rel=1e-4)  # 0..255
+    pr = gj.metrics.precision_recall(real, real, k=3, classifier=out)
+    assert pr["precision"] == 1.0 and pr["recall"] == 1.0
+    assert 1.0 < gj.metrics.score(real, classifier=out) <= 10.0
