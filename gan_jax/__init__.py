@@ -14,7 +14,7 @@ The library, for research scripts:
 engine (`gan_jax.run`), `losses` the loss family, `metrics` the evaluator, `models` the book's players,
 `data` the data sources, `build` the one reader of experiment configs (what the `gan-jax` command uses).
 
-Importing the package changes no environment variable. `gj.jit` is `jax.jit` plus, on the CPU only,
+Importing the package changes no environment variable (beyond what importing JAX sets itself). `gj.jit` is `jax.jit` plus, on the CPU only,
 the XLA option that runs convolutions on Eigen (`gan_jax.xla`; ~1.2-1.4x faster DCGAN steps here).
 """
 

@@ -200,7 +200,16 @@ class Autoencoder:
         return Autoencoder(**args)
 
     def check_data(self, sample_shape: tuple[int, ...]) -> None:
-        """Raises ValueError when the settings cannot train on samples of `sample_shape`."""
+        """Raises ValueError when the settings cannot train on samples of `sample_shape`.
+
+        Args:
+          sample_shape: one sample's shape, e.g. (28, 28, 1).
+
+        Returns:
+          None.
+
+        >>> # ae.check_data((2,))   # ValueError: bernoulli models pixel intensities ...
+        """
         s, images = self.settings, len(sample_shape) == 3
         if not images and s.likelihood == "bernoulli":
             raise ValueError("likelihood: bernoulli models pixel intensities; points of a mixture need "
@@ -212,7 +221,16 @@ class Autoencoder:
                              "e.g. data.colors=by_class for colored MNIST")
 
     def init(self, key: jax.Array | int | Streams) -> AEState:
-        """A fresh state from a typed key (split into weights, noise and data streams), a seed or Streams."""
+        """A fresh state.
+
+        Args:
+          key: a typed key (split into weights, noise and data streams), an int seed, or Streams.
+
+        Returns:
+          An AEState at step 0.
+
+        >>> # state = ae.init(jax.random.key(0))
+        """
         streams = Streams.of(key)
         params, _ = self.player.init(nnx.Rngs(streams.params))
         return AEState(step=jnp.zeros((), jnp.int32), params=params, opt=self.tx.init(params), key=streams.noise,
@@ -227,31 +245,88 @@ class Autoencoder:
                          self.player.rest_template, copy=True)
 
     def encode(self, params, x_in: jax.Array, key=None) -> tuple[jax.Array, jax.Array | None]:
-        """(mean, logvar) of q(z|x) for the model's input x (logvar None for a plain autoencoder)."""
+        """q(z|x) for the model's input.
+
+        Args:
+          params: the model's parameters. x_in: model inputs (targets' units, [0, 1] for images).
+          key: seeds the model's RNG streams (dropout), if it has any.
+
+        Returns:
+          (mean, logvar), float32; logvar is None for a plain autoencoder.
+
+        >>> # mean, logvar = ae.encode(state.params, ae.model_input(images))
+        """
         mean, logvar = self._module(params, key).encode(parallel.compute(x_in, self.settings.precision))
         return mean.astype(jnp.float32), None if logvar is None else logvar.astype(jnp.float32)
 
     def decoder_out(self, params, z: jax.Array, key=None) -> jax.Array:
-        """The decoder's output (Bernoulli logits or Gaussian means) in target units."""
+        """The decoder's raw output.
+
+        Args:
+          params: the model's parameters. z: codes, B x z_dim. key: for RNG streams, if any.
+
+        Returns:
+          Bernoulli logits or Gaussian means, in target units.
+
+        >>> # logits = ae.decoder_out(state.params, z)
+        """
         out = self._module(params, key).decode(parallel.compute(z, self.settings.precision))
         return out.astype(jnp.float32)
 
     def mean(self, out: jax.Array) -> jax.Array:
-        """The decoder output's expected target (probabilities for bernoulli)."""
+        """The decoder output's expected target.
+
+        Args:
+          out: `decoder_out`'s output.
+
+        Returns:
+          sigmoid(out) for bernoulli, out for gaussian.
+
+        >>> # probs = ae.mean(ae.decoder_out(state.params, z))
+        """
         return jax.nn.sigmoid(out) if self.settings.likelihood == "bernoulli" else out
 
     @staticmethod
     def to_target(x: jax.Array) -> jax.Array:
-        """Data -> targets: images (4-d) from [-1, 1] to [0, 1]; points unchanged."""
+        """Data -> targets: images (4-d) from [-1, 1] to [0, 1]; points unchanged.
+
+        Args:
+          x: a batch of data.
+
+        Returns:
+          The targets.
+
+        >>> float(Autoencoder.to_target(-jnp.ones((1, 1, 1, 1))).sum())
+        0.0
+        """
         return (x + 1.0) / 2.0 if x.ndim == 4 else x
 
     @staticmethod
     def to_data(t: jax.Array) -> jax.Array:
-        """Targets -> data: the inverse of `to_target`."""
+        """Targets -> data: the inverse of `to_target`.
+
+        Args:
+          t: a batch of targets.
+
+        Returns:
+          The data (images in [-1, 1]).
+
+        >>> float(Autoencoder.to_data(jnp.zeros((1, 1, 1, 1))).sum())
+        -1.0
+        """
         return t * 2.0 - 1.0 if t.ndim == 4 else t
 
     def prepare(self, x: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """(model input, target) for a batch of data `x` under `task` (and dynamic binarization)."""
+        """(model input, target) for a batch of data under `task` (and dynamic binarization).
+
+        Args:
+          x: a batch of data (images in [-1, 1]). key: the noise of binarization and corruption.
+
+        Returns:
+          (model input, target), both in target units.
+
+        >>> # x_in, t = ae.prepare(images, jax.random.key(0))
+        """
         s = self.settings
         k_bin, k_noise = jax.random.split(key)
         t = self.to_target(x)
@@ -264,7 +339,16 @@ class Autoencoder:
         return t, t
 
     def model_input(self, x: jax.Array) -> jax.Array:
-        """The model's clean input for data `x` (no noise, no binarization): targets, or luminance."""
+        """The model's clean input for data (no noise, no binarization).
+
+        Args:
+          x: a batch of data (images in [-1, 1]).
+
+        Returns:
+          The targets, or their luminance for task=colorize.
+
+        >>> # ae.encode(state.params, ae.model_input(images))
+        """
         t = self.to_target(x)
         return jnp.sum(t * LUMA, axis=-1, keepdims=True) if self.settings.task == "colorize" else t
 
@@ -279,6 +363,8 @@ class Autoencoder:
 
         Returns:
           B bounds.
+
+        >>> # elbo = ae.bound(state.params, *ae.prepare(images, k1), 1, k2)
         """
         k_enc, k_eps, k_dec = jax.random.split(key, 3) if self.player.stochastic else (None, key, None)
         mean, logvar = self.encode(params, x_in, k_enc)
@@ -299,31 +385,85 @@ class Autoencoder:
         return jax.nn.logsumexp(log_w, axis=0) - math.log(k)
 
     def generate(self, params, z: jax.Array) -> jax.Array:
-        """Decoded latent vectors (the decoder's expected target), in the data's units (images in [-1, 1])."""
+        """Decoded latent vectors in the data's units.
+
+        Args:
+          params: the model's parameters. z: B x z_dim codes.
+
+        Returns:
+          The decoder's expected target as data (images in [-1, 1]).
+
+        >>> # x = ae.generate(state.params, ae.noise(jax.random.key(0), 16))
+        """
         return self.to_data(self.mean(self.decoder_out(params, z)))
 
     def sample(self, state: AEState, z: jax.Array) -> jax.Array:
-        """Decoded latent vectors from a state (what grids show; for a plain autoencoder z is not a prior)."""
+        """Decoded latent vectors from a state (what grids show; for a plain autoencoder z is not a prior).
+
+        Args:
+          state: an AEState. z: B x z_dim codes.
+
+        Returns:
+          B samples in the data's units.
+
+        >>> # x = ae.sample(state, ae.noise(jax.random.key(0), 16))
+        """
         return self.generate(state.params, z)
 
     def reconstruction(self, params, x_in: jax.Array) -> jax.Array:
-        """The decoder's expected target at the code's mean, in the data's units."""
+        """The reconstruction of model inputs at their code's mean.
+
+        Args:
+          params: the model's parameters. x_in: model inputs (`prepare` / `model_input`).
+
+        Returns:
+          The decoder's expected target, in the data's units.
+
+        >>> # recon = ae.reconstruction(state.params, ae.model_input(images))
+        """
         return self.to_data(self.mean(self.decoder_out(params, self.encode(params, x_in)[0])))
 
     def noise(self, key: jax.Array, n: int) -> jax.Array:
-        """`n` draws from the prior N(0, I) of dimension z_dim."""
+        """`n` draws from the prior N(0, I) of dimension z_dim.
+
+        Args:
+          key: a typed key. n: how many.
+
+        Returns:
+          n x z_dim float32.
+
+        >>> # z = ae.noise(jax.random.key(0), 64)
+        """
         return jax.random.normal(key, (n, self.settings.z_dim), jnp.float32)
 
     def is_variational(self, x_in: jax.Array) -> bool:
-        """Whether the model's encoder gives a log-variance (a VAE), for inputs like `x_in`."""
+        """Whether the model's encoder gives a log-variance (a VAE).
+
+        Args:
+          x_in: model inputs of the right shape (one is enough).
+
+        Returns:
+          True for a VAE.
+
+        >>> # ae.is_variational(ae.model_input(images[:1]))
+        """
         params = self.init(jax.random.key(0)).params
         return jax.eval_shape(lambda p, x: self.encode(p, x), params, x_in[:1])[1] is not None
 
     # -- image-unit helpers (host side, batched) -----------------------------------------------------
 
     def jitted(self, name: str) -> Callable:
-        """The engine's pure function `name` compiled once (`gan_jax.xla.jit`): prepare, bound (k static),
-        generate, reconstruction, code (q's mean), embed, decode, reconstruct (the last three from data)."""
+        """The engine's pure function `name`, compiled once (`gan_jax.xla.jit`).
+
+        Args:
+          name: prepare, bound (k static), generate, reconstruction, code (q's mean of model inputs), or
+            embed, decode, reconstruct (from data).
+
+        Returns:
+          The jitted function of (params, ...).
+
+        >>> # codes = ae.jitted("code")(state.params, x_in)
+        """
         if name not in self._jits:
             fns = {
                 "prepare": (self.prepare, {}),
@@ -352,6 +492,8 @@ class Autoencoder:
 
         Returns:
           N x z_dim numpy array.
+
+        >>> # codes = ae.embed(state, test_images)
         """
         return self._batched("embed", state.params, images, batch)
 
@@ -363,6 +505,8 @@ class Autoencoder:
 
         Returns:
           N x H x W x C numpy array.
+
+        >>> # images = ae.decode(state, codes)
         """
         return self._batched("decode", state.params, z, batch)
 
@@ -374,13 +518,24 @@ class Autoencoder:
 
         Returns:
           N x H x W x C numpy array.
+
+        >>> # recon = ae.reconstruct(state, test_images)
         """
         return self._batched("reconstruct", state.params, images, batch)
 
     # -- the step ------------------------------------------------------------------------------------
 
     def batch_indices(self, state: AEState, n: int) -> jax.Array:
-        """Indices of this step's batch (`gan_jax.sampling`: random batches or shuffled epochs)."""
+        """Indices of this step's batch (`gan_jax.sampling`: random batches or shuffled epochs).
+
+        Args:
+          state: an AEState (its data_key and step). n: the dataset's size.
+
+        Returns:
+          batch_size int32 indices.
+
+        >>> # batch = data[ae.batch_indices(state, len(data))]
+        """
         s = self.settings
         return sampling.batch_indices(state.data_key, state.step, n, s.batch_size, s.sampling)
 
@@ -393,6 +548,8 @@ class Autoencoder:
 
         Returns:
           (state one step on, {"loss": nats per example}).
+
+        >>> # state, metrics = gj.jit(ae.train_step, donate_argnums=0)(state, images)
         """
         k_prep, k_z = jax.random.split(jax.random.fold_in(state.key, state.step))
         batch = self.parallel.shard(jnp.take(data, self.batch_indices(state, data.shape[0]), axis=0))

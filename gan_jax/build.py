@@ -113,7 +113,18 @@ def _engine_error(e: Exception, section: str) -> ConfigError:
 
 
 def loss(cfg: Config) -> losses.Loss:
-    """The loss `gan.loss` names, with `gan.label_smoothing` applied."""
+    """The loss `gan.loss` names (built-in or import path), with `gan.label_smoothing` applied.
+
+    Args:
+      cfg: a Config.
+
+    Returns:
+      A loss function (a `losses.SplitLoss` for the book's family).
+
+    >>> import experiments
+    >>> loss(experiments.get_config("mnist_gan")).name
+    'non_saturating'
+    """
     g = cfg.gan
     fn = losses.BUILT_IN.get(g.loss) or resolve(g.loss, "gan.loss", tuple(losses.BUILT_IN))
     if not callable(fn):
@@ -222,8 +233,17 @@ make_engine = engine  # load_run's keyword `engine` shadows the function's name 
 
 
 def check(cfg: Config) -> None:
-    """Checks what a config names (models, losses, activations) before any data is read; ConfigError if
-    something is unknown or cannot be imported."""
+    """Checks what a config names (models, losses, activations) before any data is read.
+
+    Args:
+      cfg: a Config.
+
+    Returns:
+      None; raises ConfigError naming the key when something is unknown or cannot be imported.
+
+    >>> import experiments
+    >>> check(experiments.get_config("mnist_dcgan"))
+    """
     m = cfg.model
     if m.name not in GAN_MODELS + AUTOENCODERS:
         resolve(m.name, "model.name", GAN_MODELS + AUTOENCODERS)
@@ -239,12 +259,32 @@ def check(cfg: Config) -> None:
 
 
 def streams(cfg: Config) -> Streams:
-    """The config's random streams: weights and noise from `seed`, data order from `data.seed`."""
+    """The config's random streams: weights and noise from `seed`, data order from `data.seed`.
+
+    Args:
+      cfg: a Config.
+
+    Returns:
+      `Streams` for `engine.init`.
+
+    >>> from gan_jax.config import Config
+    >>> len(streams(Config()))
+    3
+    """
     return Streams.from_seeds(cfg.seed, cfg.data.seed)
 
 
 def load_data(cfg: Config) -> tuple[Config, data_lib.Dataset]:
-    """(cfg with data.source the source really used, the dataset)."""
+    """Loads the config's data.
+
+    Args:
+      cfg: a Config.
+
+    Returns:
+      (cfg with data.source the source really used, never "auto"; the Dataset).
+
+    >>> # cfg, ds = load_data(experiments.get_config("mnist_gan"))
+    """
     ds = data_lib.load(cfg.data)
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source=ds.kind)), ds
 
@@ -260,7 +300,18 @@ def _check_batch(cfg: Config, eng, ds: data_lib.Dataset) -> None:
 
 def scan_note(cfg: Config, backend: str) -> str | None:
     """A warning for convolutional models fused with lax.scan on XLA:CPU, which runs their steps far slower
-    inside a scan (DCGAN: 0.05 it/s at train.fuse=5 vs 3.7 at 1; docs/speed.md); None otherwise."""
+    inside a scan (DCGAN: 0.05 it/s at train.fuse=5 vs 3.7 at 1; docs/speed.md).
+
+    Args:
+      cfg: a Config. backend: jax.default_backend().
+
+    Returns:
+      The note, or None.
+
+    >>> from gan_jax.config import Config
+    >>> scan_note(Config(), "cpu") is None   # the MLP GAN has no convolutions
+    True
+    """
     if backend != "cpu" or cfg.train.fuse == 1 or cfg.model.name not in CONV_MODELS:
         return None
     return (f"note: train.fuse={cfg.train.fuse} runs {cfg.model.name} steps inside lax.scan, which XLA:CPU runs "
@@ -297,6 +348,17 @@ def _fit(cfg: Config, eng, ds: data_lib.Dataset, run_dir: Path, resume: bool, pr
 
 
 def default_run_dir(experiment: str) -> Path:
+    """runs/<experiment>-<date>-<time>.
+
+    Args:
+      experiment: the experiment's name.
+
+    Returns:
+      A relative path.
+
+    >>> str(default_run_dir("mnist_gan")).startswith("runs/mnist_gan-")
+    True
+    """
     return Path("runs") / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
@@ -308,6 +370,8 @@ def start(cfg: Config, run_dir: str | Path | None = None, progress: bool = True)
 
     Returns:
       `gan_jax.run.Outcome`.
+
+    >>> # outcome = start(apply_overrides(experiments.get_config("mnist_gan"), ["train.steps=300"]))
     """
     check(cfg)
     run_dir = Path(run_dir) if run_dir else default_run_dir(cfg.experiment)
@@ -319,7 +383,16 @@ def start(cfg: Config, run_dir: str | Path | None = None, progress: bool = True)
 
 
 def load_run_config(run_dir: str | Path) -> Config:
-    """The Config recorded in a run directory's config.json."""
+    """The Config recorded in a run directory's config.json.
+
+    Args:
+      run_dir: a run directory made by `gan-jax train` (or `start`).
+
+    Returns:
+      The Config; RunError when there is none or it is not JSON.
+
+    >>> # cfg = load_run_config("runs/mnist_gan-20261201-120000")
+    """
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise run.RunError(f"{run_dir} is not a run directory made from a config (no config.json); a run made "
@@ -331,8 +404,17 @@ def load_run_config(run_dir: str | Path) -> Config:
 
 
 def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True) -> run.Outcome:
-    """Continues the run in `run_dir` from its newest good checkpoint (`overrides`, e.g. a longer
-    train.steps, apply on top of the saved config)."""
+    """Continues the run in `run_dir` from its newest good checkpoint.
+
+    Args:
+      run_dir: the run. overrides: KEY=VALUE strings applied on top of the saved config (a longer
+        train.steps, ...). progress: a progress bar on a terminal.
+
+    Returns:
+      `gan_jax.run.Outcome`.
+
+    >>> # resume("runs/x", ["train.steps=40000"])
+    """
     run_dir = Path(run_dir)
     cfg = config_lib.apply_overrides(load_run_config(run_dir), list(overrides))
     check(cfg)
@@ -389,8 +471,19 @@ def load_run(run_dir: str | Path, engine=None) -> LoadedRun:
 
 
 def weights_used(cfg: Config, weights: str) -> str:
-    """Which of G's weights `weights` ("auto", "live" or "ema") picks in a run of `cfg`: "auto" is the
-    moving average when the run keeps one (a GAN with gan.ema_decay > 0) and the trained weights otherwise."""
+    """Which of G's weights `weights` picks in a run of `cfg`.
+
+    Args:
+      cfg: the run's Config. weights: "auto" (the moving average when the run keeps one, a GAN with
+        gan.ema_decay > 0, else the trained weights), "live" or "ema".
+
+    Returns:
+      "live" or "ema"; RunError for a bad choice or "ema" without an average.
+
+    >>> from gan_jax.config import Config
+    >>> weights_used(Config(), "auto")
+    'live'
+    """
     has_ema = cfg.model.name not in AUTOENCODERS and cfg.gan.ema_decay > 0
     if weights not in SAMPLE_WEIGHTS:
         raise run.RunError(f"--weights must be one of {', '.join(SAMPLE_WEIGHTS)}, got {weights!r}")
@@ -403,8 +496,18 @@ def weights_used(cfg: Config, weights: str) -> str:
 
 
 def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weights: str = "auto") -> np.ndarray:
-    """`n` samples (N x H x W x C float32 in [-1, 1]) from the newest good checkpoint of `run_dir`, with G's
-    `weights` as `weights_used` resolves them (BatchNorm's running statistics are the trained G's either way)."""
+    """Samples from the newest good checkpoint of a run.
+
+    Args:
+      run_dir: the run. n: how many. seed: the noise seed. batch: per compiled call.
+      weights: G's weights as `weights_used` resolves them (BatchNorm's running statistics are the
+        trained G's either way).
+
+    Returns:
+      N x H x W x C float32 in [-1, 1] (numpy).
+
+    >>> # images = sample("runs/x", 10_000)
+    """
     if n <= 0:
         raise run.RunError(f"--n must be > 0, got {n}")
     live = weights_used(load_run_config(run_dir), weights) == "live"

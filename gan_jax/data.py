@@ -239,8 +239,18 @@ def colorize_by_class(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def load(cfg: DataConfig) -> Dataset:
-    """Reads `cfg.source`, scales to [-1, 1], shuffles with `cfg.seed`, keeps only `cfg.digit` (if set),
-    the first `cfg.limit`, and colours the digits by class if `cfg.colors` says so."""
+    """Reads a data source.
+
+    Args:
+      cfg: a DataConfig: reads `source`, scales to [-1, 1], shuffles with `seed`, keeps only `digit` (if
+        set), the first `limit`, and colours the digits by class if `colors` says so.
+
+    Returns:
+      A Dataset (images, labels, source); DataError when the source is unavailable or malformed.
+
+    >>> load(DataConfig(source="embedded", split="test", limit=10)).images.shape
+    (10, 28, 28, 1)
+    """
     source = cfg.source
     if source == "auto":
         source = "tfds" if tfds_prepared(cfg.name, cfg.data_dir) else "embedded"

@@ -123,6 +123,7 @@ class Player:
         return module
 
     def init(self, rngs: nnx.Rngs) -> tuple[Any, Any]:
+        """(params, rest) of a fresh module drawn from `rngs` (the instance's own, for an instance)."""
         _, params, _, rest = nnx.split(self._make(rngs), nnx.Param, nnx.RngState, ...)
         return params, rest
 
@@ -341,6 +342,8 @@ class GAN:
 
         Returns:
           B samples, float32.
+
+        >>> # x = gan.generate(state.g_params, state.g_rest, gan.noise(key, 16))
         """
         return self._g(g_params, g_rest, z_BxZ, False)[0]
 
@@ -353,6 +356,8 @@ class GAN:
 
         Returns:
           B logits.
+
+        >>> # logits = gan.discriminate(state.d_params, state.d_rest, images[:16])
         """
         return self._d(d_params, d_rest, x_BxHxWxC, False)[0]
 
@@ -365,11 +370,19 @@ class GAN:
 
         Returns:
           B samples, float32 (images in [-1, 1] for the image players).
+
+        >>> # x = jax.jit(gan.sample)(state, gan.noise(jax.random.key(1), 16))
         """
         return self.generate(state.g_params if state.g_ema is None else state.g_ema, state.g_rest, z_BxZ)
 
     def noise(self, key: jax.Array, n: int) -> jax.Array:
         """`n` draws of G's input noise N(0, I) of dimension z_dim.
+
+        Args:
+          key: a typed key. n: how many.
+
+        Returns:
+          n x z_dim float32.
 
         >>> # z = gan.noise(jax.random.key(1), 16)
         """
@@ -440,6 +453,8 @@ class GAN:
           (state with D updated, metrics: d_loss and its parts, D's accuracies, penalties).
 
         With d_update="split" two optax steps (real, then fake), with "joint" one on their sum.
+
+        >>> # state, m = jax.jit(gan.d_step)(state, x_real, gan.noise(k, gan.samples_per_batch), k_gp)
         """
         k_g, k_real, k_fake = self._pass_keys(key, 3)
         if self.settings.gp_weight > 0 and key is None:
@@ -475,8 +490,16 @@ class GAN:
         return state, metrics
 
     def top_k_share(self, step: jax.Array, n_images: int) -> jax.Array:
-        """The share of G's fakes it learns from at `step` (top-k training): top_k_decay ** epoch, floored
-        at top_k, an epoch being `n_images` real samples. 1 when top-k training is off."""
+        """The share of G's fakes it learns from at `step` (top-k training).
+
+        Args:
+          step: the iteration. n_images: the dataset's size (an epoch is that many real samples).
+
+        Returns:
+          top_k_decay ** epoch, floored at top_k; 1 when top-k training is off.
+
+        >>> # float(gan.replace(top_k=0.5).top_k_share(jnp.asarray(0), 4000))  -> 1.0
+        """
         s = self.settings
         if s.top_k == 1.0:
             return jnp.ones(())
@@ -507,6 +530,8 @@ class GAN:
 
         Returns:
           (state with G updated and its moving average moved, {"g_loss": ...}).
+
+        >>> # state, m = jax.jit(gan.g_step)(state, gan.noise(k, gan.samples_per_batch))
         """
         if not self.split_loss and x_real is None:
             raise ValueError(f"g_step needs x_real: {losses.loss_name(self.loss)} compares real and fake logits")
@@ -531,8 +556,16 @@ class GAN:
         return state.replace(g_params=g_params, g_opt=g_opt, g_rest=g_rest, g_ema=g_ema), {"g_loss": value}
 
     def batch_indices(self, state: GANState, n: int, turn: int = 0) -> jax.Array:
-        """Indices of the real batch for D's `turn` (of n_critic) of this step, in a dataset of `n`
-        samples, from `data_key` and `step` (`gan_jax.sampling`)."""
+        """Indices of the real batch for D's `turn` (of n_critic) of this step (`gan_jax.sampling`).
+
+        Args:
+          state: a GANState (its data_key and step). n: the dataset's size. turn: D's turn.
+
+        Returns:
+          samples_per_batch int32 indices into the dataset.
+
+        >>> # x_real = images[gan.batch_indices(state, len(images))]
+        """
         s = self.settings
         return sampling.batch_indices(state.data_key, state.step, n, self.samples_per_batch, s.sampling, turn,
                                       s.n_critic)
@@ -547,6 +580,8 @@ class GAN:
 
         Returns:
           (the state one step on, metrics: scalars; D's are means over its turns).
+
+        >>> # state, metrics = gj.jit(gan.train_step, donate_argnums=0)(state, images)
         """
         key = jax.random.fold_in(state.key, state.step)
         k_d, k_g = jax.random.split(key)

@@ -78,6 +78,16 @@ class Outcome:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Writes `text` to `path` through a temporary file and a rename (never half a file).
+
+    Args:
+      path: the file. text: its content.
+
+    Returns:
+      None.
+
+    >>> # write_atomic(Path("runs/x/config.json"), text)
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -85,13 +95,33 @@ def write_atomic(path: Path, text: str) -> None:
 
 @jax.jit
 def all_finite(tree) -> jax.Array:
-    """True when every float leaf of `tree` is finite."""
+    """Whether every float leaf of a pytree is finite.
+
+    Args:
+      tree: a pytree (a state).
+
+    Returns:
+      A boolean scalar array.
+
+    >>> bool(all_finite({"a": jnp.ones(2), "b": jnp.zeros(())}))
+    True
+    """
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
 def step_of(state) -> int:
-    """The step a state is at: `state.step`, or `state["step"]` for a dict state."""
+    """The step a state is at.
+
+    Args:
+      state: an engine's state: `state.step`, or `state["step"]` for a dict.
+
+    Returns:
+      An int.
+
+    >>> step_of({"step": jnp.asarray(3)})
+    3
+    """
     return int(state["step"] if isinstance(state, dict) else state.step)
 
 
@@ -174,6 +204,7 @@ class MetricsLog:
         self.clock = time.perf_counter()
 
     def shown(self, metrics: dict) -> tuple[str, ...]:
+        """The names of `metrics` a log line shows (the headline, or all)."""
         return tuple(n for n in (self.headline or tuple(metrics)) if n in metrics)
 
     def add(self, step: int, metrics: dict[str, np.ndarray]) -> None:
@@ -198,6 +229,7 @@ class MetricsLog:
             self.last, self.sums, self.count, self.clock = row, collections.defaultdict(float), 0, now
 
     def say(self, text: str) -> None:
+        """Prints a line (above the progress bar when there is one; only on the primary process)."""
         if self.bar is not None:
             self.bar.write(text)
         elif self.file is not None:
@@ -220,6 +252,7 @@ class GridPreview:
         self.sample = xla.jit(engine.sample)
 
     def open(self, run_dir: Path, start_step: int) -> None:
+        """Prepares samples/ and the fixed z (called by `fit` before the first step)."""
         self.run_dir = run_dir
         self.z = self.engine.noise(jax.random.key(self.seed), self.n)
         (run_dir / "samples").mkdir(exist_ok=True)
@@ -245,6 +278,7 @@ class MixturePreview(GridPreview):
         self.mixture = mixture
 
     def open(self, run_dir: Path, start_step: int) -> None:
+        """As GridPreview's, and opens scores.jsonl (rows after `start_step` dropped)."""
         super().open(run_dir, start_step)
         self.scores = _open_log(run_dir / "scores.jsonl", start_step)
 
@@ -302,7 +336,17 @@ def _make_run_dir(run_dir: Path) -> None:
 
 
 def describe_data(data) -> dict:
-    """data.json's content: a `gan_jax.data.Dataset`'s description, or an array's size and shape."""
+    """data.json's content.
+
+    Args:
+      data: a `gan_jax.data.Dataset` or an array.
+
+    Returns:
+      {"source", "n", "image_shape"}.
+
+    >>> describe_data(np.zeros((5, 2)))["image_shape"]
+    [2]
+    """
     if hasattr(data, "describe"):
         return data.describe()
     return {"source": "array", "n": int(data.shape[0]), "image_shape": list(data.shape[1:])}
@@ -317,8 +361,17 @@ def _typed(key: Any):
 
 
 def restore(run_dir: str | Path, engine, key: Any = 0, keep: int = 3):
-    """(step, state, checkpoints) from the newest good checkpoint of `run_dir`, shaped like
-    `engine.init(key)` (an int key is jax.random.key(key))."""
+    """The newest good checkpoint of a run.
+
+    Args:
+      run_dir: the run. engine: gives the state's structure (`engine.init(key)`; an int key is
+        jax.random.key(key)). keep: checkpoints kept when the manager saves later.
+
+    Returns:
+      (step, state, the open `Checkpoints`); RunError when none loads or the model differs.
+
+    >>> # step, state, ckpts = restore("runs/x", gan); ckpts.close()
+    """
     key = _typed(key)
     checkpoints = Checkpoints(Path(run_dir) / "checkpoints", keep)
     try:

@@ -18,7 +18,18 @@ def _atomic_save(save, path: Path) -> None:
 
 
 def grid_image(images: np.ndarray, cols: int | None = None, pad: int = 2, scale: int = 3) -> Image.Image:
-    """Tiles N x H x W x C images in [-1, 1] into one picture (gray for C=1), `scale`x nearest upscaled."""
+    """Tiles images into one picture.
+
+    Args:
+      images: N x H x W x C in [-1, 1] (gray for C=1). cols: per row (default: a square).
+      pad: white pixels between tiles. scale: nearest-neighbour upscaling.
+
+    Returns:
+      A PIL image.
+
+    >>> grid_image(np.zeros((4, 8, 8, 1)), pad=0, scale=1).size
+    (16, 16)
+    """
     images = np.clip((np.asarray(images, np.float32) + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
     n, h, w, c = images.shape
     cols = cols or math.ceil(math.sqrt(n))
@@ -32,12 +43,32 @@ def grid_image(images: np.ndarray, cols: int | None = None, pad: int = 2, scale:
 
 
 def save_grid(images: np.ndarray, path: str | Path, cols: int | None = None) -> Path:
+    """Writes `grid_image(images, cols)` as a PNG (atomically).
+
+    Args:
+      images: N x H x W x C in [-1, 1]. path: the .png to write. cols: per row.
+
+    Returns:
+      The path.
+
+    >>> # gj.viz.save_grid(gan.sample(state, z), "grid.png")
+    """
     path = Path(path)
     _atomic_save(lambda p: grid_image(images, cols).save(p, format="PNG"), path)
     return path
 
 
 def read_metrics(path: str | Path) -> list[dict]:
+    """The rows of a metrics.jsonl.
+
+    Args:
+      path: the file.
+
+    Returns:
+      A list of dicts.
+
+    >>> # rows = read_metrics("runs/x/metrics.jsonl")
+    """
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
 
@@ -55,6 +86,8 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "", panels: tup
 
     Returns:
       The path written, or None when there are no rows.
+
+    >>> # save_curves(read_metrics("runs/x/metrics.jsonl"), "curves.png", panels=(("d_loss", "g_loss"),))
     """
     if not rows:
         return None
@@ -83,6 +116,16 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "", panels: tup
 
 
 def save_figure(plt, fig, path: str | Path, dpi: int = 100) -> Path:
+    """Writes a matplotlib figure as a PNG (atomically) and closes it.
+
+    Args:
+      plt: matplotlib.pyplot. fig: the figure. path: the .png. dpi: resolution.
+
+    Returns:
+      The path.
+
+    >>> # save_figure(plt, fig, "figure.png")
+    """
     fig.tight_layout()
     path = Path(path)
     _atomic_save(lambda p: fig.savefig(p, format="png", dpi=dpi), path)
@@ -100,8 +143,18 @@ def _pyplot():
 
 
 def draw_points(ax, points: np.ndarray, means: np.ndarray, std: float, label: str = "samples") -> None:
-    """Samples over a mixture's modes: a scatter for 2-D (modes as crosses, 3-std circles), a histogram
-    against the true density for 1-D."""
+    """Samples over a mixture's modes on a matplotlib axis.
+
+    Args:
+      ax: the axis. points: N x D samples (D = 1 or 2). means: the modes (may be empty). std: the modes'
+        std. label: the samples' legend.
+
+    Returns:
+      None: a scatter for 2-D (modes as crosses, 3-std circles), a histogram against the true density
+      for 1-D.
+
+    >>> # draw_points(ax, samples, mixture.means, mixture.std)
+    """
     points = np.asarray(points).reshape(len(points), -1)
     if points.shape[1] == 1 and not len(means):
         ax.hist(points[:, 0], bins=200, density=True, alpha=0.6, label=label)
@@ -129,6 +182,16 @@ def draw_points(ax, points: np.ndarray, means: np.ndarray, std: float, label: st
 
 
 def save_points(points: np.ndarray, means: np.ndarray, std: float, path: str | Path, title: str = "") -> Path:
+    """`draw_points` in a figure of its own, written as a PNG.
+
+    Args:
+      points, means, std: as `draw_points`. path: the .png. title: the figure's title.
+
+    Returns:
+      The path.
+
+    >>> # save_points(samples, mixture.means, mixture.std, "scatter.png")
+    """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 5) if np.asarray(points).reshape(len(points), -1).shape[1] > 1 else (7, 3.5))
     draw_points(ax, points, means, std)

@@ -42,6 +42,8 @@ def features(images, classifier=None) -> tuple[np.ndarray, np.ndarray]:
 
     Returns:
       Two numpy arrays.
+
+    >>> # feats, probs = gj.metrics.features(samples)
     """
     clf = _classifier(classifier)
     return clf.apply(evaluate.as_images(images, clf.image_shape))
@@ -56,6 +58,8 @@ def fd(images_a, images_b, classifier=None) -> float:
 
     Returns:
       |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2), a float.
+
+    >>> # gj.metrics.fd(samples, gj.data.images("embedded", split="test"))
     """
     fa, _ = features(images_a, classifier)
     fb, _ = features(images_b, classifier)
@@ -70,6 +74,8 @@ def precision_recall(images, reference, k: int = 5, classifier=None) -> dict:
 
     Returns:
       {"precision", "recall", "density", "coverage"}.
+
+    >>> # gj.metrics.precision_recall(samples, test_images, k=5)["recall"]
     """
     fake, _ = features(images, classifier)
     real, _ = features(reference, classifier)
@@ -84,6 +90,8 @@ def score(images, classifier=None) -> float:
 
     Returns:
       A float.
+
+    >>> # gj.metrics.score(samples)
     """
     return evaluate.classifier_score(features(images, classifier)[1])
 

@@ -26,6 +26,8 @@ def mlp_players(sample_shape: tuple[int, ...], z_dim: int = 100, hidden: int = 1
 
     Returns:
       (generator factory, discriminator factory).
+
+    >>> G, D = mlp_players((2,), z_dim=2, hidden=128, layers=3, output="linear")   # for 2-D mixtures
     """
     if output not in mlp.OUTPUTS:
         raise ValueError(f"output: got {output!r}, expected one of {', '.join(mlp.OUTPUTS)}")
@@ -44,6 +46,8 @@ def dcgan_players(sample_shape: tuple[int, ...], z_dim: int = 100, leak: float =
 
     Returns:
       (generator factory, discriminator factory).
+
+    >>> G, D = dcgan_players((28, 28, 1), z_dim=100, d_norm="none")   # for gradient penalties
     """
     if len(sample_shape) != 3 or sample_shape[0] % 4 or sample_shape[1] % 4:
         raise ValueError(f"dcgan needs H x W x C images with H and W divisible by 4, got {tuple(sample_shape)}")

@@ -11,7 +11,7 @@ packing, D's input stacks `pack` samples along the channels.
 
 All 'same' padding, LeakyReLU(leak) (the book: 0.01), Keras's initialisers (Glorot uniform, zero bias)
 and BatchNorm settings (momentum 0.99, epsilon 1e-3). `train=True` normalises by the batch's statistics
-and moves the running averages; `train=False` uses the running averages (see `gan_jax.train` for which
+and moves the running averages; `train=False` uses the running averages (see `gan_jax.gan` for which
 pass updates which player's statistics). Transposed convolutions use `conv.conv_transpose`, whose
 gradients XLA runs fast.
 """
