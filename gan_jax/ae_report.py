@@ -33,19 +33,48 @@ MANIFOLD = 15
 
 
 def test_inputs(gan: Autoencoder, images: np.ndarray, seed: int = TEST_SEED) -> tuple[jax.Array, jax.Array]:
-    """(model input, target) for a whole test set, with binarization / noise drawn once from `seed`."""
+    """(model input, target) for a whole test set, with binarization / noise drawn once from `seed`.
+
+    Args:
+      gan: the Autoencoder. images: the test images in [-1, 1]. seed: the noise seed.
+
+    Returns:
+      (inputs, targets) as device arrays.
+
+    >>> # x_in, t = test_inputs(ae, test.images)
+    """
     return gan.jitted("prepare")(jnp.asarray(images), jax.random.key(seed))
 
 
 def in_batches(f, params, x, batch: int = 1000) -> np.ndarray:
-    """`f(params, x)` (a jitted function of a batch) over `x` in batches of `batch`, concatenated."""
+    """`f(params, x)` (a jitted function of a batch) over `x` in batches, concatenated.
+
+    Args:
+      f: a function of (params, batch). params: its first argument. x: the inputs. batch: per call.
+
+    Returns:
+      A numpy array.
+
+    >>> in_batches(lambda p, x: x * p, 2.0, np.arange(5.0), batch=2).tolist()
+    [0.0, 2.0, 4.0, 6.0, 8.0]
+    """
     return np.concatenate([np.asarray(f(params, x[i : i + batch])) for i in range(0, len(x), batch)])
 
 
 def test_bound(gan: Autoencoder, params, x_in, t, k: int = 1, seed: int = TEST_SEED, budget: int = 50_000,
                progress=None) -> np.ndarray:
-    """Per-example bound on log p(t) (nats): k = 1 the ELBO, k > 1 the importance-weighted bound (an
-    estimate of log p(t) that tightens with k). Batches hold about `budget` decoder passes."""
+    """Per-example bound on log p(t), in nats.
+
+    Args:
+      gan: the Autoencoder. params: its parameters. x_in, t: `test_inputs`. k: 1 for the ELBO, > 1 for
+        the importance-weighted bound (an estimate of log p(t) that tightens with k). seed: the samples'.
+      budget: decoder passes per batch. progress: called as progress(done, total).
+
+    Returns:
+      N bounds (numpy).
+
+    >>> # elbo = test_bound(ae, state.params, *test_inputs(ae, test.images)).mean()
+    """
     b = max(1, min(len(t), budget // k))
     key = jax.random.key(seed + 1)
     out = []
@@ -61,7 +90,16 @@ def test_bound(gan: Autoencoder, params, x_in, t, k: int = 1, seed: int = TEST_S
 
 
 def codes(gan: Autoencoder, params, x_in) -> np.ndarray:
-    """The code (q's mean for a vae) of every input."""
+    """The code (q's mean for a vae) of every input.
+
+    Args:
+      gan: the Autoencoder. params: its parameters. x_in: model inputs.
+
+    Returns:
+      N x z_dim numpy array.
+
+    >>> # z = codes(ae, state.params, x_in)
+    """
     return in_batches(gan.jitted("code"), params, x_in)
 
 
@@ -72,7 +110,16 @@ def _images(gan: Autoencoder, t: jax.Array, channels: int) -> np.ndarray:
 
 
 def finish(gan: Autoencoder, state: AEState, test: data_lib.Dataset, run_dir: Path) -> dict:
-    """Measures the finished run on `test` (the test split) and writes ae_eval.json and the figures."""
+    """Measures a finished run on `test` (the test split) and writes ae_eval.json and the figures.
+
+    Args:
+      gan: the Autoencoder. state: its final state. test: the test Dataset. run_dir: where to write.
+
+    Returns:
+      The ae_eval.json content.
+
+    >>> # finish(ae, state, data.load(DataConfig(source="embedded", split="test")), Path("runs/x"))
+    """
     x_in, t = test_inputs(gan, test.images)
     bounds = test_bound(gan, state.params, x_in, t)
     name = "test_elbo" if gan.is_variational(x_in) else "test_log_likelihood"
@@ -89,6 +136,18 @@ def finish(gan: Autoencoder, state: AEState, test: data_lib.Dataset, run_dir: Pa
 
 
 def write_figures(gan: Autoencoder, params, x_in, t, labels: np.ndarray, out: Path, channels: int) -> None:
+    """The chapter-2 figures: latent.png, manifold.png (2-d latents), reconstructions.png,
+    interpolations.png, samples_prior.png.
+
+    Args:
+      gan: the Autoencoder. params: its parameters. x_in, t: test inputs and targets. labels: their
+        labels. out: the folder. channels: the data's channels (grey inputs are repeated to match).
+
+    Returns:
+      None.
+
+    >>> # write_figures(ae, state.params, x_in, t, test.labels, Path("runs/x"), 1)
+    """
     z = codes(gan, params, x_in)
     save_latent(z, labels, out / "latent.png")
     decode = gan.jitted("generate")
@@ -114,7 +173,16 @@ def write_figures(gan: Autoencoder, params, x_in, t, labels: np.ndarray, out: Pa
 
 
 def save_latent(z: np.ndarray, labels: np.ndarray, path: Path) -> Path:
-    """The codes coloured by label; projected on their top two principal components if not 2-d."""
+    """The codes coloured by label; projected on their top two principal components if not 2-d.
+
+    Args:
+      z: N x Z codes. labels: N labels. path: the .png.
+
+    Returns:
+      The path.
+
+    >>> # save_latent(codes(ae, state.params, x_in), test.labels, Path("latent.png"))
+    """
     what = "latent"
     if z.shape[1] != 2:
         zc = z - z.mean(0)

@@ -60,6 +60,12 @@ class AEState:
 def gaussian_kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
     """KL(N(mean, exp(logvar)) || N(0, I)) per example (summed over the last axis).
 
+    Args:
+      mean, logvar: q's parameters, B x Z.
+
+    Returns:
+      B values (a scalar for 1-d inputs).
+
     >>> float(gaussian_kl(jnp.array([2.0]), jnp.array([0.0])))   # 1/2 * 2^2
     2.0
     """
@@ -69,6 +75,12 @@ def gaussian_kl(mean: jax.Array, logvar: jax.Array) -> jax.Array:
 def log_normal(z: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
     """log N(z; mean, exp(logvar)) summed over the last axis.
 
+    Args:
+      z, mean, logvar: broadcastable arrays.
+
+    Returns:
+      The log-densities.
+
     >>> round(float(log_normal(jnp.zeros(1), 0.0, jnp.zeros(1))), 4)   # -1/2 log 2 pi
     -0.9189
     """
@@ -77,6 +89,13 @@ def log_normal(z: jax.Array, mean: jax.Array, logvar: jax.Array) -> jax.Array:
 
 def log_likelihood(out: jax.Array, t: jax.Array, likelihood: str, sigma: float) -> jax.Array:
     """log p(t | decoder output) per example, summed over every axis but the first.
+
+    Args:
+      out: the decoder's logits (bernoulli) or means (gaussian). t: targets. likelihood: bernoulli or
+        gaussian. sigma: the gaussian's std.
+
+    Returns:
+      B log-likelihoods, in nats.
 
     >>> round(float(log_likelihood(jnp.zeros((1, 1)), jnp.ones((1, 1)), "bernoulli", 1.0)[0]), 4)
     -0.6931
@@ -88,8 +107,15 @@ def log_likelihood(out: jax.Array, t: jax.Array, likelihood: str, sigma: float) 
 
 
 def corrupt(t: jax.Array, key: jax.Array, noise: str, level: float) -> jax.Array:
-    """The denoising task's input: gaussian (t + level * N(0,1), clipped to [0, 1]), masking (each pixel
-    set to 0 with probability `level`) or salt_pepper (each pixel set to 0 or 1 with probability `level`).
+    """The denoising task's input.
+
+    Args:
+      t: targets in [0, 1]. key: the noise. noise: gaussian (t + level * N(0,1), clipped), masking (each
+        pixel 0 with probability `level`) or salt_pepper (each pixel 0 or 1 with probability `level`).
+      level: the noise level.
+
+    Returns:
+      The corrupted input, like `t`.
 
     >>> float(corrupt(jnp.ones(4), jax.random.key(0), "masking", 0.0).sum())
     4.0

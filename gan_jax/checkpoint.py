@@ -38,7 +38,17 @@ def _is_key(x) -> bool:
 
 
 def to_nested(tree) -> dict:
-    """The pytree's leaves as a nested dict keyed by path names (typed keys -> their uint32 data)."""
+    """The pytree's leaves as a nested dict keyed by path names (typed keys -> their uint32 data).
+
+    Args:
+      tree: a state pytree.
+
+    Returns:
+      A nested dict of arrays (what orbax writes).
+
+    >>> to_nested({"a": [1, 2]})
+    {'a': {'0': 1, '1': 2}}
+    """
     out: dict = {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         node = out
@@ -50,7 +60,17 @@ def to_nested(tree) -> dict:
 
 
 def from_nested(nested: dict, template):
-    """Inverse of `to_nested`: fills `template`'s structure with the leaves of `nested`."""
+    """The inverse of `to_nested`: fills `template`'s structure with the leaves of `nested`.
+
+    Args:
+      nested: a nested dict (a restored checkpoint). template: a state of the right structure.
+
+    Returns:
+      The state; ValueError when a leaf's shape differs.
+
+    >>> from_nested({"a": {"0": np.ones(2)}}, {"a": [np.zeros(2)]})["a"][0].tolist()
+    [1.0, 1.0]
+    """
     paths, treedef = jax.tree_util.tree_flatten_with_path(template)
     leaves = []
     for path, like in paths:
@@ -93,15 +113,30 @@ class Checkpoints:
         return sorted(self._manager.all_steps())
 
     def save(self, step: int, state) -> None:
-        """Writes `state` as step `step` and waits until it is complete on disk."""
+        """Writes `state` as step `step` and waits until it is complete on disk.
+
+        Args:
+          step: the step number. state: the pytree.
+
+        Returns:
+          None.
+
+        >>> # Checkpoints("runs/x/checkpoints", keep=3).save(100, state)
+        """
         if not self._manager.save(step, args=ocp.args.StandardSave(to_nested(state)), force=True):
             raise RuntimeError(f"orbax did not save step {step} (existing steps: {self.steps()})")
         self._manager.wait_until_finished()
 
     def restore(self, template) -> tuple[int, Any] | None:
-        """(step, state) of the newest checkpoint that loads, or None when there is none.
+        """The newest checkpoint that loads.
 
-        `template` is a state of the right structure (its values are not used).
+        Args:
+          template: a state of the right structure (its values are not used).
+
+        Returns:
+          (step, state), or None when there is none; a damaged step is moved to damaged_checkpoints/.
+
+        >>> # step, state = Checkpoints("runs/x/checkpoints", keep=3).restore(gan.init(0))
         """
         target = to_nested(template)
         for step in reversed(self.steps()):

@@ -226,7 +226,17 @@ class OptimConfig:
 
     @classmethod
     def both(cls, lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999, decay: str = "constant") -> "OptimConfig":
-        """The same Adam settings for both players."""
+        """The same Adam settings for both players.
+
+        Args:
+          lr, b1, b2: Adam's rate and betas. decay: constant or cosine.
+
+        Returns:
+          An OptimConfig.
+
+        >>> OptimConfig.both(lr=2e-4, b1=0.5).d_b1
+        0.5
+        """
         return cls(g_lr=lr, g_b1=b1, g_b2=b2, d_lr=lr, d_b1=b1, d_b2=b2, decay=decay)
 
 
@@ -349,21 +359,63 @@ def _build(cls, values: dict[str, Any], prefix: str):
 
 
 def from_dict(values: dict[str, Any], cls=Config):
-    """The inverse of `to_dict`: rebuilds and re-validates a config (e.g. a run's config.json)."""
+    """The inverse of `to_dict`: rebuilds and re-validates a config (e.g. a run's config.json).
+
+    Args:
+      values: a (partial) dict. cls: the config class.
+
+    Returns:
+      The config; ConfigError naming a bad key.
+
+    >>> from_dict({"train": {"steps": 5}}).train.steps
+    5
+    """
     return _build(cls, values, "")
 
 
 def to_dict(cfg) -> dict[str, Any]:
+    """A config as a plain dict (JSON-able).
+
+    Args:
+      cfg: a config dataclass.
+
+    Returns:
+      A nested dict.
+
+    >>> to_dict(Config())["train"]["batch_size"]
+    128
+    """
     return dataclasses.asdict(cfg)
 
 
 def to_json(cfg) -> str:
+    """A config as indented, key-sorted JSON (what config.json holds).
+
+    Args:
+      cfg: a config dataclass.
+
+    Returns:
+      The text, ending in a newline.
+
+    >>> from_dict(json.loads(to_json(Config()))) == Config()
+    True
+    """
     return json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n"
 
 
 def apply_overrides(cfg, overrides: list[str]):
-    """Applies `key=value` strings (dotted keys, e.g. `train.steps=300`) to a config (any config
-    dataclass: an experiment's `Config`, the classifier's `ClassifierConfig`)."""
+    """Applies `key=value` strings (dotted keys) to a config.
+
+    Args:
+      cfg: any config dataclass (an experiment's `Config`, the classifier's `ClassifierConfig`).
+      overrides: e.g. ["train.steps=300", "gan.loss=hinge"].
+
+    Returns:
+      A new, re-validated config; ConfigError naming a bad key or value.
+
+    >>> apply_overrides(Config(), ["train.steps=300"]).train.steps
+    300
+    """
     values = to_dict(cfg)
     for item in overrides:
         if "=" not in item:

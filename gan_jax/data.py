@@ -63,7 +63,17 @@ class Dataset:
 
 
 def to_unit_range(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels (0..255) -> float32 in [-1, 1]; adds a channel axis to N x H x W."""
+    """uint8 pixels (0..255) -> float32 in [-1, 1]; adds a channel axis to N x H x W.
+
+    Args:
+      pixels: N x H x W (x C) in 0..255.
+
+    Returns:
+      N x H x W x C float32.
+
+    >>> to_unit_range(np.array([[[0, 255]]], np.uint8)).tolist()
+    [[[[-1.0], [1.0]]]]
+    """
     x = np.asarray(pixels, np.float32) / 127.5 - 1.0
     return x[..., None] if x.ndim == 3 else x
 
@@ -124,7 +134,16 @@ def _tfds_builder(name: str, data_dir: str):
 
 
 def tfds_prepared(name: str, data_dir: str) -> bool:
-    """Whether tfds dataset `name` is already on disk (never touches the network)."""
+    """Whether tfds dataset `name` is already on disk (never touches the network).
+
+    Args:
+      name: a tfds dataset name. data_dir: tfds's data_dir ("" = its default).
+
+    Returns:
+      True when prepared.
+
+    >>> # tfds_prepared("mnist", "")
+    """
     try:
         return _tfds_builder(name, data_dir)[1].is_prepared()
     except DataError:
@@ -180,7 +199,16 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dt
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Reads one IDX file (optionally gzipped): magic 0x0000TTDD, DD big-endian int32 sizes, then data."""
+    """Reads one IDX file (optionally gzipped): magic 0x0000TTDD, DD big-endian int32 sizes, then data.
+
+    Args:
+      path: the file.
+
+    Returns:
+      The array; DataError for a malformed file.
+
+    >>> # read_idx("mnist/train-images-idx3-ubyte.gz").shape  -> (60000, 28, 28)
+    """
     path = Path(path)
     try:
         with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
@@ -229,7 +257,17 @@ PALETTE = np.array([
 
 
 def colorize_by_class(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """N x H x W x 1 grey images in [-1, 1] -> N x H x W x 3, each digit in its class's colour."""
+    """Grey digits in their class's colour (colored MNIST).
+
+    Args:
+      images: N x H x W x 1 in [-1, 1]. labels: N ints (0..9).
+
+    Returns:
+      N x H x W x 3 in [-1, 1].
+
+    >>> colorize_by_class(np.ones((1, 2, 2, 1), np.float32), np.array([0])).shape
+    (1, 2, 2, 3)
+    """
     if images.ndim != 4 or images.shape[-1] != 1:
         raise DataError(f"data.colors=by_class needs grey images (N x H x W x 1), got {images.shape}")
     if labels.min() < 0 or labels.max() >= len(PALETTE):

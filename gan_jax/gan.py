@@ -69,6 +69,12 @@ class Streams(NamedTuple):
     def of(cls, key: "jax.Array | int | Streams") -> "Streams":
         """`key` as Streams: a Streams as it is; a typed key (or an int seed) split three ways.
 
+        Args:
+          key: a typed key, an int seed, or Streams.
+
+        Returns:
+          Streams(params, noise, data).
+
         >>> s = Streams.of(0)
         >>> s.params.shape
         ()
@@ -85,6 +91,12 @@ class Streams(NamedTuple):
     @classmethod
     def from_seeds(cls, seed: int, data_seed: int) -> "Streams":
         """The config convention: weights and noise from key(seed), batches from key(data_seed).
+
+        Args:
+          seed: seeds the weights and the noise. data_seed: the data order.
+
+        Returns:
+          Streams.
 
         >>> Streams.from_seeds(0, 1).data.shape
         ()
@@ -123,12 +135,32 @@ class Player:
         return module
 
     def init(self, rngs: nnx.Rngs) -> tuple[Any, Any]:
-        """(params, rest) of a fresh module drawn from `rngs` (the instance's own, for an instance)."""
+        """A fresh module's variables.
+
+        Args:
+          rngs: draws the weights (an instance keeps its own).
+
+        Returns:
+          (params, rest): the nnx.Param pytree and the other non-RNG variables.
+
+        >>> import functools
+        >>> from gan_jax.models import mlp
+        >>> params, rest = Player(functools.partial(mlp.Discriminator, (2,), 4, 1, 0.2), "d").init(nnx.Rngs(0))
+        """
         _, params, _, rest = nnx.split(self._make(rngs), nnx.Param, nnx.RngState, ...)
         return params, rest
 
     def rng_state(self, key: jax.Array | None):
-        """The RNG streams for one pass: every stream's key derived from `key` (a fixed key when None)."""
+        """The RNG streams for one pass.
+
+        Args:
+          key: every stream's key is derived from it (a fixed key when None).
+
+        Returns:
+          An nnx State of fresh stream keys and zero counts (empty for a module without streams).
+
+        >>> # rng = player.rng_state(jax.random.fold_in(step_key, pass_id))
+        """
         if not self.stochastic:
             return self.rng_template
         key = jax.random.key(0) if key is None else key
@@ -142,10 +174,19 @@ class Player:
         return jax.tree.map(fresh, self.rng_template)
 
     def apply(self, params, rest, x: jax.Array, train: bool, precision: str, key: jax.Array | None = None):
-        """Runs the module; returns its float32 output and its non-parameter variables after the pass
-        (batch statistics' running averages move in train mode), computing in `precision`. `copy=True`:
-        since flax 0.11.2 merge reuses the given Variables, which then cannot be mutated under a
-        `jax.grad` trace (flax issue #5050)."""
+        """Runs the module on `x`.
+
+        Args:
+          params, rest: its variables. x: the input batch. train: the module's train flag.
+          precision: the compute dtype. key: reseeds its RNG streams for this pass.
+
+        Returns:
+          (float32 output, the non-parameter variables after the pass: batch statistics' running averages
+          move in train mode). `copy=True` in the merge: since flax 0.11.2 merge reuses the given Variables,
+          which then cannot be mutated under a `jax.grad` trace (flax issue #5050).
+
+        >>> # logits, new_rest = gan.d.apply(state.d_params, state.d_rest, x, True, "float32", key)
+        """
         module = nnx.merge(self.graph, parallel.compute(params, precision), self.rng_state(key), rest, copy=True)
         out = module(parallel.compute(x, precision), train=train)
         new_rest = nnx.split(module, nnx.Param, nnx.RngState, ...)[3]

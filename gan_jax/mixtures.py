@@ -42,15 +42,38 @@ HIGH_QUALITY_STDS = 3.0
 
 
 def sample(mixture: Mixture, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """`n` float32 samples (n x D) with equal weight on every mode, and the index of each one's mode."""
+    """`n` samples with equal weight on every mode, and each one's mode.
+
+    Args:
+      mixture: a Mixture (`MIXTURES["ring8"]`, ...). n: how many. rng: a numpy Generator.
+
+    Returns:
+      (n x D float32 samples, n int32 mode indices).
+
+    >>> x, modes = sample(MIXTURES["ring8"], 5, np.random.default_rng(0))
+    >>> x.shape, modes.shape
+    ((5, 2), (5,))
+    """
     modes = rng.integers(0, len(mixture.means), n)
     x = mixture.means[modes] + mixture.std * rng.standard_normal((n, mixture.dim))
     return x.astype(np.float32), modes.astype(np.int32)
 
 
 def scores(samples: np.ndarray, mixture: Mixture) -> dict:
-    """The protocol's scores of generated `samples` (N x D): modes captured, fraction of high-quality
-    samples, reverse KL of their mode histogram to uniform (inf when no sample is high quality)."""
+    """The PacGAN protocol's scores of generated samples.
+
+    Args:
+      samples: N x D. mixture: the true Mixture.
+
+    Returns:
+      {"modes": modes captured (one high-quality sample each), "of_modes", "high_quality": the fraction of
+      samples within 3 std of their nearest mode, "reverse_kl": of their mode histogram to uniform (inf
+      when no sample is high quality)}.
+
+    >>> m = MIXTURES["ring8"]
+    >>> scores(m.means, m)["modes"]   # one sample on each mode
+    8
+    """
     x = np.asarray(samples, np.float64).reshape(len(samples), -1)
     dist = np.linalg.norm(x[:, None, :] - mixture.means[None, :, :], axis=-1)
     nearest, d_min = dist.argmin(1), dist.min(1)

@@ -66,17 +66,34 @@ def primary() -> bool:
 
 
 def local(tree):
-    """A host-local copy of a replicated `tree` (on this process's first device), for work that only the
-    primary process does: previews, reports, sampling."""
+    """A host-local copy of a replicated tree, for work only the primary process does.
+
+    Args:
+      tree: a replicated pytree.
+
+    Returns:
+      The tree itself on one host; over several processes each array's copy on this host's first device.
+
+    >>> local({"a": 1})
+    {'a': 1}
+    """
     if jax.process_count() == 1:
         return tree
     return jax.tree.map(lambda x: x.addressable_data(0) if isinstance(x, jax.Array) else x, tree)
 
 
 def agree(flag: bool, sync: bool) -> bool:
-    """Whether any process raised `flag` (a stop request), so that every process stops at the same step.
-    On one host that is `flag` itself; over several processes the flags are compared (a collective) only
-    where `sync` is true, the same steps on every process, and are False elsewhere."""
+    """Whether any process raised `flag` (a stop request), so every process stops at the same step.
+
+    Args:
+      flag: this process's flag. sync: whether this is a step at which processes compare (a collective).
+
+    Returns:
+      `flag` itself on one host; over several processes any process's flag where `sync`, else False.
+
+    >>> agree(True, sync=False)   # one host
+    True
+    """
     if jax.process_count() == 1:
         return flag
     if not sync:
@@ -87,7 +104,16 @@ def agree(flag: bool, sync: bool) -> bool:
 
 
 def barrier(name: str) -> None:
-    """Waits until every process reaches this point (a no-op on one host)."""
+    """Waits until every process reaches this point (a no-op on one host).
+
+    Args:
+      name: the barrier's name (the same on every process).
+
+    Returns:
+      None.
+
+    >>> barrier("checked")
+    """
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
@@ -120,12 +146,32 @@ class DataParallel:
         self.split = NamedSharding(self.mesh, PartitionSpec("data"))
 
     def shard(self, x: jax.Array) -> jax.Array:
-        """Inside a compiled step: split `x` along its first axis over the devices."""
+        """Inside a compiled step: split `x` along its first axis over the devices.
+
+        Args:
+          x: a batch.
+
+        Returns:
+          `x` with a sharding constraint (itself on one device).
+
+        >>> DataParallel(1).shard(jnp.ones(4)).shape
+        (4,)
+        """
         return x if self.n == 1 else jax.lax.with_sharding_constraint(x, self.split)
 
     def replicate(self, tree):
-        """Outside: a copy of every array of `tree` on every device (the state, the dataset). Over several
-        processes each passes its own identical copy (the same seed gives the same state and data)."""
+        """Outside a step: a copy of every array of `tree` on every device (the state, the dataset).
+
+        Args:
+          tree: a pytree. Over several processes each passes its own identical copy (the same seed gives the
+            same state and data).
+
+        Returns:
+          The replicated tree (itself on one device).
+
+        >>> DataParallel(1).replicate({"w": 1.0})
+        {'w': 1.0}
+        """
         if self.n == 1:
             return tree
         if jax.process_count() == 1:
@@ -140,7 +186,17 @@ class DataParallel:
 
 
 def compute(tree, precision: str):
-    """`tree`'s float arrays in the compute dtype (a no-op for float32)."""
+    """`tree`'s float arrays in the compute dtype (a no-op for float32).
+
+    Args:
+      tree: a pytree. precision: "float32" or "bfloat16".
+
+    Returns:
+      The cast tree.
+
+    >>> compute(jnp.ones(2), "bfloat16").dtype
+    dtype(bfloat16)
+    """
     dtype = PRECISIONS[precision]
     if dtype == jnp.float32:
         return tree

@@ -23,20 +23,50 @@ EPS = 1e-6
 
 
 def shifted_logits(logits: np.ndarray, m: float) -> np.ndarray:
-    """F(x) of the module docstring, from D's logits and the running maximum `m`."""
+    """F(x) of the module docstring, from D's logits and the running maximum.
+
+    Args:
+      logits: D's logits. m: the largest logit seen so far.
+
+    Returns:
+      F = D~ - m - log(1 - exp(D~ - m - eps)), float64.
+
+    >>> float(shifted_logits(np.array([-50.0]), 0.0)[0])
+    -50.0
+    """
     d = np.asarray(logits, np.float64) - m
     return d - np.log1p(-np.exp(d - EPS))
 
 
 def accept_probability(logits: np.ndarray, m: float, gamma: float) -> np.ndarray:
-    """sigmoid(F(x) - gamma)."""
+    """sigmoid(F(x) - gamma): the chance that DRS keeps a sample.
+
+    Args:
+      logits: D's logits. m: the running maximum. gamma: the threshold (a percentile of F).
+
+    Returns:
+      Probabilities, float64.
+
+    >>> float(accept_probability(np.array([0.0]), 0.0, float(shifted_logits(np.array([0.0]), 0.0)[0]))[0])
+    0.5
+    """
     return 1.0 / (1.0 + np.exp(-(shifted_logits(logits, m) - gamma)))
 
 
 def sample(gan, state, key: jax.Array, n: int, burn_in: int = 10_000, percentile: float = 95.0,
            batch: int = 10_000, max_draws: int = 10_000_000) -> tuple[np.ndarray, float]:
-    """`n` samples of G accepted by D, and the share of G's draws accepted. D judges single samples, so
-    PacGAN packing (D judging several at once) is refused."""
+    """`n` samples of G accepted by D (discriminator rejection sampling).
+
+    Args:
+      gan: a GAN (D judging single samples: pack 1). state: its GANState. key: the draws.
+      n: how many to keep. burn_in: draws that set the maximum logit and gamma. percentile: gamma's.
+      batch: draws per round. max_draws: give up after this many.
+
+    Returns:
+      (n kept samples, the share of G's draws accepted).
+
+    >>> # x, rate = rejection.sample(gan, state, jax.random.key(0), 2500)
+    """
     if gan.settings.pack != 1:
         raise ValueError(f"rejection sampling needs D to judge single samples; this GAN packs {gan.settings.pack}")
 

@@ -204,11 +204,29 @@ class MetricsLog:
         self.clock = time.perf_counter()
 
     def shown(self, metrics: dict) -> tuple[str, ...]:
-        """The names of `metrics` a log line shows (the headline, or all)."""
+        """The names of `metrics` a log line shows.
+
+        Args:
+          metrics: a dict of metrics.
+
+        Returns:
+          The headline's names present in it (all of them without a headline).
+
+        >>> # log.shown(row)
+        """
         return tuple(n for n in (self.headline or tuple(metrics)) if n in metrics)
 
     def add(self, step: int, metrics: dict[str, np.ndarray]) -> None:
-        """Takes the metrics of the steps ending at `step` (arrays of length `fuse`)."""
+        """Takes the metrics of the steps ending at `step`, and writes a row every log_interval.
+
+        Args:
+          step: the step reached. metrics: name -> array of length `fuse`.
+
+        Returns:
+          None.
+
+        >>> # log.add(100, {"d_loss": np.ones(1)})
+        """
         k = len(next(iter(metrics.values())))
         for name, values in metrics.items():
             self.sums[name] += float(values.sum())
@@ -229,7 +247,16 @@ class MetricsLog:
             self.last, self.sums, self.count, self.clock = row, collections.defaultdict(float), 0, now
 
     def say(self, text: str) -> None:
-        """Prints a line (above the progress bar when there is one; only on the primary process)."""
+        """Prints a line (above the progress bar when there is one; only on the primary process).
+
+        Args:
+          text: the line.
+
+        Returns:
+          None.
+
+        >>> # log.say("compiled in 2.8s")
+        """
         if self.bar is not None:
             self.bar.write(text)
         elif self.file is not None:
@@ -252,7 +279,16 @@ class GridPreview:
         self.sample = xla.jit(engine.sample)
 
     def open(self, run_dir: Path, start_step: int) -> None:
-        """Prepares samples/ and the fixed z (called by `fit` before the first step)."""
+        """Prepares samples/ and the fixed z (`fit` calls it before the first step).
+
+        Args:
+          run_dir: the run. start_step: where the run starts.
+
+        Returns:
+          None.
+
+        >>> # preview.open(Path("runs/x"), 0)
+        """
         self.run_dir = run_dir
         self.z = self.engine.noise(jax.random.key(self.seed), self.n)
         (run_dir / "samples").mkdir(exist_ok=True)
@@ -278,7 +314,16 @@ class MixturePreview(GridPreview):
         self.mixture = mixture
 
     def open(self, run_dir: Path, start_step: int) -> None:
-        """As GridPreview's, and opens scores.jsonl (rows after `start_step` dropped)."""
+        """As GridPreview's, and opens scores.jsonl (rows after `start_step` dropped).
+
+        Args:
+          run_dir: the run. start_step: where the run starts.
+
+        Returns:
+          None.
+
+        >>> # preview.open(Path("runs/x"), 0)
+        """
         super().open(run_dir, start_step)
         self.scores = _open_log(run_dir / "scores.jsonl", start_step)
 

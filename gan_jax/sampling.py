@@ -33,7 +33,18 @@ def _mix(x: jax.Array) -> jax.Array:
 
 @functools.partial(jax.jit, static_argnums=2)
 def permute(key: jax.Array, slots: jax.Array, n: int) -> jax.Array:
-    """The images of `slots` (ints in [0, n)) under the permutation of [0, n) that `key` picks."""
+    """The images of `slots` under the keyed permutation of [0, n) (a Feistel network, cycle-walked).
+
+    Args:
+      key: picks the permutation. slots: ints in [0, n). n: the size (static).
+
+    Returns:
+      int32 array like `slots`.
+
+    >>> p = permute(jax.random.key(0), jnp.arange(10), 10)
+    >>> sorted(p.tolist()) == list(range(10))
+    True
+    """
     half = max(1, (max(n - 1, 1).bit_length() + 1) // 2)
     mask = jnp.uint32((1 << half) - 1)
     round_keys = jax.random.bits(key, (ROUNDS,), jnp.uint32)
@@ -52,7 +63,19 @@ def permute(key: jax.Array, slots: jax.Array, n: int) -> jax.Array:
 
 def batch_indices(data_key: jax.Array, step: jax.Array, n: int, b: int, sampling: str, turn: int = 0,
                   turns: int = 1) -> jax.Array:
-    """Indices of the `b` examples (of `n`) read by `turn` (of `turns`, e.g. a critic's turns) of `step`."""
+    """Indices of the `b` examples (of `n`) read by `turn` (of `turns`, e.g. a critic's turns) of `step`.
+
+    Args:
+      data_key: the run's data key. step: the iteration. n: dataset size. b: batch size.
+      sampling: "replacement" or "epoch". turn, turns: D's turn of this step and how many there are.
+
+    Returns:
+      b int32 indices.
+
+    >>> idx = batch_indices(jax.random.key(0), jnp.asarray(0), 8, 4, "epoch")
+    >>> idx.shape
+    (4,)
+    """
     if sampling == "replacement":
         key = jax.random.fold_in(data_key, step)
         return jax.random.randint(jax.random.fold_in(key, turn) if turn else key, (b,), 0, n)

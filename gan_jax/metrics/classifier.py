@@ -56,6 +56,16 @@ class CNN(nnx.Module):
         self.out = nnx.Linear(128, classes, rngs=rngs)
 
     def features(self, x_BxHxWxC: jax.Array) -> jax.Array:
+        """The 128-d penultimate features the evaluator's metrics use.
+
+        Args:
+          x_BxHxWxC: images in [-1, 1].
+
+        Returns:
+          B x 128.
+
+        >>> # feats = cnn.features(images)
+        """
         h = nnx.max_pool(jax.nn.relu(self.conv1(x_BxHxWxC)), (2, 2), (2, 2))
         h = nnx.max_pool(jax.nn.relu(self.conv2(h)), (2, 2), (2, 2))
         return jax.nn.relu(self.dense(h.reshape((h.shape[0], -1))))
@@ -79,7 +89,16 @@ class Classifier:
         self._apply = xla.jit(lambda p, x: nnx.merge(self.graph, p)(x))
 
     def apply(self, images: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-        """(features N x 128, class probabilities N x 10) of images in [-1, 1], in fixed-size batches."""
+        """(features N x 128, class probabilities N x 10) of images in [-1, 1], in fixed-size batches.
+
+        Args:
+          images: N x H x W x C in [-1, 1]. batch: images per compiled call (padded to one shape).
+
+        Returns:
+          Two numpy arrays.
+
+        >>> # feats, probs = classifier.load().apply(images)
+        """
         feats, probs = [], []
         for i in range(0, len(images), batch):
             chunk = np.asarray(images[i : i + batch], np.float32)
@@ -97,7 +116,16 @@ def _template(image_shape, seed: int = 0):
 
 
 def train(cfg: ClassifierConfig, out_dir: str | Path = DEFAULT_DIR, log=print) -> Classifier:
-    """Trains the CNN on cfg.data's train split, measures it on the test split, saves it to `out_dir`."""
+    """Trains the CNN on cfg.data's train split, measures it on the test split, saves it to `out_dir`.
+
+    Args:
+      cfg: a ClassifierConfig. out_dir: where. log: a print function.
+
+    Returns:
+      The trained Classifier (its info holds the test accuracy).
+
+    >>> # clf = train(config_from_overrides(["data.source=npz", "data.path=mnist.npz"]))
+    """
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise config_lib.ConfigError(f"--out {out_dir} already exists and is not empty; choose another folder")
@@ -153,6 +181,16 @@ def train(cfg: ClassifierConfig, out_dir: str | Path = DEFAULT_DIR, log=print) -
 
 
 def load(directory: str | Path = DEFAULT_DIR) -> Classifier:
+    """A trained classifier from its directory.
+
+    Args:
+      directory: where `train` (or `gan-jax classifier`) saved it.
+
+    Returns:
+      The Classifier; FileNotFoundError saying how to train one when there is none.
+
+    >>> # clf = load("runs/mnist_classifier")
+    """
     directory = Path(directory)
     meta = directory / "classifier.json"
     if not meta.is_file():
@@ -171,4 +209,15 @@ def load(directory: str | Path = DEFAULT_DIR) -> Classifier:
 
 
 def config_from_overrides(overrides: list[str]) -> ClassifierConfig:
+    """A ClassifierConfig from KEY=VALUE strings.
+
+    Args:
+      overrides: e.g. ["epochs=3", "data.source=embedded"].
+
+    Returns:
+      The config; ConfigError naming a bad key.
+
+    >>> config_from_overrides(["epochs=1"]).epochs
+    1
+    """
     return config_lib.apply_overrides(ClassifierConfig(), overrides)

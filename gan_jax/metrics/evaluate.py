@@ -26,8 +26,18 @@ BLOCK = 1024
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
-    """FD between N(mu1, sigma1) and N(mu2, sigma2), in float64 (Tr sqrt(S1 S2) via the symmetric
-    form sqrt(S1) S2 sqrt(S1), which has the same eigenvalues)."""
+    """FD between N(mu1, sigma1) and N(mu2, sigma2), in float64 (Tr sqrt(S1 S2) via the symmetric form
+    sqrt(S1) S2 sqrt(S1), which has the same eigenvalues).
+
+    Args:
+      mu1, sigma1, mu2, sigma2: the two Gaussians' means and covariances.
+
+    Returns:
+      |mu1 - mu2|^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2).
+
+    >>> round(frechet_distance(np.zeros(2), np.eye(2), np.ones(2), np.eye(2)), 6)
+    2.0
+    """
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
     w, v = np.linalg.eigh(s1)
@@ -37,11 +47,33 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 
 def gaussian(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and covariance of a set of features (float64).
+
+    Args:
+      features: N x F.
+
+    Returns:
+      (mean F, covariance F x F).
+
+    >>> gaussian(np.array([[0.0, 1.0], [2.0, 3.0]]))[0].tolist()
+    [1.0, 2.0]
+    """
     f = np.asarray(features, np.float64)
     return f.mean(0), np.cov(f, rowvar=False)
 
 
 def classifier_score(probs: np.ndarray) -> float:
+    """The classifier score (Inception-score style): exp E_x KL(p(y|x) || p(y)).
+
+    Args:
+      probs: N x K class probabilities.
+
+    Returns:
+      A float in [1, K].
+
+    >>> round(classifier_score(np.eye(10)), 6)   # confident and spread over all classes: the maximum
+    10.0
+    """
     p = np.asarray(probs, np.float64)
     marginal = p.mean(0, keepdims=True)
     kl = np.sum(p * (np.log(p + 1e-12) - np.log(marginal + 1e-12)), axis=1)
@@ -49,6 +81,17 @@ def classifier_score(probs: np.ndarray) -> float:
 
 
 def class_histogram(probs: np.ndarray) -> dict:
+    """The predicted classes' histogram.
+
+    Args:
+      probs: N x K class probabilities.
+
+    Returns:
+      {"counts", "modes": classes holding >= 2% of the samples, "kl_uniform": KL(histogram || uniform)}.
+
+    >>> class_histogram(np.eye(4))["modes"]
+    4
+    """
     classes = probs.shape[1]
     counts = np.bincount(np.asarray(probs).argmax(1), minlength=classes)
     share = counts / counts.sum()
@@ -65,7 +108,17 @@ def _kth_neighbour_block(queries, points, k):
 
 
 def knn_radii(features: np.ndarray, k: int) -> np.ndarray:
-    """Each point's distance to its k-th nearest neighbour in the same set (itself excluded)."""
+    """Each point's distance to its k-th nearest neighbour among the others (the k-NN ball radii).
+
+    Args:
+      features: N x F. k: the neighbour.
+
+    Returns:
+      N radii.
+
+    >>> np.round(knn_radii(np.array([[0.0], [1.0], [3.0]]), 1), 3).tolist()
+    [1.0, 1.0, 2.0]
+    """
     f = jnp.asarray(features, jnp.float32)
     return np.concatenate([np.asarray(_kth_neighbour_block(f[i : i + BLOCK], f, k)) for i in range(0, len(f), BLOCK)])
 
@@ -90,6 +143,18 @@ def _ball_counts(queries, centres, radii) -> np.ndarray:
 
 
 def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict:
+    """k-NN precision / recall (Kynkaanniemi et al. 2019), density / coverage (Naeem et al. 2020).
+
+    Args:
+      real: N x F real features. fake: M x F generated features. k: the neighbour of the balls.
+
+    Returns:
+      {"precision", "recall", "density", "coverage"}.
+
+    >>> f = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    >>> precision_recall_density_coverage(f, f, k=3)["recall"]
+    1.0
+    """
     real_r, fake_r = knn_radii(real, k), knn_radii(fake, k)
     fake_in_real = _ball_counts(fake, real, real_r)
     real_in_fake = _ball_counts(real, fake, fake_r)
@@ -100,7 +165,17 @@ def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, k: int
 
 
 def compare(fake_feats, fake_probs, ref_feats, ref_stats=None, k: int = 5) -> dict:
-    """All metrics of one set against the reference features (ref_stats: its cached Gaussian)."""
+    """All metrics of one set against the reference features.
+
+    Args:
+      fake_feats, fake_probs: the set's features and class probabilities. ref_feats: the reference's.
+      ref_stats: its cached Gaussian. k: neighbours.
+
+    Returns:
+      {"n", "fd", "score", "modes", "kl_uniform", "class_counts", "precision", "recall", "density", "coverage"}.
+
+    >>> # compare(*clf.apply(samples), clf.apply(test)[0])
+    """
     mu_r, s_r = ref_stats or gaussian(ref_feats)
     mu_f, s_f = gaussian(fake_feats)
     hist = class_histogram(fake_probs)
@@ -110,6 +185,16 @@ def compare(fake_feats, fake_probs, ref_feats, ref_stats=None, k: int = 5) -> di
 
 
 def table(results: dict, floor: dict) -> str:
+    """The printed table: every metric of the samples beside the real-data floor.
+
+    Args:
+      results: `compare` of the samples. floor: `compare` of real images.
+
+    Returns:
+      Text, one line a metric.
+
+    >>> # print(table(results["samples"], results["real_floor"]))
+    """
     rows = [("Frechet distance (lower is better)", "fd", "{:.3f}"), ("classifier score (max 10)", "score", "{:.3f}"),
             ("classes with >= 2% of samples", "modes", "{:d}"), ("KL(class histogram || uniform)", "kl_uniform", "{:.4f}"),
             ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}"), ("density", "density", "{:.3f}"),
@@ -127,7 +212,18 @@ ACCEPTED = "images in [-1, 1], [0, 1] or [0, 255], shaped N x 28 x 28, N x 28 x 
 
 
 def as_images(array: np.ndarray, image_shape=(28, 28, 1)) -> np.ndarray:
-    """Any accepted layout and range -> N x H x W x C float32 in [-1, 1]; InputError otherwise."""
+    """Any accepted layout and range -> N x H x W x C float32 in [-1, 1].
+
+    Args:
+      array: N x 28 x 28, N x 28 x 28 x 1 or N x 784, in [-1, 1], [0, 1] or [0, 255].
+      image_shape: the classifier's (H, W, C).
+
+    Returns:
+      The images; InputError for anything else (NaN, wrong shape, values out of every range).
+
+    >>> float(as_images(np.full((2, 784), 255.0)).max())
+    1.0
+    """
     x = np.asarray(array)
     h, w, c = image_shape
     if x.dtype == object or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
@@ -154,7 +250,17 @@ def as_images(array: np.ndarray, image_shape=(28, 28, 1)) -> np.ndarray:
 
 
 def evaluate(images: np.ndarray, classifier, reference: np.ndarray, floor_images: np.ndarray, k: int = 5) -> dict:
-    """Metrics of `images` and of real `floor_images` against real `reference` images (all in [-1, 1])."""
+    """Metrics of `images` and of real `floor_images` against real `reference` images.
+
+    Args:
+      images: samples in [-1, 1]. classifier: the frozen Classifier. reference: real test images.
+      floor_images: real training images (as many as the samples). k: neighbours.
+
+    Returns:
+      {"samples": compare(...), "real_floor": compare(...), "k", "reference_n"}.
+
+    >>> # results = evaluate(samples, classifier.load(), test_images, train_images[:len(samples)])
+    """
     ref_feats, _ = classifier.apply(reference)
     stats = gaussian(ref_feats)
     fake_feats, fake_probs = classifier.apply(images)

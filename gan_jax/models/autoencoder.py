@@ -53,12 +53,32 @@ class MLPAutoencoder(nnx.Module):
         self.decoder = _MLP(latent, hidden, layers, math.prod(out_shape), activation, rngs=rngs)
 
     def encode(self, x: jax.Array) -> tuple[jax.Array, jax.Array | None]:
+        """The code of a batch.
+
+        Args:
+          x: B x ... model inputs (flattened here).
+
+        Returns:
+          (mean, logvar) for the VAE, (code, None) for the plain autoencoder.
+
+        >>> # mean, logvar = vae.encode(x)
+        """
         h = self.encoder(x.reshape((x.shape[0], -1)))
         if self.variational:
             return h[:, : self.latent], h[:, self.latent :]
         return h, None
 
     def decode(self, z: jax.Array) -> jax.Array:
+        """The decoder's output for codes.
+
+        Args:
+          z: B x latent.
+
+        Returns:
+          B x out_shape logits or means.
+
+        >>> # logits = vae.decode(z)
+        """
         return self.decoder(z).reshape((z.shape[0], *self.out_shape))
 
 
@@ -71,9 +91,29 @@ class LinearAutoencoder(nnx.Module):
         self.decoder = nnx.Linear(latent, math.prod(out_shape), rngs=rngs)
 
     def encode(self, x: jax.Array) -> tuple[jax.Array, None]:
+        """z = W_e x + b_e.
+
+        Args:
+          x: B x ... inputs (flattened here).
+
+        Returns:
+          (code, None).
+
+        >>> # code, _ = linear.encode(x)
+        """
         return self.encoder(x.reshape((x.shape[0], -1))), None
 
     def decode(self, z: jax.Array) -> jax.Array:
+        """x' = W_d z + b_d.
+
+        Args:
+          z: B x latent.
+
+        Returns:
+          B x out_shape.
+
+        >>> # x = linear.decode(z)
+        """
         return self.decoder(z).reshape((z.shape[0], *self.out_shape))
 
 
@@ -93,11 +133,31 @@ class ConvAutoencoder(nnx.Module):
         self.deconv2 = dcgan.ConvTranspose(32, c_out, 3, 2, rngs=rngs)
 
     def encode(self, x: jax.Array) -> tuple[jax.Array, None]:
+        """Two stride-2 convolutions and a Dense to the code.
+
+        Args:
+          x: B x H x W x C.
+
+        Returns:
+          (code, None).
+
+        >>> # code, _ = conv_ae.encode(x)
+        """
         f = ACTIVATIONS[self.activation]
         h = f(self.conv2(f(self.conv1(x))))
         return self.code(h.reshape((x.shape[0], -1))), None
 
     def decode(self, z: jax.Array) -> jax.Array:
+        """A Dense and two stride-2 transposed convolutions back to images.
+
+        Args:
+          z: B x latent.
+
+        Returns:
+          B x H x W x C_out logits or means.
+
+        >>> # logits = conv_ae.decode(z)
+        """
         f = ACTIVATIONS[self.activation]
         h = f(self.expand(z)).reshape((z.shape[0], *self.side, 64))
         return self.deconv2(f(self.deconv1(h)))

@@ -31,7 +31,17 @@ _DIMS = ("NHWC", "HWIO", "NHWC")
 
 
 def conv(x: jax.Array, w: jax.Array, stride: int) -> jax.Array:
-    """Keras Conv2D(padding='same', strides=stride), no bias."""
+    """Keras Conv2D(padding='same', strides=stride), no bias.
+
+    Args:
+      x: B x H x W x I. w: kh x kw x I x O. stride: both axes.
+
+    Returns:
+      B x ceil(H/s) x ceil(W/s) x O.
+
+    >>> conv(jnp.ones((1, 4, 4, 1)), jnp.ones((3, 3, 1, 2)), 2).shape
+    (1, 2, 2, 2)
+    """
     return lax.conv_general_dilated(x, w, (stride, stride), "SAME", dimension_numbers=_DIMS)
 
 
@@ -45,7 +55,17 @@ def _adjoint(x: jax.Array, w: jax.Array, stride: int) -> jax.Array:
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv_transpose(x: jax.Array, w: jax.Array, stride: int) -> jax.Array:
-    """Keras Conv2DTranspose(padding='same', strides=stride), no bias; kernel kh x kw x I(out) x O(in)."""
+    """Keras Conv2DTranspose(padding='same', strides=stride), no bias, with the fast custom VJP.
+
+    Args:
+      x: B x H x W x O. w: kh x kw x I(out) x O(in). stride: both axes.
+
+    Returns:
+      B x sH x sW x I.
+
+    >>> conv_transpose(jnp.ones((1, 2, 2, 3)), jnp.ones((3, 3, 1, 3)), 2).shape
+    (1, 4, 4, 1)
+    """
     return _adjoint(x, w, stride)
 
 
@@ -63,5 +83,15 @@ conv_transpose.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)
 
 
 def conv_transpose_reference(x: jax.Array, w: jax.Array, stride: int) -> jax.Array:
-    """The same layer as `lax.conv_transpose`, differentiated by plain autodiff (slow on XLA:CPU)."""
+    """The same layer as `lax.conv_transpose`, differentiated by plain autodiff (slow on XLA:CPU).
+
+    Args:
+      x, w, stride: as `conv_transpose`.
+
+    Returns:
+      The same output as `conv_transpose`.
+
+    >>> conv_transpose_reference(jnp.ones((1, 2, 2, 3)), jnp.ones((3, 3, 1, 3)), 2).shape
+    (1, 4, 4, 1)
+    """
     return lax.conv_transpose(x, w, (stride, stride), "SAME", dimension_numbers=_DIMS, transpose_kernel=True)
