@@ -305,6 +305,29 @@ class GAN:
                      settings=s, g=Player(generator, "generator"), d=Player(discriminator, "discriminator"))
         state["parallel"] = parallel.DataParallel(s.devices, (s.batch_size * s.pack,))
         self.__dict__.update(state)
+        self._check_players()
+
+    def _check_players(self) -> None:
+        """Traces G on noise and D on G's samples (shapes only, nothing computed) so a player that breaks
+        the contract fails here, with its role named, rather than inside a compiled step."""
+        s = self.settings
+        n = 2 * s.pack
+        (g_params, g_rest), (d_params, d_rest) = jax.eval_shape(
+            lambda: (self.g.init(nnx.Rngs(0)), self.d.init(nnx.Rngs(1))))
+        z = jax.ShapeDtypeStruct((n, s.z_dim), jnp.float32)
+        try:
+            x = jax.eval_shape(lambda p, r, z: self._g(p, r, z, True)[0], g_params, g_rest, z)
+        except Exception as e:
+            raise ValueError(f"generator: calling it as G(z, train=True) on noise of shape {z.shape} (z_dim="
+                             f"{s.z_dim}) failed: {type(e).__name__}: {e}") from None
+        try:
+            logits = jax.eval_shape(lambda p, r, x: self._d(p, r, x, True)[0], d_params, d_rest, x)
+        except Exception as e:
+            raise ValueError(f"discriminator: calling it as D(x, train=True) on G's samples of shape {x.shape} "
+                             f"failed: {type(e).__name__}: {e}") from None
+        if logits.shape != (2,):
+            raise ValueError(f"discriminator: must return one logit per D input, shape (B,): on {n} samples "
+                             f"(pack={s.pack}) it returned shape {logits.shape}")
 
     def __setattr__(self, name, value):
         raise AttributeError(f"a GAN is immutable (its settings are fixed when built); use gan.replace({name}=...)")

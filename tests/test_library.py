@@ -103,6 +103,18 @@ def test_engines_are_immutable_values():
         gj.GAN(3, DropoutD, optax.adam(1e-3), optax.adam(1e-3))
 
 
+class WideD(DropoutD):
+    def __call__(self, x, train: bool = False):
+        return super().__call__(x, train)[:, None]  # (B, 1): one column too many
+
+
+def test_players_that_break_the_contract_fail_when_the_engine_is_built():
+    with pytest.raises(ValueError, match=r"discriminator: must return one logit per D input, shape \(B,\).*\(2, 1\)"):
+        gj.GAN(TinyG, WideD, optax.adam(1e-3), optax.adam(1e-3), z_dim=4)
+    with pytest.raises(ValueError, match=r"generator: calling it as G\(z, train=True\) on noise of shape \(2, 5\)"):
+        gj.GAN(TinyG, DropoutD, optax.adam(1e-3), optax.adam(1e-3), z_dim=5)  # TinyG takes 4-d noise
+
+
 def test_a_comparing_loss_takes_one_joint_d_step_and_g_sees_the_real_batch():
     gan = gj.GAN(TinyG, DropoutD, optax.adam(1e-2), optax.adam(1e-2), loss=gj.losses.rpgan, z_dim=4, batch_size=8)
     state = gan.init(jax.random.key(0))
