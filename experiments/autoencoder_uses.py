@@ -1,7 +1,7 @@
 """What autoencoders are for (GANs in Action, ch. 2), each with a number: anomaly detection, retrieval,
 denoising, colorization and generation.
 
-    python -m experiments.autoencoder_uses --set data.source=npz data.path=../shared/data/mnist.npz   # ~15 min here
+    python -m experiments.autoencoder_uses --set data.source=npz data.path=/path/to/mnist.npz   # ~15 min here
     python -m experiments.autoencoder_uses --only anomaly retrieval --steps-scale 0.1 --out /tmp/uses  # a quick look
 
   pca         the linear autoencoder (experiments/mnist_linear_ae.py, 16-d) against PCA: principal angles

@@ -1,7 +1,7 @@
 """The book's DCGAN (chapter 4) on MNIST: convolutional players with batch normalization.
 
     gan-jax train mnist_dcgan
-    gan-jax train mnist_dcgan --set data.source=npz data.path=../shared/data/mnist.npz
+    gan-jax train mnist_dcgan --set data.source=npz data.path=/path/to/mnist.npz
 
 The book's recipe: G Dense(7*7*256) -> ConvTranspose 128 (stride 2) -> BN -> LeakyReLU(0.01) ->
 ConvTranspose 64 -> BN -> LeakyReLU -> ConvTranspose 1 (stride 2) -> tanh; D Conv 32 / 64 / 128 (stride 2,

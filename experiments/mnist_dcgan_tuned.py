@@ -1,6 +1,6 @@
 """A tuned DCGAN on MNIST: the book's players and recipe, plus R1 on D and an EMA of G for sampling.
 
-    gan-jax train mnist_dcgan_tuned --set data.source=npz data.path=../shared/data/mnist.npz
+    gan-jax train mnist_dcgan_tuned --set data.source=npz data.path=/path/to/mnist.npz
 
 Changes from `mnist_dcgan` (the book's), each measured in `docs/dcgan.md`:
 - an R1 penalty on D (Mescheder et al. 2018), gamma 0.1: gamma/2 * E|grad_x D(x)|^2 on the real batch.

@@ -1,7 +1,7 @@
 """The first GAN of *GANs in Action* (chapter 3): MLP generator and discriminator on MNIST.
 
     gan-jax train mnist_gan                                   # the book's recipe on the default data
-    gan-jax train mnist_gan --set data.source=npz --set data.path=../shared/data/mnist.npz
+    gan-jax train mnist_gan --set data.source=npz --set data.path=/path/to/mnist.npz
 
 The book's recipe: batch 128, 20,000 iterations, z_dim 100, one hidden layer of 128 units with
 LeakyReLU(0.01) in each player, Adam(1e-3) for each, a random real batch per iteration, D trained on a

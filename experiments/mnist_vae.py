@@ -1,7 +1,7 @@
 """The variational autoencoder of *GANs in Action* (chapter 2) on MNIST.
 
     gan-jax train mnist_vae
-    gan-jax train mnist_vae --set data.source=npz data.path=../shared/data/mnist.npz
+    gan-jax train mnist_vae --set data.source=npz data.path=/path/to/mnist.npz
 
 The book's model: encoder 784 -> Dense(256, ReLU) -> the mean and log-variance of a 2-d latent;
 z = mean + exp(logvar / 2) * eps (eps from the step's key); decoder 2 -> Dense(256, ReLU) -> 784 sigmoid;

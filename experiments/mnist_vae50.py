@@ -1,7 +1,7 @@
 """A VAE in the IWAE paper's setting (Burda et al. 2016), trained on the ELBO; `ae.k` > 1 trains the IWAE.
 
-    gan-jax train mnist_vae50 --set data.source=npz data.path=../shared/data/mnist.npz
-    gan-jax train mnist_vae50 --set ae.k=50 data.source=npz data.path=../shared/data/mnist.npz   # IWAE, k = 50
+    gan-jax train mnist_vae50 --set data.source=npz data.path=/path/to/mnist.npz
+    gan-jax train mnist_vae50 --set ae.k=50 data.source=npz data.path=/path/to/mnist.npz   # IWAE, k = 50
     gan-jax likelihood RUN_DIR --k 5000                                                         # test NLL
 
 Dynamically binarized MNIST (each batch's pixels drawn from Bernoulli(intensity)), a 50-d latent, two

@@ -5,7 +5,7 @@ A small CNN trained by the project: Conv(32, 3x3) -> ReLU -> maxpool 2 -> Conv(6
 its learning rate decayed to 0 by a cosine, deterministic for a seed; saved with orbax beside a `classifier.json` that records its config, its data
 and its test accuracy.
 
-    gan-jax classifier --set data.source=npz data.path=../shared/data/mnist.npz    # >= 99% test accuracy
+    gan-jax classifier --set data.source=npz data.path=/path/to/mnist.npz    # >= 99% test accuracy
 """
 
 from __future__ import annotations
