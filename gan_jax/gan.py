@@ -354,7 +354,7 @@ class GAN:
         return ("d_loss", "g_loss", "d_acc") if self.accuracy else ("d_loss", "g_loss")
 
     plateau = ("d_loss", "g_loss")  # what early stopping watches
-    panels = (("d_loss", "g_loss"), ("d_acc_real", "d_acc_fake"))  # curves drawn together
+    panels = (("d_loss", "g_loss"), ("d_acc_real", "d_acc_fake", "d_acc"), ("d_loss_real", "d_loss_fake"))
 
     @property
     def accuracy(self) -> bool:

@@ -97,6 +97,8 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "", panels: tup
     grouped = {n for g in groups for n in g}
     groups += [(n,) for n in names if n not in grouped]
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     cols = min(3, len(groups))
     nrows = math.ceil(len(groups) / cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(4.6 * cols, 3.4 * nrows), squeeze=False)
@@ -105,6 +107,7 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "", panels: tup
             points = [(r["step"], r[name]) for r in rows if name in r]
             ax.plot([p[0] for p in points], [p[1] for p in points], label=name)
         ax.set(xlabel="iteration", title=" / ".join(group))
+        ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
         if len(group) > 1:
             ax.legend()
         ax.grid(alpha=0.3)
