@@ -59,13 +59,15 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="score generated images against real test data with the classifier")
     ev.add_argument("source", help="a run directory (sampled from its newest checkpoint) or a .npy of images")
-    ev.add_argument("--classifier", default=None, help="a trained classifier (default runs/mnist_classifier)")
+    ev.add_argument("--classifier", default=None, help="a classifier made by gan-jax classifier (default: the one "
+                                                      "shipped in the package, with its reference features)")
     ev.add_argument("--n", type=int, default=10_000, help="images to sample from a run (default 10000)")
     ev.add_argument("--k", type=int, default=5, help="neighbours for precision/recall/density/coverage")
     ev.add_argument("--seed", type=int, default=0, help="noise seed when sampling a run")
     ev.add_argument("--weights", **WEIGHTS_ARG)
     ev.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                    help="reference data (default: the classifier's), e.g. data.source=npz data.path=mnist.npz")
+                    help="reference data (default: the shipped reference of MNIST's test digits, or the given "
+                         "classifier's data), e.g. data.source=npz data.path=mnist.npz")
     ev.add_argument("--json", default=None, help="where to write the results (default: beside the input)")
     lik = sub.add_parser("likelihood", help="a VAE run's test-set NLL by importance sampling (IWAE estimator)")
     lik.add_argument("run_dir")
@@ -159,7 +161,7 @@ def _eval(args) -> int:
     from gan_jax import config as config_lib
     from gan_jax import data as data_lib
     from gan_jax.config import DataConfig
-    from gan_jax.metrics import classifier, evaluate
+    from gan_jax.metrics import classifier, evaluate, frozen
 
     if args.n <= 0 or args.k <= 0:
         raise run.RunError(f"--n and --k must be > 0, got {args.n} and {args.k}")
@@ -180,19 +182,27 @@ def _eval(args) -> int:
     else:
         raise run.RunError(f"{source} is neither a run directory nor a .npy file")
     try:
-        clf = classifier.load(args.classifier or classifier.DEFAULT_DIR)
+        clf = frozen.load() if args.classifier is None else classifier.load(args.classifier)
     except FileNotFoundError as e:
         raise run.RunError(str(e)) from None
     images = evaluate.as_images(images, clf.image_shape)
-    data_cfg = config_lib.from_dict(clf.info["config"]["data"], DataConfig)
-    data_cfg = config_lib.apply_overrides(config_lib.Config(data=data_cfg), args.overrides).data
-    reference = data_lib.load(dataclasses.replace(data_cfg, split="test", limit=0))
-    floor = data_lib.load(dataclasses.replace(data_cfg, split="train", limit=len(images)))
     which = f" (G's {weights} weights)" if weights else ""
-    print(f"evaluating {len(images)} images{which} against {reference.source} ({len(reference.images)} images); "
-          f"real floor: {len(floor.images)} images of {floor.source}")
-    results = evaluate.evaluate(images, clf, reference.images, floor.images, args.k)
-    results.update(input=str(source), weights=weights, classifier=str(args.classifier or classifier.DEFAULT_DIR),
+    if args.classifier is None and not args.overrides:  # the shipped reference: no data needed
+        ref = frozen.reference()
+        n = min(len(images), len(ref["floor_features"]))
+        print(f"evaluating {len(images)} images{which} with {frozen.NAME} against {clf.info['reference']} "
+              f"({len(ref['reference_features'])} images); real floor: {n} of its training digits")
+        results = evaluate.evaluate_features(*clf.apply(images), ref["reference_features"], ref["floor_features"][:n],
+                                             ref["floor_probs"][:n], args.k)
+    else:
+        data_cfg = config_lib.from_dict(clf.info.get("config", {}).get("data", {}), DataConfig)
+        data_cfg = config_lib.apply_overrides(config_lib.Config(data=data_cfg), args.overrides).data
+        reference = data_lib.load(dataclasses.replace(data_cfg, split="test", limit=0))
+        floor = data_lib.load(dataclasses.replace(data_cfg, split="train", limit=len(images)))
+        print(f"evaluating {len(images)} images{which} against {reference.source} ({len(reference.images)} images); "
+              f"real floor: {len(floor.images)} images of {floor.source}")
+        results = evaluate.evaluate(images, clf, reference.images, floor.images, args.k)
+    results.update(input=str(source), weights=weights, classifier=str(args.classifier or "shipped"),
                    classifier_test_accuracy=clf.info["test_accuracy"])
     print(evaluate.table(results["samples"], results["real_floor"]))
     run.write_atomic(out, json.dumps(results, indent=2) + "\n")

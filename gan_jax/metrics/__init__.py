@@ -2,7 +2,7 @@
 
 The functions here work on images directly (N x 28 x 28 x 1, N x 28 x 28 or N x 784, in [-1, 1], [0, 1]
 or [0, 255]); `classifier` is a `classifier.Classifier`, a directory holding one, or None for the default
-(`runs/mnist_classifier`, made by `gan-jax classifier`):
+(the frozen classifier shipped in the package, `gan_jax.metrics.frozen`):
 
     >>> # gj.metrics.fd(samples, test_images)                       # Frechet distance on its features
     >>> # gj.metrics.precision_recall(samples, test_images, k=5)    # and density / coverage
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_jax.metrics import classifier as classifier_lib
-from gan_jax.metrics import evaluate
+from gan_jax.metrics import evaluate, frozen
 
 classifier = classifier_lib  # the module, under its short name
 
@@ -27,10 +27,15 @@ def _load(directory: str) -> classifier_lib.Classifier:
     return classifier_lib.load(directory)
 
 
+@functools.lru_cache(maxsize=1)
+def _shipped() -> classifier_lib.Classifier:
+    return frozen.load()
+
+
 def _classifier(clf) -> classifier_lib.Classifier:
     if isinstance(clf, classifier_lib.Classifier):
         return clf
-    return _load(str(Path(clf or classifier_lib.DEFAULT_DIR).absolute()))
+    return _shipped() if clf is None else _load(str(Path(clf).absolute()))
 
 
 def features(images, classifier=None) -> tuple[np.ndarray, np.ndarray]:
@@ -96,4 +101,4 @@ def score(images, classifier=None) -> float:
     return evaluate.classifier_score(features(images, classifier)[1])
 
 
-__all__ = ["classifier", "evaluate", "features", "fd", "precision_recall", "score"]
+__all__ = ["classifier", "evaluate", "frozen", "features", "fd", "precision_recall", "score"]

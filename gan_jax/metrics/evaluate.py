@@ -262,9 +262,25 @@ def evaluate(images: np.ndarray, classifier, reference: np.ndarray, floor_images
     >>> # results = evaluate(samples, classifier.load(), test_images, train_images[:len(samples)])
     """
     ref_feats, _ = classifier.apply(reference)
+    return evaluate_features(*classifier.apply(images), ref_feats, *classifier.apply(floor_images), k)
+
+
+def evaluate_features(fake_feats, fake_probs, ref_feats, floor_feats, floor_probs, k: int = 5) -> dict:
+    """`evaluate` from features already computed (the shipped evaluator's reference and floor).
+
+    Args:
+      fake_feats, fake_probs: the samples' features and class probabilities. ref_feats: the reference's
+        features. floor_feats, floor_probs: real training digits', as many as the samples. k: neighbours.
+
+    Returns:
+      As `evaluate`.
+
+    >>> f = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    >>> p = np.full((40, 10), 0.1, np.float32)
+    >>> evaluate_features(f, p, f, f, p, k=3)["samples"]["recall"]
+    1.0
+    """
     stats = gaussian(ref_feats)
-    fake_feats, fake_probs = classifier.apply(images)
-    floor_feats, floor_probs = classifier.apply(floor_images)
     return {"samples": compare(fake_feats, fake_probs, ref_feats, stats, k),
             "real_floor": compare(floor_feats, floor_probs, ref_feats, stats, k), "k": k,
-            "reference_n": int(len(reference))}
+            "reference_n": int(len(ref_feats))}
