@@ -23,6 +23,7 @@ back as `ConfigError`s naming the config key.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import importlib.util
 import json
@@ -38,7 +39,8 @@ import optax
 
 from gan_jax import config as config_lib
 from gan_jax import data as data_lib
-from gan_jax import losses, mixtures, models, run, xla
+from gan_jax import losses, mixtures, models, pretrained, run, xla
+from gan_jax.checkpoint import from_nested, nest_arrays
 from gan_jax.autoencode import Autoencoder
 from gan_jax.config import Config, ConfigError
 from gan_jax.gan import GAN, Streams
@@ -393,7 +395,7 @@ def load_run_config(run_dir: str | Path) -> Config:
 
     >>> # cfg = load_run_config("runs/mnist_gan-20261201-120000")
     """
-    path = Path(run_dir) / "config.json"
+    path = _folder(run_dir) / "config.json"
     if not path.is_file():
         raise run.RunError(f"{run_dir} is not a run directory made from a config (no config.json); a run made "
                            "with gan_jax.fit from Python loads with gan_jax.load_run(run_dir, engine=...)")
@@ -432,6 +434,34 @@ class LoadedRun(NamedTuple):
     step: int
 
 
+def _folder(run_dir: str | Path) -> Path:
+    """A run directory, or a shipped model's folder for `pretrained:NAME`."""
+    try:
+        return pretrained.folder(run_dir) if pretrained.is_name(run_dir) else Path(run_dir)
+    except pretrained.PretrainedError as e:
+        raise run.RunError(str(e)) from None
+
+
+def _load_pretrained(source: str) -> LoadedRun:
+    """A shipped model: its engine, a fresh state holding its trained sampling weights, config, step."""
+    folder = _folder(source)
+    card = pretrained.card(source)
+    cfg = load_run_config(folder)
+    eng = make_engine(cfg, _recorded_shape(folder))
+    weights = folder / "weights.npz"
+    if not weights.is_file() or hashlib.sha256(weights.read_bytes()).hexdigest() != card["weights_sha256"]:
+        raise run.RunError(f"{weights} is missing or does not match its card's sha256; reinstall gan-jax")
+    with np.load(weights, allow_pickle=False) as f:
+        nested = nest_arrays({k: f[k].astype(np.float32) if f[k].dtype == np.float16 else f[k] for k in f.files})
+    state = eng.init(streams(cfg))
+    if isinstance(eng, GAN):  # G's sampling weights in g_params; no average beside them
+        part = from_nested(nested, {"g_params": state.g_params, "g_rest": state.g_rest})
+        state = state.replace(**part, g_ema=None)
+    else:
+        state = state.replace(**from_nested(nested, {"params": state.params}))
+    return LoadedRun(eng, state, cfg, int(card["iterations"]))
+
+
 def _recorded_shape(run_dir: Path) -> tuple[int, ...]:
     path = run_dir / "data.json"
     if not path.is_file():
@@ -444,7 +474,8 @@ def load_run(run_dir: str | Path, engine=None) -> LoadedRun:
 
     Args:
       run_dir: a run made by `gan-jax train` (config.json rebuilds the engine, custom models included by
-        their import paths) or by `gan_jax.fit`.
+        their import paths) or by `gan_jax.fit`; or `pretrained:NAME`, a model shipped in the package
+        (`gan_jax.pretrained`: its trained G or autoencoder; D and the optimiser states are fresh).
       engine: the engine to restore into (needed for a `fit` run made without a config).
 
     Returns:
@@ -454,6 +485,8 @@ def load_run(run_dir: str | Path, engine=None) -> LoadedRun:
       >>> # gan, state, cfg, step = gj.load_run("runs/mnist_gan-20261201-120000")
       >>> # images = gan.sample(state, gan.noise(jax.random.key(0), 64))
     """
+    if pretrained.is_name(run_dir) and engine is None:
+        return _load_pretrained(str(run_dir))
     run_dir = Path(run_dir)
     cfg = None
     if engine is None:
@@ -510,7 +543,9 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weight
     """
     if n <= 0:
         raise run.RunError(f"--n must be > 0, got {n}")
-    live = weights_used(load_run_config(run_dir), weights) == "live"
+    if pretrained.is_name(run_dir) and weights != "auto":
+        raise run.RunError("a pretrained model holds one set of G's weights (its card's `weights`); use --weights auto")
+    live = weights_used(load_run_config(run_dir), weights) == "live" and not pretrained.is_name(run_dir)
     eng, state, _, _ = load_run(run_dir)
     if live and isinstance(eng, GAN):
         state = state.replace(g_ema=None)  # GAN.sample uses g_params when no average is kept

@@ -85,6 +85,49 @@ def from_nested(nested: dict, template):
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
+def flat_arrays(nested: dict, prefix: str = "") -> dict[str, np.ndarray]:
+    """A nested dict of arrays as one flat dict keyed by "/"-joined paths (what an .npz holds).
+
+    Args:
+      nested: e.g. `to_nested(params)`. prefix: prepended to every key.
+
+    Returns:
+      {path: numpy array}.
+
+    >>> flat_arrays({"a": {"b": 1}})
+    {'a/b': array(1)}
+    """
+    out = {}
+    for k, v in nested.items():
+        if isinstance(v, dict):
+            out.update(flat_arrays(v, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = np.asarray(v)
+    return out
+
+
+def nest_arrays(flat: dict[str, np.ndarray]) -> dict:
+    """The inverse of `flat_arrays`.
+
+    Args:
+      flat: {"/"-joined path: array}.
+
+    Returns:
+      The nested dict.
+
+    >>> nest_arrays({"a/b": 1})
+    {'a': {'b': 1}}
+    """
+    out: dict = {}
+    for path, value in flat.items():
+        node = out
+        *parents, leaf = path.split("/")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
 class CheckpointMismatch(ValueError):
     """A checkpoint is intact but its arrays do not fit the model the config builds."""
 

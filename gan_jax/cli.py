@@ -47,9 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     add_config_args(config)
 
     sample = sub.add_parser("sample", help="export generated images from a run's newest checkpoint")
-    sample.add_argument("run_dir")
+    sample.add_argument("run_dir", help="a run directory, or pretrained:NAME (a model shipped in the package)")
     sample.add_argument("--n", type=int, required=True, help="number of images")
-    sample.add_argument("--out", required=True, help="output .npy file (N x H x W x C float32 in [-1, 1])")
+    sample.add_argument("--out", required=True, help="output .npy file (N x H x W x C float32 in [-1, 1]) or "
+                                                      ".png (a grid)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed")
     sample.add_argument("--weights", **WEIGHTS_ARG)
     clf = sub.add_parser("classifier", help="train the MNIST classifier the evaluator uses")
@@ -130,11 +131,19 @@ def _sample(args) -> int:
     from gan_jax import build, run
 
     out = Path(args.out)
-    if out.suffix != ".npy":
-        raise run.RunError(f"--out {out} must end in .npy")
+    if out.suffix not in (".npy", ".png"):
+        raise run.RunError(f"--out {out} must end in .npy (the images) or .png (a grid of them)")
     if not out.parent.is_dir():
         raise run.RunError(f"--out {out}: folder {out.parent} does not exist")
     images = build.sample(args.run_dir, args.n, args.seed, weights=args.weights)
+    if out.suffix == ".png":
+        from gan_jax import viz
+
+        if images.ndim != 4:
+            raise run.RunError(f"--out {out}: a grid needs images; these samples have shape {images.shape[1:]}")
+        viz.save_grid(images, out)
+        print(f"wrote a grid of {images.shape[0]} images to {out}")
+        return 0
     tmp = out.with_name(f".{out.name}.tmp.npy")
     np.save(tmp, images.astype(np.float32), allow_pickle=False)
     os.replace(tmp, out)
@@ -157,7 +166,7 @@ def _eval(args) -> int:
 
     import numpy as np
 
-    from gan_jax import build, run
+    from gan_jax import build, pretrained, run
     from gan_jax import config as config_lib
     from gan_jax import data as data_lib
     from gan_jax.config import DataConfig
@@ -167,7 +176,11 @@ def _eval(args) -> int:
         raise run.RunError(f"--n and --k must be > 0, got {args.n} and {args.k}")
     source = Path(args.source)
     weights = None
-    if source.is_dir():
+    if pretrained.is_name(args.source):
+        images = build.sample(args.source, args.n, args.seed, weights=args.weights)
+        weights = "auto"
+        out = Path(args.json) if args.json else Path(f"{args.source[len(pretrained.PREFIX):]}.eval.json")
+    elif source.is_dir():
         weights = build.weights_used(build.load_run_config(source), args.weights)  # checked before sampling
         images = build.sample(source, args.n, args.seed, weights=weights)
         out = Path(args.json) if args.json else source / "eval.json"

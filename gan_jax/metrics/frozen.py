@@ -25,7 +25,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from gan_jax.checkpoint import from_nested, to_nested
+from gan_jax.checkpoint import flat_arrays, from_nested, nest_arrays, to_nested
 from gan_jax.metrics import classifier as classifier_lib
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -53,27 +53,6 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def _flat(nested: dict, prefix: str = "") -> dict[str, np.ndarray]:
-    out = {}
-    for k, v in nested.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}/"))
-        else:
-            out[f"{prefix}{k}"] = np.asarray(v)
-    return out
-
-
-def _nest(flat: dict[str, np.ndarray]) -> dict:
-    out: dict = {}
-    for path, value in flat.items():
-        node = out
-        *parents, leaf = path.split("/")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return out
-
-
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp = path.with_name(f".{path.name}.tmp.npz")
     np.savez_compressed(tmp, **arrays)
@@ -97,7 +76,7 @@ def export(clf: classifier_lib.Classifier, reference: np.ndarray, floor: np.ndar
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights, ref_path, card_path = out / WEIGHTS.name, out / REFERENCE.name, out / CARD.name
-    _save_npz(weights, _flat(to_nested(clf.params)))
+    _save_npz(weights, flat_arrays(to_nested(clf.params)))
     ref_feats, _ = clf.apply(reference)
     floor_feats, floor_probs = clf.apply(floor)
     _save_npz(ref_path, {"reference_features": ref_feats.astype(np.float32),
@@ -160,7 +139,7 @@ def load() -> classifier_lib.Classifier:
     with np.load(_checked(WEIGHTS, info, "weights_sha256"), allow_pickle=False) as f:
         flat = {k: f[k] for k in f.files}
     graph, template = classifier_lib._template(tuple(info["image_shape"]))
-    params = from_nested(_nest(flat), template)
+    params = from_nested(nest_arrays(flat), template)
     params = jax.tree.map(lambda x: np.asarray(x, np.float32), params)
     return classifier_lib.Classifier(graph, params, tuple(info["image_shape"]), {**info, "shipped": True})
 
