@@ -3,9 +3,11 @@
     gan-jax train mnist_gan [--set train.steps=300 ...] [--run-dir DIR] [--resume]
     gan-jax train path/to/my_experiment.py [...]  # a file with a get_config()
     gan-jax sample RUN_DIR --n 1000 --out samples.npy [--seed 0] [--weights auto|live|ema]
+    gan-jax sample pretrained:mnist_gan --n 64 --out grid.png   # a model shipped in the package
     gan-jax config mnist_gan [--set ...]          # print the resolved config as JSON
     gan-jax classifier [--out DIR] [--set data.source=npz data.path=mnist.npz ...]
     gan-jax eval RUN_DIR_OR_SAMPLES.npy [--classifier DIR] [--n 10000] [--weights auto|live|ema] [--json OUT]
+                                                  # default: the classifier and reference shipped in the package
     gan-jax likelihood VAE_RUN_DIR [--k 5000] [--n 10000]     # importance-sampled test NLL
 """
 
