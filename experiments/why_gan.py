@@ -21,7 +21,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 
 from experiments.mode_collapse import mean_se, score_seeds, train_seeds
 from gan_jax import mixtures, viz

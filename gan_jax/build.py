@@ -39,7 +39,7 @@ import optax
 
 from gan_jax import config as config_lib
 from gan_jax import data as data_lib
-from gan_jax import losses, mixtures, models, pretrained, run, xla
+from gan_jax import ae_report, losses, mixtures, models, pretrained, run, xla
 from gan_jax.checkpoint import from_nested, nest_arrays
 from gan_jax.autoencode import Autoencoder
 from gan_jax.config import Config, ConfigError
@@ -326,13 +326,12 @@ def _hooks(cfg: Config, eng, ds: data_lib.Dataset):
     mixture = mixtures.MIXTURES.get(ds.kind)
     preview = (run.MixturePreview(eng, mixture, cfg.sample_seed) if mixture
                else run.GridPreview(eng, seed=cfg.sample_seed))
-    on_finish = None
-    if isinstance(eng, Autoencoder):
-        def on_finish(state, run_dir):
-            from gan_jax import ae_report
+    if not isinstance(eng, Autoencoder):
+        return preview, None
 
-            test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
-            ae_report.finish(eng, state, test, run_dir)
+    def on_finish(state, run_dir):
+        test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
+        ae_report.finish(eng, state, test, run_dir)
 
     return preview, on_finish
 

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import tiny_config, with_train
 from gan_jax import build, losses
-from gan_jax.gan import GAN, Streams
+from gan_jax.gan import Streams
 from gan_jax.run import all_finite, repeat
 
 

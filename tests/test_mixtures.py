@@ -10,7 +10,7 @@ import pytest
 
 from gan_jax import build
 from conftest import tiny_config
-from gan_jax import data, losses, mixtures, run
+from gan_jax import data, losses, mixtures
 from gan_jax.config import apply_overrides
 
 

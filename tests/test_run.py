@@ -10,7 +10,7 @@ import pytest
 
 from conftest import tiny_config, with_train
 from gan_jax import build, run
-from gan_jax.config import Config, ConfigError
+from gan_jax.config import ConfigError
 from gan_jax.data import DataError
 from test_gan import _equal
 
