@@ -266,9 +266,7 @@ class Autoencoder:
 
     def _module(self, params, key=None):
         """The model, its weights in the compute precision, its RNG streams seeded from `key`."""
-        p = self.settings.precision
-        return nnx.merge(self.player.graph, parallel.compute(params, p), self.player.rng_state(key),
-                         self.player.rest_template, copy=True)
+        return self.player.merge(params, self.player.rest_template, self.settings.precision, key)
 
     def encode(self, params, x_in: jax.Array, key=None) -> tuple[jax.Array, jax.Array | None]:
         """q(z|x) for the model's input.
@@ -473,7 +471,7 @@ class Autoencoder:
 
         >>> # ae.is_variational(ae.model_input(images[:1]))
         """
-        params = self.init(jax.random.key(0)).params
+        params = jax.eval_shape(lambda: self.player.init(nnx.Rngs(0))[0])  # shapes only: nothing is computed
         return jax.eval_shape(lambda p, x: self.encode(p, x), params, x_in[:1])[1] is not None
 
     # -- image-unit helpers (host side, batched) -----------------------------------------------------

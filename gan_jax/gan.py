@@ -173,6 +173,20 @@ class Player:
 
         return jax.tree.map(fresh, self.rng_template)
 
+    def merge(self, params, rest, precision: str, key: jax.Array | None = None) -> nnx.Module:
+        """The module with these variables, its weights in `precision`, its RNG streams seeded from `key`.
+
+        Args:
+          params, rest: its variables. precision: the compute dtype. key: reseeds its RNG streams.
+
+        Returns:
+          A module to call. `copy=True`: since flax 0.11.2 merge reuses the given Variables, which then
+          cannot be mutated under a `jax.grad` trace (flax issue #5050).
+
+        >>> # vae = player.merge(state.params, player.rest_template, "float32"); vae.encode(x)
+        """
+        return nnx.merge(self.graph, parallel.compute(params, precision), self.rng_state(key), rest, copy=True)
+
     def apply(self, params, rest, x: jax.Array, train: bool, precision: str, key: jax.Array | None = None):
         """Runs the module on `x`.
 
@@ -182,12 +196,11 @@ class Player:
 
         Returns:
           (float32 output, the non-parameter variables after the pass: batch statistics' running averages
-          move in train mode). `copy=True` in the merge: since flax 0.11.2 merge reuses the given Variables,
-          which then cannot be mutated under a `jax.grad` trace (flax issue #5050).
+          move in train mode).
 
         >>> # logits, new_rest = gan.d.apply(state.d_params, state.d_rest, x, True, "float32", key)
         """
-        module = nnx.merge(self.graph, parallel.compute(params, precision), self.rng_state(key), rest, copy=True)
+        module = self.merge(params, rest, precision, key)
         out = module(parallel.compute(x, precision), train=train)
         new_rest = nnx.split(module, nnx.Param, nnx.RngState, ...)[3]
         new_rest = jax.tree.map(lambda new, old: new.astype(old.dtype), new_rest, rest)

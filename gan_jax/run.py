@@ -482,6 +482,11 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
     primary = parallel.primary()
     mesh = getattr(engine, "parallel", None)
     replicate = mesh.replicate if mesh is not None else (lambda tree: tree)
+
+    def record_config() -> None:
+        if primary and config is not None:
+            write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+
     if resume:
         recorded_path = run_dir / "data.json"
         if not recorded_path.is_file():
@@ -491,9 +496,8 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
             raise RunError(f"the data changed since the run started: recorded {recorded}, now {info}")
         step, state, checkpoints = restore(run_dir, engine, key, keep_checkpoints)
         state = replicate(state)
+        record_config()
         if primary:
-            if config is not None:
-                write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
             print(f"resuming {run_dir} from step {step}", flush=True)
     else:
         _check_new_run_dir(run_dir)
@@ -502,9 +506,8 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
         if primary:
             _make_run_dir(run_dir)
         try:
+            record_config()
             if primary:
-                if config is not None:
-                    write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
                 write_atomic(run_dir / "data.json", json.dumps(info, indent=2) + "\n")
             parallel.barrier("run directory made")
             # a copy: the loop donates the state, which must not delete arrays the caller still holds
