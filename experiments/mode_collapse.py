@@ -4,8 +4,8 @@
     python -m experiments.mode_collapse --seeds 2 --steps 2000 --out /tmp/mc     # a quick look
 
 Each variant is the mixture recipe of `experiments/_mixture.py` with one change; the seeds of a variant
-train together, vmapped over their stacked states (the engine's step is pure, so this is exact: each seed
-equals its own single run). After training, 2,500 samples per seed are scored by the PacGAN protocol
+train together (`gan_jax.Seeds`: vmapped over their stacked states; seed s uses seed=s and data.seed=s, and
+follows its single run up to float rounding). After training, 2,500 samples per seed are scored by the PacGAN protocol
 (`gan_jax.mixtures`). Writes <out>.md (the table beside the published rows), <out>.json and <out>.png
 (seed 0's samples for every variant). With --drs every variant gets a second row, the same trained
 seeds sampled through discriminator rejection sampling (`gan_jax.rejection`): G's samples filtered by D.
@@ -25,6 +25,7 @@ import numpy as np
 from experiments._mixture import mixture_config
 from gan_jax import build, data, mixtures, rejection, run, viz, xla
 from gan_jax.gan import GAN, Streams
+from gan_jax.seeds import Seeds, mean_se, stack
 from gan_jax.config import apply_overrides
 
 VARIANTS = {
@@ -55,10 +56,11 @@ def train_seeds(overrides: list[str], mixture: str, seeds: list[int], steps: int
     cfg = apply_overrides(mixture_config(mixture), [f"train.steps={steps}", *overrides])
     ds = data.load(cfg.data)
     gan = build.engine(cfg, ds.image_shape)  # a GAN, or an autoencoder for experiments.why_gan
-    states = jax.tree.map(lambda *xs: jnp.stack(xs), *[gan.init(Streams.from_seeds(s, s)) for s in seeds])
+    together = Seeds(gan, len(seeds))
+    states = together.init(stack([Streams.from_seeds(s, s) for s in seeds]))
     images = jnp.asarray(ds.images)
     chunk = min(CHUNK, steps)
-    advance = xla.jit(jax.vmap(run.repeat(gan.train_step, chunk), in_axes=(0, None)), donate_argnums=0)
+    advance = xla.jit(run.repeat(together.train_step, chunk), donate_argnums=0)
     for _ in range(steps // chunk):
         states, _ = advance(states, images)
     return gan, states
@@ -80,13 +82,6 @@ def score_seeds(gan: GAN, states, mixture: str, n_seeds: int, sample_seed: int =
         results.append({**mixtures.scores(x, mixtures.MIXTURES[mixture]), **extra})
         samples.append(x)
     return results, samples
-
-
-def mean_se(values) -> tuple[float, float]:
-    v = np.asarray(values, np.float64)
-    if not np.all(np.isfinite(v)):
-        return float(v.mean()), float("nan")
-    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ The library, for research scripts:
     state, metrics = gj.jit(gan.train_step)(state, images)     # images: N x H x W x C in [-1, 1]
     outcome = gj.fit(gan, images, run_dir="runs/mine", steps=5000)   # checkpoints, resume, grids, curves
     gan, state, cfg, step = gj.load_run("runs/mine", engine=gan)
+    gj.fit(gj.Seeds(gan, 5), images, run_dir="runs/five", steps=5000)   # 5 seeds in one compiled call
 
 `GAN` and `Autoencoder` are the engines (`gan_jax.gan`, `gan_jax.autoencode`), `fit` the run loop for any
 engine (`gan_jax.run`), `losses` the loss family, `metrics` the evaluator, `models` the book's players,
@@ -23,7 +24,8 @@ from gan_jax.autoencode import AEState, Autoencoder
 from gan_jax.build import LoadedRun, load_run
 from gan_jax.gan import GAN, GANState, Streams
 from gan_jax.run import Outcome, fit, repeat
+from gan_jax.seeds import Seeds
 from gan_jax.xla import jit
 
 __all__ = ["GAN", "GANState", "Autoencoder", "AEState", "Streams", "fit", "repeat", "load_run", "LoadedRun",
-           "Outcome", "jit", "losses", "metrics", "models", "data", "pretrained", "viz", "xla"]
+           "Outcome", "Seeds", "jit", "losses", "metrics", "models", "data", "pretrained", "viz", "xla"]

@@ -1,7 +1,8 @@
 """What an autoencoder run writes when it finishes: its test-set bound and the chapter-2 figures.
 
   ae_eval.json          the mean test-set ELBO (vae) or log-likelihood of the reconstruction (plain
-                        autoencoders), in nats per example, and per-pixel error
+                        autoencoders), in nats per example, and per-pixel error (a run of several seeds:
+                        their mean and standard error at the top, each seed's report in seed<i>/)
   latent.png            the test set's codes coloured by label (a PCA projection when the latent is not 2-d)
   manifold.png          the book's 15 x 15 grid: decoded z over the inverse normal CDF of linspace(0.05, 0.95)
                         (2-d latents only)
@@ -27,6 +28,7 @@ import numpy as np
 from gan_jax import data as data_lib
 from gan_jax import viz
 from gan_jax.autoencode import Autoencoder, AEState
+from gan_jax.seeds import Seeds, summarise
 
 TEST_SEED = 0
 MANIFOLD = 15
@@ -132,6 +134,34 @@ def finish(gan: Autoencoder, state: AEState, test: data_lib.Dataset, run_dir: Pa
           f"reconstruction MSE {result['test_mse']:.4f} per pixel -> {run_dir / 'ae_eval.json'}", flush=True)
     if test.images.ndim == 4:
         write_figures(gan, state.params, x_in, t, test.labels, run_dir, test.images.shape[-1])
+    return result
+
+
+def finish_seeds(seeds: Seeds, state, test: data_lib.Dataset, run_dir: Path) -> dict:
+    """`finish` for every seed of a `Seeds` run (each into run_dir/seed<i>/), and ae_eval.json at the top
+    with every number as the mean over seeds, its standard error (`se`) and each seed's (`per_seed`).
+
+    Args:
+      seeds: the Seeds of an Autoencoder. state: their stacked final state. test: the test Dataset.
+      run_dir: where to write.
+
+    Returns:
+      The top ae_eval.json content.
+
+    >>> # finish_seeds(gj.Seeds(ae, 5), states, test, Path("runs/x"))
+    """
+    per_seed = []
+    for i in range(seeds.n):
+        folder = run_dir / f"seed{i}"
+        folder.mkdir(exist_ok=True)
+        per_seed.append(finish(seeds.engine, seeds.member(state, i), test, folder))
+    means, errors = summarise(per_seed)
+    result = {**means, "seeds": seeds.n, "se": errors, "per_seed": per_seed}
+    (run_dir / "ae_eval.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = next(k for k in ("test_elbo", "test_log_likelihood") if k in means)
+    print(f"{seeds.n} seeds: {name.replace('_', ' ')} {means[name]:.2f} ± {errors[name]:.2f} nats (mean ± s.e.), "
+          f"reconstruction MSE {means['test_mse']:.4f} ± {errors['test_mse']:.4f} -> {run_dir / 'ae_eval.json'}",
+          flush=True)
     return result
 
 

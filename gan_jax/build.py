@@ -45,6 +45,7 @@ from gan_jax.autoencode import Autoencoder
 from gan_jax.config import Config, ConfigError
 from gan_jax.gan import GAN, Streams
 from gan_jax.models import autoencoder
+from gan_jax.seeds import Seeds, config_streams
 
 GAN_MODELS = ("mlp", "dcgan")
 AUTOENCODERS = autoencoder.AUTOENCODERS
@@ -170,7 +171,7 @@ def _autoencoder(cfg: Config, factory, sample_shape: tuple[int, ...]) -> Autoenc
         eng = Autoencoder(factory, _adam(cfg, "g", 1), z_dim=cfg.model.z_dim, batch_size=t.batch_size,
                           sampling=cfg.data.sampling, likelihood=a.likelihood, sigma=a.sigma, k=a.k,
                           binarize=a.binarize, task=a.task, noise=a.noise, noise_level=a.noise_level,
-                          precision=t.precision, devices=t.devices)
+                          precision=t.precision, devices=_devices(t))
         eng.check_data(sample_shape)
         return eng
     except ValueError as e:
@@ -188,12 +189,17 @@ def _gan(cfg: Config, players) -> GAN:
         return GAN(players[0], players[1], _adam(cfg, "g", 1), _adam(cfg, "d", d_updates), loss=fn,
                    z_dim=cfg.model.z_dim, batch_size=t.batch_size, sampling=cfg.data.sampling, d_update=d_update,
                    n_critic=g.n_critic, r1_weight=g.r1_weight, gp_weight=g.gp_weight, ema_decay=g.ema_decay,
-                   top_k=g.top_k, top_k_decay=g.top_k_decay, pack=g.pack, precision=t.precision, devices=t.devices)
+                   top_k=g.top_k, top_k_decay=g.top_k_decay, pack=g.pack, precision=t.precision, devices=_devices(t))
     except ValueError as e:
         raise _engine_error(e, "gan") from None
 
 
-def engine(cfg: Config, sample_shape: tuple[int, ...]) -> GAN | Autoencoder:
+def _devices(t: config_lib.TrainConfig) -> int:
+    """The engine's devices: several seeds train together on one."""
+    return 1 if t.seeds > 1 else t.devices
+
+
+def engine(cfg: Config, sample_shape: tuple[int, ...]) -> GAN | Autoencoder | Seeds:
     """The engine `cfg` describes for samples of `sample_shape`.
 
     Args:
@@ -201,12 +207,33 @@ def engine(cfg: Config, sample_shape: tuple[int, ...]) -> GAN | Autoencoder:
       sample_shape: one sample's shape, e.g. (28, 28, 1).
 
     Returns:
-      A `GAN` (model.name mlp, dcgan, or a builder returning two players) or an `Autoencoder`.
+      A `GAN` (model.name mlp, dcgan, or a builder returning two players) or an `Autoencoder`; with
+      train.seeds > 1, `Seeds` of it.
 
     >>> import experiments
     >>> gan = engine(experiments.get_config("mnist_gan"), (28, 28, 1))
     """
-    m, shape = cfg.model, tuple(sample_shape)
+    one = _engine(cfg, tuple(sample_shape))
+    return Seeds(one, cfg.train.seeds) if cfg.train.seeds > 1 else one
+
+
+def single(eng):
+    """The engine one seed runs: `eng` itself, or the engine a `Seeds` wraps.
+
+    Args:
+      eng: an engine.
+
+    Returns:
+      A GAN, Autoencoder or a user's engine.
+
+    >>> single(Seeds(engine(Config(), (28, 28, 1)), 2)).__class__.__name__
+    'GAN'
+    """
+    return eng.engine if isinstance(eng, Seeds) else eng
+
+
+def _engine(cfg: Config, shape: tuple[int, ...]) -> GAN | Autoencoder:
+    m = cfg.model
     try:
         if m.name == "mlp":
             players = models.mlp_players(shape, m.z_dim, m.hidden, m.layers, m.d_hidden, m.d_layers, m.leak, m.output,
@@ -261,7 +288,8 @@ def check(cfg: Config) -> None:
 
 
 def streams(cfg: Config) -> Streams:
-    """The config's random streams: weights and noise from `seed`, data order from `data.seed`.
+    """The config's random streams: weights and noise from `seed`, data order from `data.seed` (with
+    train.seeds = n > 1, stacked: seed i from seed + i and data.seed + i; `gan_jax.seeds.config_streams`).
 
     Args:
       cfg: a Config.
@@ -273,7 +301,8 @@ def streams(cfg: Config) -> Streams:
     >>> len(streams(Config()))
     3
     """
-    return Streams.from_seeds(cfg.seed, cfg.data.seed)
+    n = cfg.train.seeds
+    return config_streams(cfg.seed, cfg.data.seed, n) if n > 1 else Streams.from_seeds(cfg.seed, cfg.data.seed)
 
 
 def load_data(cfg: Config) -> tuple[Config, data_lib.Dataset]:
@@ -326,12 +355,15 @@ def _hooks(cfg: Config, eng, ds: data_lib.Dataset):
     mixture = mixtures.MIXTURES.get(ds.kind)
     preview = (run.MixturePreview(eng, mixture, cfg.sample_seed) if mixture
                else run.GridPreview(eng, seed=cfg.sample_seed))
-    if not isinstance(eng, Autoencoder):
+    if not isinstance(single(eng), Autoencoder):
         return preview, None
 
     def on_finish(state, run_dir):
         test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
-        ae_report.finish(eng, state, test, run_dir)
+        if isinstance(eng, Seeds):
+            ae_report.finish_seeds(eng, state, test, run_dir)
+        else:
+            ae_report.finish(eng, state, test, run_dir)
 
     return preview, on_finish
 
@@ -527,16 +559,19 @@ def weights_used(cfg: Config, weights: str) -> str:
     return weights
 
 
-def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weights: str = "auto") -> np.ndarray:
+def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weights: str = "auto",
+           seed_index: int | None = None) -> np.ndarray:
     """Samples from the newest good checkpoint of a run.
 
     Args:
       run_dir: the run. n: how many. seed: the noise seed. batch: per compiled call.
       weights: G's weights as `weights_used` resolves them (BatchNorm's running statistics are the
         trained G's either way).
+      seed_index: in a run of several seeds (train.seeds > 1), only this seed's model; None: every seed's.
 
     Returns:
-      N x H x W x C float32 in [-1, 1] (numpy).
+      N x H x W x C float32 in [-1, 1] (numpy); for a run of S seeds without `seed_index`,
+      S x N x H x W x C (the same noise for every seed).
 
     >>> # images = sample("runs/x", 10_000)
     """
@@ -546,14 +581,22 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weight
         raise run.RunError("a pretrained model holds one set of G's weights (its card's `weights`); use --weights auto")
     live = weights_used(load_run_config(run_dir), weights) == "live" and not pretrained.is_name(run_dir)
     eng, state, _, _ = load_run(run_dir)
-    if live and isinstance(eng, GAN):
+    if seed_index is not None:
+        if not isinstance(eng, Seeds):
+            raise run.RunError(f"--seed-index picks one seed of a run trained with --seeds; {run_dir} has one seed")
+        if not 0 <= seed_index < eng.n:
+            raise run.RunError(f"--seed-index {seed_index}: {run_dir} has seeds 0 to {eng.n - 1}")
+        eng, state = eng.engine, eng.member(state, seed_index)
+    if live and isinstance(single(eng), GAN):
         state = state.replace(g_ema=None)  # GAN.sample uses g_params when no average is kept
     draw = xla.jit(eng.sample)
     key = jax.random.key(seed)
     batch = min(batch, n)
     out = [np.asarray(draw(state, eng.noise(jax.random.fold_in(key, i), batch))) for i in range(-(-n // batch))]
+    if isinstance(eng, Seeds):
+        return np.concatenate(out, axis=1)[:, :n]
     return np.concatenate(out)[:n]
 
 
-__all__ = ["engine", "check", "start", "resume", "load_run", "load_run_config", "sample", "weights_used", "resolve",
+__all__ = ["engine", "single", "check", "start", "resume", "load_run", "load_run_config", "sample", "weights_used", "resolve",
            "loss", "streams", "LoadedRun"]

@@ -1,13 +1,14 @@
 """The `gan-jax` command.
 
-    gan-jax train mnist_gan [--set train.steps=300 ...] [--run-dir DIR] [--resume]
+    gan-jax train mnist_gan [--set train.steps=300 ...] [--run-dir DIR] [--resume] [--seeds 5]
     gan-jax train path/to/my_experiment.py [...]  # a file with a get_config()
-    gan-jax sample RUN_DIR --n 1000 --out samples.npy [--seed 0] [--weights auto|live|ema]
+    gan-jax sample RUN_DIR --n 1000 --out samples.npy [--seed 0] [--weights auto|live|ema] [--seed-index I]
     gan-jax sample pretrained:mnist_gan --n 64 --out grid.png   # a model shipped in the package
     gan-jax config mnist_gan [--set ...]          # print the resolved config as JSON
     gan-jax classifier [--out DIR] [--set data.source=npz data.path=mnist.npz ...]
     gan-jax eval RUN_DIR_OR_SAMPLES.npy [--classifier DIR] [--n 10000] [--weights auto|live|ema] [--json OUT]
-                                                  # default: the classifier and reference shipped in the package
+                                                  # default: the classifier and reference shipped in the package;
+                                                  # a run of several seeds: every metric as mean ± s.e.
     gan-jax likelihood VAE_RUN_DIR [--k 5000] [--n 10000]     # importance-sampled test NLL
 """
 
@@ -39,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--run-dir", help="where the run is written (default runs/<experiment>-<time>)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --run-dir from its newest good checkpoint")
+    train.add_argument("--seeds", type=int, default=None, metavar="N",
+                       help="train N independent seeds together in one compiled call (train.seeds=N; seed i uses "
+                            "seed+i and data.seed+i); one run directory with per-seed grids and metrics")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--distributed", action="store_true",
                        help="one process of a multi-host run (jax.distributed, set up from the environment: "
@@ -55,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                                                       ".png (a grid)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed")
     sample.add_argument("--weights", **WEIGHTS_ARG)
+    sample.add_argument("--seed-index", type=int, default=None, metavar="I",
+                        help="in a run trained with --seeds: only seed I's model (default: every seed's; a .npy "
+                             "is then S x N x H x W x C, a .png one grid per seed)")
     clf = sub.add_parser("classifier", help="train the MNIST classifier the evaluator uses")
     clf.add_argument("--out", default=None, help="where to save it (default runs/mnist_classifier)")
     clf.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
@@ -90,6 +97,12 @@ def _train(args) -> int:
             raise run.RunError("--distributed needs --run-dir: a directory every process can reach (a shared "
                                "file system), the same on each")
         parallel.initialize_distributed()
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise run.RunError(f"--seeds must be >= 1, got {args.seeds}")
+        if args.resume:
+            raise run.RunError("--seeds is fixed when a run starts; --resume continues its seeds (drop --seeds)")
+        args.overrides = [*args.overrides, f"train.seeds={args.seeds}"]
     if args.resume:
         if not args.run_dir:
             raise run.RunError("--resume needs --run-dir: the run to continue")
@@ -137,20 +150,29 @@ def _sample(args) -> int:
         raise run.RunError(f"--out {out} must end in .npy (the images) or .png (a grid of them)")
     if not out.parent.is_dir():
         raise run.RunError(f"--out {out}: folder {out.parent} does not exist")
-    images = build.sample(args.run_dir, args.n, args.seed, weights=args.weights)
+    images = build.sample(args.run_dir, args.n, args.seed, weights=args.weights, seed_index=args.seed_index)
+    seeds = args.seed_index is None and _is_seeds_run(args.run_dir)  # then S x N x ...
+    count = f"{images.shape[1]} images from each of {images.shape[0]} seeds" if seeds else f"{images.shape[0]} images"
     if out.suffix == ".png":
         from gan_jax import viz
 
-        if images.ndim != 4:
-            raise run.RunError(f"--out {out}: a grid needs images; these samples have shape {images.shape[1:]}")
+        if images.ndim != (5 if seeds else 4):
+            raise run.RunError(f"--out {out}: a grid needs images; these samples have shape "
+                               f"{images.shape[2 if seeds else 1:]}")
         viz.save_grid(images, out)
-        print(f"wrote a grid of {images.shape[0]} images to {out}")
+        print(f"wrote {'one grid per seed' if seeds else 'a grid'} of {count} to {out}")
         return 0
     tmp = out.with_name(f".{out.name}.tmp.npy")
     np.save(tmp, images.astype(np.float32), allow_pickle=False)
     os.replace(tmp, out)
-    print(f"wrote {images.shape[0]} images of shape {images.shape[1:]} in [-1, 1] to {out}")
+    print(f"wrote {count} of shape {images.shape[2 if seeds else 1:]} in [-1, 1] to {out}")
     return 0
+
+
+def _is_seeds_run(source) -> bool:
+    from gan_jax import build, pretrained
+
+    return not pretrained.is_name(source) and build.load_run_config(source).train.seeds > 1
 
 
 def _classifier(args) -> int:
@@ -200,26 +222,34 @@ def _eval(args) -> int:
         clf = frozen.load() if args.classifier is None else classifier.load(args.classifier)
     except FileNotFoundError as e:
         raise run.RunError(str(e)) from None
-    images = evaluate.as_images(images, clf.image_shape)
+    seeds = np.ndim(images) == 5  # a run trained with --seeds: S x N x H x W x C
+    sets = [evaluate.as_images(x, clf.image_shape) for x in (images if seeds else [images])]
+    n = len(sets[0])
     which = f" (G's {weights} weights)" if weights else ""
+    each = f" from each of {len(sets)} seeds" if seeds else ""
     if args.classifier is None and not args.overrides:  # the shipped reference: no data needed
         ref = frozen.reference()
-        n = min(len(images), len(ref["floor_features"]))
-        print(f"evaluating {len(images)} images{which} with {frozen.NAME} against {clf.info['reference']} "
-              f"({len(ref['reference_features'])} images); real floor: {n} of its training digits")
-        results = evaluate.evaluate_features(*clf.apply(images), ref["reference_features"], ref["floor_features"][:n],
-                                             ref["floor_probs"][:n], args.k)
+        n_floor = min(n, len(ref["floor_features"]))
+        ref_feats, floor_feats, floor_probs = (ref["reference_features"], ref["floor_features"][:n_floor],
+                                               ref["floor_probs"][:n_floor])
+        print(f"evaluating {n} images{each}{which} with {frozen.NAME} against {clf.info['reference']} "
+              f"({len(ref_feats)} images); real floor: {n_floor} of its training digits")
     else:
         data_cfg = config_lib.from_dict(clf.info.get("config", {}).get("data", {}), DataConfig)
         data_cfg = config_lib.apply_overrides(config_lib.Config(data=data_cfg), args.overrides).data
         reference = data_lib.load(dataclasses.replace(data_cfg, split="test", limit=0))
-        floor = data_lib.load(dataclasses.replace(data_cfg, split="train", limit=len(images)))
-        print(f"evaluating {len(images)} images{which} against {reference.source} ({len(reference.images)} images); "
+        floor = data_lib.load(dataclasses.replace(data_cfg, split="train", limit=n))
+        print(f"evaluating {n} images{each}{which} against {reference.source} ({len(reference.images)} images); "
               f"real floor: {len(floor.images)} images of {floor.source}")
-        results = evaluate.evaluate(images, clf, reference.images, floor.images, args.k)
+        ref_feats, _ = clf.apply(reference.images)
+        floor_feats, floor_probs = clf.apply(floor.images)
+    if seeds:
+        results = evaluate.evaluate_seeds([clf.apply(x) for x in sets], ref_feats, floor_feats, floor_probs, args.k)
+    else:
+        results = evaluate.evaluate_features(*clf.apply(sets[0]), ref_feats, floor_feats, floor_probs, args.k)
     results.update(input=str(source), weights=weights, classifier=str(args.classifier or "shipped"),
                    classifier_test_accuracy=clf.info["test_accuracy"])
-    print(evaluate.table(results["samples"], results["real_floor"]))
+    print(evaluate.table(results["samples"], results["real_floor"], results.get("samples_se")))
     run.write_atomic(out, json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
     return 0

@@ -255,6 +255,7 @@ class TrainConfig:
     early_stop_tol: float = 0.02  # relative change of the smoothed D and G losses over the window
     devices: int = 0  # data parallel over this many local devices (0 = all); batches are split across them
     precision: str = "float32"  # compute dtype: float32, or bfloat16 (params and optimizer state stay float32)
+    seeds: int = 1  # independent seeds trained together (vmapped, gan_jax.Seeds): seed i uses seed+i, data.seed+i
 
     def __post_init__(self):
         _require(self.steps >= 0, "steps", f"must be >= 0, got {self.steps}")
@@ -265,6 +266,9 @@ class TrainConfig:
         _require(self.early_stop_window >= 0, "early_stop_window", f"must be >= 0, got {self.early_stop_window}")
         _require(self.early_stop_tol > 0, "early_stop_tol", f"must be > 0, got {self.early_stop_tol}")
         _require(self.devices >= 0, "devices", f"must be >= 0 (0 = all local devices), got {self.devices}")
+        _require(self.seeds >= 1, "seeds", f"must be >= 1, got {self.seeds}")
+        _require(self.seeds == 1 or self.devices <= 1, "seeds",
+                 f"{self.seeds} seeds train on one device; set train.devices=1 (or 0) instead of {self.devices}")
         _one_of(self.precision, "precision", ("float32", "bfloat16"))
         for name in ("steps", "log_interval", "sample_interval", "checkpoint_interval"):
             value = getattr(self, name)

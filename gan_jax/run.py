@@ -9,7 +9,8 @@ An engine is anything with
 and optionally `headline` (the metric names a log line shows; default all), `plateau` (what early
 stopping watches; default headline), `panels` (metric names drawn on one curve panel), `parallel` (a
 `gan_jax.parallel.DataParallel`: state and data are replicated over its mesh) and `check_data(shape)`.
-`gan_jax.GAN` and `gan_jax.Autoencoder` are two; a user's engine with these methods runs the same way.
+`gan_jax.GAN` and `gan_jax.Autoencoder` are two; a user's engine with these methods runs the same way, and
+`gan_jax.Seeds(engine, n)` trains n seeds of one in the same loop (stacked states, one compiled call).
 
 A run directory holds:
   config.json          what the caller recorded (the CLI: the resolved config), if anything
@@ -50,6 +51,7 @@ import numpy as np
 
 from gan_jax import mixtures, parallel, viz, xla
 from gan_jax.checkpoint import CheckpointMismatch, Checkpoints
+from gan_jax.seeds import Seeds, summarise
 
 GRID_SIZE = 16  # the book's 4x4
 SAMPLE_SEED = 1234
@@ -114,15 +116,21 @@ def step_of(state) -> int:
     """The step a state is at.
 
     Args:
-      state: an engine's state: `state.step`, or `state["step"]` for a dict.
+      state: an engine's state: `state.step`, or `state["step"]` for a dict; stacked states
+        (`gan_jax.Seeds`) hold one step per seed, all equal.
 
     Returns:
       An int.
 
     >>> step_of({"step": jnp.asarray(3)})
     3
+    >>> step_of({"step": jnp.asarray([5, 5])})
+    5
     """
-    return int(state["step"] if isinstance(state, dict) else state.step)
+    steps = np.unique(np.asarray(state["step"] if isinstance(state, dict) else state.step))
+    if steps.size != 1:
+        raise ValueError(f"the stacked state's seeds are at different steps {steps.tolist()}")
+    return int(steps[0])
 
 
 def repeat(train_step: Callable, k: int) -> Callable:
@@ -294,12 +302,12 @@ class GridPreview:
         (run_dir / "samples").mkdir(exist_ok=True)
 
     def __call__(self, state, step: int) -> tuple[Path, str]:
-        """Writes samples/step_N.png; returns its path and a few words on it."""
+        """Writes samples/step_N.png (one grid per seed for `Seeds`); returns its path and a few words on it."""
         x = np.asarray(self.sample(state, self.z))
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
-        if x.ndim == 4:
+        if x.ndim == 4 + isinstance(self.engine, Seeds):
             return viz.save_grid(x, path), ""
-        return viz.save_points(x, np.zeros((0, x.reshape(len(x), -1).shape[1])), 0.0, path, f"step {step}"), ""
+        return viz.save_points(x, np.zeros((0, x.shape[-1] if x.ndim > 1 else 1)), 0.0, path, f"step {step}"), ""
 
     def close(self) -> None:
         pass
@@ -329,11 +337,17 @@ class MixturePreview(GridPreview):
 
     def __call__(self, state, step: int) -> tuple[Path, str]:
         x = np.asarray(self.sample(state, self.z))
-        s = mixtures.scores(x, self.mixture)
-        self.scores.write(json.dumps({"step": step, **s}) + "\n")
+        if isinstance(self.engine, Seeds):  # the mean over seeds, and every seed's scores
+            per_seed = [mixtures.scores(xi, self.mixture) for xi in x]
+            s, _ = summarise(per_seed)
+            row = {"step": step, **s, "per_seed": per_seed}
+        else:
+            s = row = {"step": step, **mixtures.scores(x, self.mixture)}
+        self.scores.write(json.dumps(row) + "\n")
         self.scores.flush()
-        words = (f"modes {s['modes']}/{s['of_modes']}, high quality {100 * s['high_quality']:.1f}%, "
-                 f"reverse KL {s['reverse_kl']:.3f}")
+        of = " (mean of seeds)" if isinstance(self.engine, Seeds) else ""
+        words = (f"modes {s['modes']:g}/{s['of_modes']:g}, high quality {100 * s['high_quality']:.1f}%, "
+                 f"reverse KL {s['reverse_kl']:.3f}{of}")
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
         return viz.save_points(x, self.mixture.means, self.mixture.std, path, f"step {step}: {words}"), words
 

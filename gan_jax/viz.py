@@ -42,11 +42,37 @@ def grid_image(images: np.ndarray, cols: int | None = None, pad: int = 2, scale:
     return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
 
 
-def save_grid(images: np.ndarray, path: str | Path, cols: int | None = None) -> Path:
-    """Writes `grid_image(images, cols)` as a PNG (atomically).
+def seeds_image(images: np.ndarray, cols: int | None = None, gap: int = 12) -> Image.Image:
+    """One `grid_image` per seed, side by side, each headed "seed i".
 
     Args:
-      images: N x H x W x C in [-1, 1]. path: the .png to write. cols: per row.
+      images: S x N x H x W x C in [-1, 1]. cols: per row of each grid. gap: pixels between grids.
+
+    Returns:
+      A PIL image.
+
+    >>> seeds_image(np.zeros((2, 4, 8, 8, 1))).size[0] > 2 * grid_image(np.zeros((4, 8, 8, 1))).size[0]
+    True
+    """
+    from PIL import ImageDraw
+
+    grids = [grid_image(x, cols).convert("RGB") for x in images]
+    head = 14
+    w, h = grids[0].size
+    canvas = Image.new("RGB", (len(grids) * (w + gap) - gap, h + head), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, g in enumerate(grids):
+        canvas.paste(g, (i * (w + gap), head))
+        draw.text((i * (w + gap) + 2, 1), f"seed {i}", fill="black")
+    return canvas
+
+
+def save_grid(images: np.ndarray, path: str | Path, cols: int | None = None) -> Path:
+    """Writes `grid_image(images, cols)` as a PNG (atomically); for S x N x H x W x C (a run of several
+    seeds) `seeds_image`, one grid per seed.
+
+    Args:
+      images: N x H x W x C (or S x N x H x W x C) in [-1, 1]. path: the .png to write. cols: per row.
 
     Returns:
       The path.
@@ -54,7 +80,8 @@ def save_grid(images: np.ndarray, path: str | Path, cols: int | None = None) -> 
     >>> # gj.viz.save_grid(gan.sample(state, z), "grid.png")
     """
     path = Path(path)
-    _atomic_save(lambda p: grid_image(images, cols).save(p, format="PNG"), path)
+    picture = seeds_image if np.ndim(images) == 5 else grid_image
+    _atomic_save(lambda p: picture(images, cols).save(p, format="PNG"), path)
     return path
 
 
@@ -82,7 +109,8 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "", panels: tup
       path: the PNG to write.
       title: the figure's title.
       panels: groups of metric names drawn on one panel (e.g. D's and G's losses); every other metric
-        gets a panel of its own. `it_per_s` (the loop's speed) is not drawn.
+        gets a panel of its own. `it_per_s` (the loop's speed) is not drawn. A run of several seeds
+        (`gan_jax.Seeds`): each metric's mean, with every seed's curve thin beside it.
 
     Returns:
       The path written, or None when there are no rows.
@@ -91,7 +119,11 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "", panels: tup
     """
     if not rows:
         return None
-    names = [n for n in rows[-1] if n not in ("step", "it_per_s")]
+    from gan_jax.seeds import base_metric
+
+    columns = [n for n in rows[-1] if n not in ("step", "it_per_s")]
+    names = [n for n in columns if base_metric(n) == n]  # a run of several seeds: their columns join the mean's
+    per_seed = {n: [c for c in columns if c != n and base_metric(c) == n] for n in names}
     groups = [tuple(n for n in group if n in names) for group in panels]
     groups = [g for g in groups if g]
     grouped = {n for g in groups for n in g}
@@ -105,11 +137,16 @@ def save_curves(rows: list[dict], path: str | Path, title: str = "", panels: tup
     for ax, group in zip(axes.flat, groups):
         for name in group:
             points = [(r["step"], r[name]) for r in rows if name in r]
-            ax.plot([p[0] for p in points], [p[1] for p in points], label=name)
+            seeds = per_seed[name]
+            line, = ax.plot([p[0] for p in points], [p[1] for p in points],
+                            label=f"{name} (mean of {len(seeds)} seeds)" if seeds else name, lw=1.8 if seeds else 1.5)
+            for column in seeds:
+                points = [(r["step"], r[column]) for r in rows if column in r]
+                ax.plot([p[0] for p in points], [p[1] for p in points], color=line.get_color(), lw=0.6, alpha=0.4)
         ax.set(xlabel="iteration", title=" / ".join(group))
         ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
-        if len(group) > 1:
-            ax.legend()
+        if len(group) > 1 or per_seed[group[0]]:
+            ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(groups):]:
         ax.axis("off")
@@ -185,10 +222,12 @@ def draw_points(ax, points: np.ndarray, means: np.ndarray, std: float, label: st
 
 
 def save_points(points: np.ndarray, means: np.ndarray, std: float, path: str | Path, title: str = "") -> Path:
-    """`draw_points` in a figure of its own, written as a PNG.
+    """`draw_points` in a figure of its own, written as a PNG; for S x N x D points (a run of several
+    seeds) one panel per seed.
 
     Args:
-      points, means, std: as `draw_points`. path: the .png. title: the figure's title.
+      points, means, std: as `draw_points` (points N x D, or S x N x D). path: the .png. title: the
+        figure's title.
 
     Returns:
       The path.
@@ -196,7 +235,17 @@ def save_points(points: np.ndarray, means: np.ndarray, std: float, path: str | P
     >>> # save_points(samples, mixture.means, mixture.std, "scatter.png")
     """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 5) if np.asarray(points).reshape(len(points), -1).shape[1] > 1 else (7, 3.5))
-    draw_points(ax, points, means, std)
-    ax.set_title(title, fontsize=9)
+    sets = np.asarray(points)
+    sets = sets[None] if sets.ndim < 3 else sets
+    flat = sets.reshape(len(sets), sets.shape[1], -1).shape[2] > 1
+    size = (5, 5) if flat else (7, 3.5)
+    fig, axes = plt.subplots(1, len(sets), figsize=(size[0] * len(sets), size[1]), squeeze=False)
+    for i, (ax, x) in enumerate(zip(axes.flat, sets)):
+        draw_points(ax, x, means, std)
+        if len(sets) > 1:
+            ax.set_title(f"seed {i}", fontsize=9)
+    if len(sets) > 1:
+        fig.suptitle(title, fontsize=9)
+    else:
+        axes[0, 0].set_title(title, fontsize=9)
     return save_figure(plt, fig, path)

@@ -142,11 +142,13 @@ def _ball_counts(queries, centres, radii) -> np.ndarray:
     return np.concatenate([np.asarray(_ball_counts_block(q[i : i + BLOCK], c, r)) for i in range(0, len(q), BLOCK)])
 
 
-def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict:
+def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5,
+                                      real_radii: np.ndarray | None = None) -> dict:
     """k-NN precision / recall (Kynkaanniemi et al. 2019), density / coverage (Naeem et al. 2020).
 
     Args:
       real: N x F real features. fake: M x F generated features. k: the neighbour of the balls.
+      real_radii: `knn_radii(real, k)` when already computed (several sets against one reference).
 
     Returns:
       {"precision", "recall", "density", "coverage"}.
@@ -155,7 +157,8 @@ def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, k: int
     >>> precision_recall_density_coverage(f, f, k=3)["recall"]
     1.0
     """
-    real_r, fake_r = knn_radii(real, k), knn_radii(fake, k)
+    real_r = knn_radii(real, k) if real_radii is None else real_radii
+    fake_r = knn_radii(fake, k)
     fake_in_real = _ball_counts(fake, real, real_r)
     real_in_fake = _ball_counts(real, fake, fake_r)
     c, r, q = (jnp.asarray(a, jnp.float32) for a in (real, real_r, fake))
@@ -164,12 +167,12 @@ def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, k: int
             "density": float(fake_in_real.mean() / k), "coverage": float(covered.mean())}
 
 
-def compare(fake_feats, fake_probs, ref_feats, ref_stats=None, k: int = 5) -> dict:
+def compare(fake_feats, fake_probs, ref_feats, ref_stats=None, k: int = 5, ref_radii=None) -> dict:
     """All metrics of one set against the reference features.
 
     Args:
       fake_feats, fake_probs: the set's features and class probabilities. ref_feats: the reference's.
-      ref_stats: its cached Gaussian. k: neighbours.
+      ref_stats: its cached Gaussian. k: neighbours. ref_radii: its cached k-NN radii.
 
     Returns:
       {"n", "fd", "score", "modes", "kl_uniform", "class_counts", "precision", "recall", "density", "coverage"}.
@@ -181,26 +184,34 @@ def compare(fake_feats, fake_probs, ref_feats, ref_stats=None, k: int = 5) -> di
     hist = class_histogram(fake_probs)
     return {"n": int(len(fake_feats)), "fd": frechet_distance(mu_f, s_f, mu_r, s_r), "score": classifier_score(fake_probs),
             "modes": hist["modes"], "kl_uniform": hist["kl_uniform"], "class_counts": hist["counts"],
-            **precision_recall_density_coverage(ref_feats, fake_feats, k)}
+            **precision_recall_density_coverage(ref_feats, fake_feats, k, ref_radii)}
 
 
-def table(results: dict, floor: dict) -> str:
+def table(results: dict, floor: dict, se: dict | None = None) -> str:
     """The printed table: every metric of the samples beside the real-data floor.
 
     Args:
-      results: `compare` of the samples. floor: `compare` of real images.
+      results: `compare` of the samples (for several seeds: their means). floor: `compare` of real images.
+      se: for several seeds, each metric's standard error (the samples' column reads mean ± s.e.).
 
     Returns:
       Text, one line a metric.
 
-    >>> # print(table(results["samples"], results["real_floor"]))
+    >>> print(table({"fd": 2.0}, {"fd": 1.0}, {"fd": 0.5}).splitlines()[1])
+    Frechet distance (lower is better)            2.000 ± 0.500       1.000
     """
     rows = [("Frechet distance (lower is better)", "fd", "{:.3f}"), ("classifier score (max 10)", "score", "{:.3f}"),
-            ("classes with >= 2% of samples", "modes", "{:d}"), ("KL(class histogram || uniform)", "kl_uniform", "{:.4f}"),
-            ("precision", "precision", "{:.3f}"), ("recall", "recall", "{:.3f}"), ("density", "density", "{:.3f}"),
-            ("coverage", "coverage", "{:.3f}")]
-    lines = [f"{'metric':<38} {'samples':>10} {'real floor':>11}"]
-    lines += [f"{name:<38} {fmt.format(results[key]):>10} {fmt.format(floor[key]):>11}" for name, key, fmt in rows]
+            ("classes with >= 2% of samples", "modes", "{:.0f}"),
+            ("KL(class histogram || uniform)", "kl_uniform", "{:.4f}"), ("precision", "precision", "{:.3f}"),
+            ("recall", "recall", "{:.3f}"), ("density", "density", "{:.3f}"), ("coverage", "coverage", "{:.3f}")]
+    rows = [r for r in rows if r[1] in results]
+    width = 10 if se is None else 20
+    head = "samples" if se is None else "samples, mean ± s.e."
+    lines = [f"{'metric':<38} {head:>{width}} {'real floor':>11}"]
+    for name, key, fmt in rows:
+        mean = "{:.2f}" if se is not None and key == "modes" else fmt  # a mean over seeds need not be whole
+        shown = mean.format(results[key]) + ("" if se is None else " ± " + mean.format(se.get(key, 0)))
+        lines.append(f"{name:<38} {shown:>{width}} {fmt.format(floor[key]):>11}")
     return "\n".join(lines)
 
 
@@ -280,7 +291,34 @@ def evaluate_features(fake_feats, fake_probs, ref_feats, floor_feats, floor_prob
     >>> evaluate_features(f, p, f, f, p, k=3)["samples"]["recall"]
     1.0
     """
-    stats = gaussian(ref_feats)
-    return {"samples": compare(fake_feats, fake_probs, ref_feats, stats, k),
-            "real_floor": compare(floor_feats, floor_probs, ref_feats, stats, k), "k": k,
+    stats, radii = gaussian(ref_feats), knn_radii(ref_feats, k)
+    return {"samples": compare(fake_feats, fake_probs, ref_feats, stats, k, radii),
+            "real_floor": compare(floor_feats, floor_probs, ref_feats, stats, k, radii), "k": k,
+            "reference_n": int(len(ref_feats))}
+
+
+def evaluate_seeds(per_seed: list[tuple], ref_feats, floor_feats, floor_probs, k: int = 5) -> dict:
+    """`evaluate_features` for several seeds' samples against one reference and one floor.
+
+    Args:
+      per_seed: one (features, class probabilities) pair per seed. ref_feats, floor_feats, floor_probs,
+        k: as `evaluate_features`.
+
+    Returns:
+      {"samples": each metric's mean over seeds, "samples_se": its standard error, "per_seed": each seed's
+      `compare`, "seeds", "real_floor", "k", "reference_n"}.
+
+    >>> f = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    >>> p = np.full((40, 10), 0.1, np.float32)
+    >>> r = evaluate_seeds([(f, p), (f[::-1], p)], f, f, p, k=3)
+    >>> r["samples"]["recall"], r["samples_se"]["recall"]
+    (1.0, 0.0)
+    """
+    from gan_jax.seeds import summarise
+
+    stats, radii = gaussian(ref_feats), knn_radii(ref_feats, k)
+    results = [compare(feats, probs, ref_feats, stats, k, radii) for feats, probs in per_seed]
+    means, errors = summarise(results)
+    return {"samples": means, "samples_se": errors, "per_seed": results, "seeds": len(results),
+            "real_floor": compare(floor_feats, floor_probs, ref_feats, stats, k, radii), "k": k,
             "reference_n": int(len(ref_feats))}
