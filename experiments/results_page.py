@@ -1,0 +1,221 @@
+"""Writes docs/results.md: every experiment's current numbers beside their floors and published anchors,
+each with its command, from the JSON files the runs wrote (nothing on the page is typed by hand).
+
+    python -m experiments.results_page            # rewrite docs/results.md
+    python -m experiments.results_page --check    # exit 1 when docs/results.md differs from what the JSONs give
+
+Sources: the cards of the models shipped in the package (`gan_jax/assets/pretrained/*/card.json`: the
+output of `gan-jax eval` and the autoencoder's test report), the `gan-jax eval` outputs kept in docs/
+for runs not shipped, `gan-jax likelihood` outputs under docs/results/, and the studies' JSON
+(`experiments.mode_collapse`, `experiments.why_gan`, `experiments.autoencoder_uses`). To update a row, rerun
+its command, put its JSON where the row reads it (or ship the model), and run this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+PRETRAINED = ROOT / "gan_jax" / "assets" / "pretrained"
+DATA = "data.source=npz data.path=/path/to/mnist.npz"
+
+# (model, what was trained, where its `gan-jax eval` output lives, the command that made the run)
+MNIST = [
+    ("MLP GAN (ch3, the book's)", "20,000 iterations", ("card", "mnist_gan"), f"gan-jax train mnist_gan --set {DATA}"),
+    ("DCGAN (ch4, the book's)", "20,000 iterations", ("docs", "dcgan_eval_20k.json", "mnist_dcgan@20000"),
+     f"gan-jax train mnist_dcgan --set {DATA}"),
+    ("DCGAN (the book's), EMA of G", "20,000 iterations", ("docs", "dcgan_eval_20k.json", "mnist_dcgan+ema@20000"),
+     f"gan-jax train mnist_dcgan --set {DATA} gan.ema_decay=0.999"),
+    ("DCGAN tuned (R1 0.1 + EMA)", "20,000 iterations", ("docs", "dcgan_eval_20k.json", "mnist_dcgan+r1=0.1+ema@20000"),
+     f"gan-jax train mnist_dcgan_tuned --set {DATA}"),
+    ("VAE (ch2, 2-d latent), prior samples", "30,000 steps (50 epochs)", ("card", "mnist_vae"),
+     f"gan-jax train mnist_vae --set {DATA}"),
+]
+# (model, training, likelihood JSON under docs/results/, published NLL (IWAE paper, 3,280 epochs), command)
+LIKELIHOOD = [
+    ("VAE (k = 1)", "100 epochs", "mnist_vae50.likelihood_k5000.json", 86.76,
+     f"gan-jax train mnist_vae50 --set {DATA} --run-dir R; gan-jax likelihood R --k 5000 --n 2000"),
+    ("IWAE (k = 50)", "10 epochs (30,000 steps)", "mnist_iwae50.likelihood_k5000.json", 84.78,
+     f"gan-jax train mnist_vae50 --set {DATA} ae.k=50 train.steps=30000 train.fuse=100 --run-dir R; "
+     "gan-jax likelihood R --k 5000 --n 2000"),
+]
+MIXTURE_STUDIES = ["mode_collapse.json", "mode_collapse_ring8_pacgan2_200k.json", "mode_collapse_grid25_minimax_300k.json"]
+
+
+def _user_text(text: str) -> str:
+    """A command as a user would type it (the data path a user has, not the developers')."""
+    return text.replace("../shared/data/mnist.npz", "/path/to/mnist.npz")
+
+
+def _eval_of(source: tuple) -> dict:
+    if source[0] == "card":
+        card = json.loads((PRETRAINED / source[1] / "card.json").read_text())
+        return {**card["eval.json"], "card": card}
+    return json.loads((DOCS / source[1]).read_text())[source[2]]
+
+
+def _pm(results: dict, errors: dict | None, key: str, fmt: str) -> str:
+    value = fmt.format(results[key])
+    return value if not errors or key not in errors else f"{value} ± {fmt.format(errors[key])}"
+
+
+def mnist_table() -> list[str]:
+    floor = None
+    rows = []
+    for model, budget, source, command in MNIST:
+        e = _eval_of(source)
+        s, se, f = e["samples"], e.get("samples_se"), e["real_floor"]
+        floor = floor or f
+        seeds = e.get("seeds", 1)
+        where = f"`pretrained:{source[1]}`" if source[0] == "card" else f"`docs/{source[1]}` [{source[2]}]"
+        rows.append(f"| {model} | {budget}, {seeds} seed{'s' * (seeds > 1)} | {_pm(s, se, 'fd', '{:.2f}')} | "
+                    f"{_pm(s, se, 'precision', '{:.3f}')} | {_pm(s, se, 'recall', '{:.3f}')} | "
+                    f"{_pm(s, se, 'modes', '{:.0f}')} | `{command}` | {where} |")
+    head = [
+        "## MNIST samples (chapters 2-4)",
+        "",
+        "10,000 samples against the 10,000 MNIST test digits on the features of the classifier shipped in the",
+        "package (`gan-jax eval RUN`; test accuracy 99.07%). The floor is 10,000 real training digits measured the",
+        "same way: what a perfect generator would score. No published number is comparable (Inception FIDs are",
+        "another network); the book reports losses, not sample quality (ch3 ends at D loss 0.37, accuracy 83%).",
+        "The DCGAN rows were scored with a classifier of the same recipe before the shipped one (the MLP GAN",
+        "scores FD 208.44, recall 0.417 with both); they are replaced when the DCGANs ship as pretrained models.",
+        "",
+        "| model | training | FD | precision | recall | classes | command | numbers from |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| real digits (the floor) | | {_fmt(floor, 'fd', '{:.2f}')} | {_fmt(floor, 'precision', '{:.3f}')} | "
+        f"{_fmt(floor, 'recall', '{:.3f}')} | {floor['modes']} | | |",
+    ]
+    vae = json.loads((PRETRAINED / "mnist_vae" / "card.json").read_text())["ae_eval.json"]
+    tail = ["", f"The book's VAE: test ELBO {vae['test_elbo']:.1f} nats ({vae['n_test']:,} test digits; "
+                "`pretrained:mnist_vae`'s card)."]
+    return head + rows + tail
+
+
+def _fmt(d: dict, key: str, fmt: str) -> str:
+    return fmt.format(d[key])
+
+
+def likelihood_table() -> list[str]:
+    lines = [
+        "## VAE likelihood (the IWAE paper's protocol)",
+        "",
+        "Dynamically binarized MNIST, 50-d latent, 2 x 200 tanh layers each side; test NLL by the k = 5,000",
+        "importance-weighted bound on the first 2,000 test digits (`experiments/mnist_vae50.py`). Published:",
+        "Burda et al. 2016, after 3,280 epochs (ours: the budgets shown; `docs/autoencoders.md`).",
+        "",
+        "| model | training | test NLL (nats) | published | command |",
+        "|---|---|---|---|---|",
+    ]
+    for model, budget, name, published, command in LIKELIHOOD:
+        r = json.loads((DOCS / "results" / name).read_text())
+        lines.append(f"| {model} | {budget} | {r['nll']:.2f} ± {r['nll_se']:.2f} | {published:.2f} | `{command}` |")
+    return lines
+
+
+def _mean_pm(pair, scale: float = 1.0, fmt: str = "{:.2f}") -> str:
+    return f"{fmt.format(scale * pair[0])} ± {fmt.format(scale * pair[1])}"
+
+
+def mixture_table() -> list[str]:
+    from experiments.mode_collapse import PUBLISHED
+
+    lines = [
+        "## Mode collapse on 2-D mixtures (the PacGAN protocol)",
+        "",
+        "2,500 samples per seed; a sample is high quality within 3 std of its nearest mode; a mode is captured",
+        "by one high-quality sample. Mean ± standard error over seeds. Published: PacGAN (Lin et al. 2018),",
+        "their architectures and budgets. The real data's ceiling is 99.0% high quality. Each command retrains",
+        "its row alone (the studies' own commands and their DRS rows: `docs/mode_collapse*.md`).",
+        "",
+        "| mixture | variant | iterations | seeds | modes | high quality (%) | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in MIXTURE_STUDIES:
+        for r in json.loads((DOCS / name).read_text()):
+            if "acceptance" in r["per_seed"][0]:
+                continue  # the DRS rows: docs/mode_collapse.md
+            variant = f'"{r["variant"]}"' if " " in r["variant"] else r["variant"]
+            command = (f"python -m experiments.mode_collapse --mixtures {r['mixture']} --variants {variant} "
+                       f"--seeds {len(r['seeds'])} --steps {r['steps']} --out runs/{Path(name).stem}")
+            lines.append(f"| {r['mixture']} | {r['variant']} | {r['steps']:,} | {len(r['seeds'])} | "
+                         f"{_mean_pm(r['modes'])} / {r['per_seed'][0]['of_modes']} | "
+                         f"{_mean_pm(r['high_quality'], 100, '{:.1f}')} | `{command}` |")
+    for mixture, published in PUBLISHED.items():
+        for name, (modes, hq, _) in published.items():
+            lines.append(f"| {mixture} | published: {name} | | | {modes} | {hq} | |")
+    return lines
+
+
+def why_gan_table() -> list[str]:
+    lines = ["## A VAE and a GAN on multimodal data (`experiments.why_gan`)", "",
+             "Where each model puts its samples (high quality: within 3 std of a true mode).", "",
+             "| data | model | iterations | seeds | high quality (%) | modes |", "|---|---|---|---|---|---|"]
+    for r in json.loads((DOCS / "why_gan.json").read_text()):
+        lines.append(f"| {r['mixture']} | {r['model']} | {r['steps']:,} | {len(r['seeds'])} | "
+                     f"{_mean_pm(r['high_quality'], 100, '{:.1f}')} | {_mean_pm(r['modes'], 1, '{:.1f}')} |")
+    return lines + ["", "Command: `python -m experiments.why_gan --seeds 3 --steps 20000 --out docs/why_gan`."]
+
+
+def autoencoder_uses_table() -> list[str]:
+    u = json.loads((DOCS / "autoencoder_uses.json").read_text())
+    a, r, d = u["anomaly"], u["retrieval"]["precision_at_10"], u["denoising"]
+    lines = ["## What autoencoders are for (`experiments.autoencoder_uses`, full MNIST)", "",
+             "| use | ours | anchor |", "|---|---|---|",
+             f"| one-class anomaly detection, mean AUROC over the 10 digits | {a['mean_auroc']:.1f}% | "
+             f"Deep SVDD {a['deep_svdd_mean_auroc']:.1f}% (Ruff et al. 2018) |"]
+    lines += [f"| retrieval, precision at 10: {name} | {value:.1f}% | |" for name, value in r.items()]
+    lines += [f"| denoising {name}: PSNR noisy -> denoised | {v['psnr_noisy']:.1f} -> {v['psnr_denoised']:.1f} dB | |"
+              for name, v in d.items() if isinstance(v, dict)]
+    return lines + ["", f"Command: `{_user_text(a['command'])}`."]
+
+
+def render() -> str:
+    """The page's text, from the JSON files.
+
+    Args:
+      none.
+
+    Returns:
+      The markdown of docs/results.md.
+
+    >>> render().startswith("# Results")
+    True
+    """
+    parts = [
+        ["# Results", "",
+         "Today's numbers for every experiment, each beside its floor or published anchor and with the command",
+         "that made it. Generated by `python -m experiments.results_page` from the runs' JSON files; the dated",
+         "research logs behind them are under `docs/notes/`. Data: full MNIST (`/path/to/mnist.npz`, 60,000",
+         "training and 10,000 test digits), one seed unless the row says more."],
+        mnist_table(), likelihood_table(), mixture_table(), why_gan_table(), autoencoder_uses_table(),
+    ]
+    return "\n\n".join("\n".join(p) for p in parts) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--check", action="store_true", help="only compare docs/results.md with what the JSONs give")
+    p.add_argument("--out", default=str(DOCS / "results.md"))
+    args = p.parse_args(argv)
+    text = render()
+    out = Path(args.out)
+    if args.check:
+        if not out.is_file() or out.read_text() != text:
+            print(f"{out} is not what the JSON files give; run: python -m experiments.results_page", file=sys.stderr)
+            return 1
+        print(f"{out} is up to date")
+        return 0
+    out.write_text(text)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
