@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config, with_train
-from gan_jax import build, run, seeds
+from gan_jax import build, seeds
 from gan_jax.cli import main
 from gan_jax.config import ConfigError
 from gan_jax.seeds import Seeds, mean_se, summarise
