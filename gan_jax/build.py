@@ -23,6 +23,7 @@ back as `ConfigError`s naming the config key.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -43,9 +44,11 @@ from gan_jax import ae_report, losses, mixtures, models, pretrained, run, xla
 from gan_jax.checkpoint import from_nested, nest_arrays
 from gan_jax.autoencode import Autoencoder
 from gan_jax.config import Config, ConfigError
+from gan_jax import gan as gan_lib
 from gan_jax.gan import GAN, Streams
 from gan_jax.models import autoencoder
 from gan_jax.seeds import Seeds, config_streams
+from gan_jax.conditional import LabelledNoise
 
 GAN_MODELS = ("mlp", "dcgan")
 AUTOENCODERS = autoencoder.AUTOENCODERS
@@ -178,18 +181,21 @@ def _autoencoder(cfg: Config, factory, sample_shape: tuple[int, ...]) -> Autoenc
         raise _engine_error(e, "ae") from None
 
 
-def _gan(cfg: Config, players) -> GAN:
+def _gan(cfg: Config, players, noise=None) -> GAN:
     g, t = cfg.gan, cfg.train
     if not (isinstance(players, tuple) and len(players) == 2):
         raise ConfigError(f"model.name: {cfg.model.name} must return (generator, discriminator) or one model")
     fn = loss(cfg)
+    if cfg.model.classes and cfg.model.conditioning == "acgan":
+        fn = losses.ACGANLoss(fn)  # the auxiliary classifier's cross-entropy beside the game
     d_update = g.d_update if g.d_update != "auto" else ("split" if isinstance(fn, losses.SplitLoss) else "joint")
     d_updates = g.n_critic * (2 if d_update == "split" else 1)
     try:
         return GAN(players[0], players[1], _adam(cfg, "g", 1), _adam(cfg, "d", d_updates), loss=fn,
                    z_dim=cfg.model.z_dim, batch_size=t.batch_size, sampling=cfg.data.sampling, d_update=d_update,
                    n_critic=g.n_critic, r1_weight=g.r1_weight, gp_weight=g.gp_weight, ema_decay=g.ema_decay,
-                   top_k=g.top_k, top_k_decay=g.top_k_decay, pack=g.pack, precision=t.precision, devices=_devices(t))
+                   top_k=g.top_k, top_k_decay=g.top_k_decay, pack=g.pack, precision=t.precision, devices=_devices(t),
+                   noise=noise)
     except ValueError as e:
         raise _engine_error(e, "gan") from None
 
@@ -235,11 +241,16 @@ def single(eng):
 def _engine(cfg: Config, shape: tuple[int, ...]) -> GAN | Autoencoder:
     m = cfg.model
     try:
+        if m.classes and (m.name not in GAN_MODELS or cfg.gan.pack > 1):
+            raise ConfigError(f"model.classes={m.classes}: a conditional GAN needs model.name mlp or dcgan and "
+                              f"gan.pack=1 (got {m.name}, pack {cfg.gan.pack})")
         if m.name == "mlp":
-            players = models.mlp_players(shape, m.z_dim, m.hidden, m.layers, m.d_hidden, m.d_layers, m.leak, m.output,
-                                         cfg.gan.pack)
+            players = functools.partial(models.mlp_players, z_dim=m.z_dim, hidden=m.hidden, layers=m.layers,
+                                        d_hidden=m.d_hidden, d_layers=m.d_layers, leak=m.leak, output=m.output,
+                                        pack=cfg.gan.pack)
         elif m.name == "dcgan":
-            players = models.dcgan_players(shape, m.z_dim, m.leak, m.d_norm, cfg.gan.pack)
+            players = functools.partial(models.dcgan_players, z_dim=m.z_dim, leak=m.leak, d_norm=m.d_norm,
+                                        pack=cfg.gan.pack)
         elif m.name in AUTOENCODERS:
             if cfg.ae.k > 1 and m.name != "vae":
                 raise ConfigError(f"ae.k={cfg.ae.k}: importance-weighted training needs model.name=vae")
@@ -249,13 +260,18 @@ def _engine(cfg: Config, shape: tuple[int, ...]) -> GAN | Autoencoder:
         else:
             built = _user_model(cfg, shape)
             return _gan(cfg, built) if isinstance(built, tuple) else _autoencoder(cfg, built, shape)
+        if m.classes:  # G(z, y), D(x, y) around the same players; (z, y) noise
+            pair = models.conditional_players(players, shape, m.classes, m.z_dim, m.conditioning)
+            noise = LabelledNoise(m.z_dim, m.classes)
+        else:
+            pair, noise = players(shape), None
     except ConfigError:
         raise
     except ValueError as e:  # the built-in builders: "setting: what"
         name = str(e).partition(":")[0]
         raise ConfigError(f"{'ae' if name == 'activation' else 'model'}.{e}" if name.isidentifier()
                           else f"model.name={m.name}: {e}") from None
-    return _gan(cfg, players)
+    return _gan(cfg, pair, noise)
 
 
 make_engine = engine  # load_run's keyword `engine` shadows the function's name there
@@ -368,11 +384,22 @@ def _hooks(cfg: Config, eng, ds: data_lib.Dataset):
     return preview, on_finish
 
 
+def _training_data(cfg: Config, ds: data_lib.Dataset):
+    """What the engine trains on: the dataset, or for a conditional GAN its (images, labels)."""
+    k = cfg.model.classes
+    if not k:
+        return ds
+    if len(ds.labels) and (ds.labels.min() < 0 or ds.labels.max() >= k):
+        raise ConfigError(f"model.classes={k}, but {ds.source} has labels {ds.labels.min()} to {ds.labels.max()}; "
+                          f"set model.classes to at least {ds.labels.max() + 1}")
+    return data_lib.Labelled(ds)
+
+
 def _fit(cfg: Config, eng, ds: data_lib.Dataset, run_dir: Path, resume: bool, progress: bool) -> run.Outcome:
     t = cfg.train
     preview, on_finish = _hooks(cfg, eng, ds)
     note = scan_note(cfg, jax.default_backend())
-    return run.fit(eng, ds, run_dir=run_dir, steps=t.steps, key=streams(cfg), fuse=t.fuse,
+    return run.fit(eng, _training_data(cfg, ds), run_dir=run_dir, steps=t.steps, key=streams(cfg), fuse=t.fuse,
                    log_interval=t.log_interval, sample_interval=t.sample_interval,
                    checkpoint_interval=t.checkpoint_interval, keep_checkpoints=t.keep_checkpoints,
                    early_stop_window=t.early_stop_window, early_stop_tol=t.early_stop_tol, resume=resume,
@@ -559,8 +586,24 @@ def weights_used(cfg: Config, weights: str) -> str:
     return weights
 
 
+def classes_of(eng) -> int:
+    """How many labels a conditional engine takes (0 for an unconditional one).
+
+    Args:
+      eng: an engine (or Seeds of one).
+
+    Returns:
+      The number of classes of its `LabelledNoise`, else 0.
+
+    >>> classes_of(engine(Config(), (28, 28, 1)))
+    0
+    """
+    noise = getattr(single(eng), "noise_fn", None)
+    return noise.classes if isinstance(noise, LabelledNoise) else 0
+
+
 def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weights: str = "auto",
-           seed_index: int | None = None) -> np.ndarray:
+           seed_index: int | None = None, labels=None) -> np.ndarray:
     """Samples from the newest good checkpoint of a run.
 
     Args:
@@ -568,6 +611,7 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weight
       weights: G's weights as `weights_used` resolves them (BatchNorm's running statistics are the
         trained G's either way).
       seed_index: in a run of several seeds (train.seeds > 1), only this seed's model; None: every seed's.
+      labels: a conditional GAN's labels, one per image (n of them); None: drawn uniformly.
 
     Returns:
       N x H x W x C float32 in [-1, 1] (numpy); for a run of S seeds without `seed_index`,
@@ -589,14 +633,33 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weight
         eng, state = eng.engine, eng.member(state, seed_index)
     if live and isinstance(single(eng), GAN):
         state = state.replace(g_ema=None)  # GAN.sample uses g_params when no average is kept
-    draw = xla.jit(eng.sample)
+    k = classes_of(eng)
+    if labels is not None:
+        if not k:
+            raise run.RunError(f"--label picks the class of a conditional GAN; {run_dir} is unconditional")
+        labels = np.asarray(labels)
+        if len(labels) != n:
+            raise run.RunError(f"{len(labels)} labels for {n} images")
+        try:
+            single(eng).noise_fn.for_labels(jax.random.key(0), labels)  # checks the range
+        except ValueError as e:
+            raise run.RunError(f"--label: {e}") from None
+    draw = xla.jit(lambda st, z: gan_lib.main(eng.sample(st, z)))  # the images of (images, labels)
     key = jax.random.key(seed)
     batch = min(batch, n)
-    out = [np.asarray(draw(state, eng.noise(jax.random.fold_in(key, i), batch))) for i in range(-(-n // batch))]
+
+    def noise(i: int):
+        if labels is None:
+            return eng.noise(jax.random.fold_in(key, i), batch)
+        part = labels[i * batch:(i + 1) * batch]
+        part = np.concatenate([part, np.zeros(batch - len(part), part.dtype)])  # one compiled shape
+        return single(eng).noise_fn.for_labels(jax.random.fold_in(key, i), part)
+
+    out = [np.asarray(draw(state, noise(i))) for i in range(-(-n // batch))]
     if isinstance(eng, Seeds):
         return np.concatenate(out, axis=1)[:, :n]
     return np.concatenate(out)[:n]
 
 
-__all__ = ["engine", "single", "check", "start", "resume", "load_run", "load_run_config", "sample", "weights_used", "resolve",
+__all__ = ["engine", "single", "classes_of", "check", "start", "resume", "load_run", "load_run_config", "sample", "weights_used", "resolve",
            "loss", "streams", "LoadedRun"]

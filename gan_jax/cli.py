@@ -4,6 +4,7 @@
     gan-jax train path/to/my_experiment.py [...]  # a file with a get_config()
     gan-jax sample RUN_DIR --n 1000 --out samples.npy [--seed 0] [--weights auto|live|ema] [--seed-index I]
     gan-jax sample pretrained:mnist_gan --n 64 --out grid.png   # a model shipped in the package
+    gan-jax sample CGAN_RUN --n 10 --label all --out grid.png     # a conditional GAN: one row per digit
     gan-jax config mnist_gan [--set ...]          # print the resolved config as JSON
     gan-jax classifier [--out DIR] [--set data.source=npz data.path=mnist.npz ...]
     gan-jax eval RUN_DIR_OR_SAMPLES.npy [--classifier DIR] [--n 10000] [--weights auto|live|ema] [--json OUT]
@@ -59,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                                                       ".png (a grid)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed")
     sample.add_argument("--weights", **WEIGHTS_ARG)
+    sample.add_argument("--label", default=None, metavar="L",
+                        help="a conditional GAN's class: one label (7), a list (1,3,5) or all; --n images of each, "
+                             "grouped by label (a .png: one row per label)")
     sample.add_argument("--seed-index", type=int, default=None, metavar="I",
                         help="in a run trained with --seeds: only seed I's model (default: every seed's; a .npy "
                              "is then S x N x H x W x C, a .png one grid per seed)")
@@ -150,7 +154,13 @@ def _sample(args) -> int:
         raise run.RunError(f"--out {out} must end in .npy (the images) or .png (a grid of them)")
     if not out.parent.is_dir():
         raise run.RunError(f"--out {out}: folder {out.parent} does not exist")
-    images = build.sample(args.run_dir, args.n, args.seed, weights=args.weights, seed_index=args.seed_index)
+    labels, cols = _labels(args), None
+    n = args.n
+    if labels is not None:
+        cols, labels = args.n, np.repeat(labels, args.n)
+        n = len(labels)
+    images = build.sample(args.run_dir, n, args.seed, weights=args.weights, seed_index=args.seed_index,
+                          labels=labels)
     seeds = args.seed_index is None and _is_seeds_run(args.run_dir)  # then S x N x ...
     count = f"{images.shape[1]} images from each of {images.shape[0]} seeds" if seeds else f"{images.shape[0]} images"
     if out.suffix == ".png":
@@ -159,14 +169,32 @@ def _sample(args) -> int:
         if images.ndim != (5 if seeds else 4):
             raise run.RunError(f"--out {out}: a grid needs images; these samples have shape "
                                f"{images.shape[2 if seeds else 1:]}")
-        viz.save_grid(images, out)
-        print(f"wrote {'one grid per seed' if seeds else 'a grid'} of {count} to {out}")
+        viz.save_grid(images, out, cols)
+        rows = f", one row per label ({', '.join(str(v) for v in dict.fromkeys(labels.tolist()))})" if cols else ""
+        print(f"wrote {'one grid per seed' if seeds else 'a grid'} of {count} to {out}{rows}")
         return 0
     tmp = out.with_name(f".{out.name}.tmp.npy")
     np.save(tmp, images.astype(np.float32), allow_pickle=False)
     os.replace(tmp, out)
     print(f"wrote {count} of shape {images.shape[2 if seeds else 1:]} in [-1, 1] to {out}")
     return 0
+
+
+def _labels(args):
+    """--label as a list of ints (None without it); "all" is every class of the run's model."""
+    if args.label is None:
+        return None
+    from gan_jax import build, run
+
+    if args.label == "all":
+        k = build.classes_of(build.load_run(args.run_dir).engine)
+        if not k:
+            raise run.RunError(f"--label picks the class of a conditional GAN; {args.run_dir} is unconditional")
+        return list(range(k))
+    try:
+        return [int(v) for v in args.label.split(",")]
+    except ValueError:
+        raise run.RunError(f"--label must be a class number (7), a list (1,3,5) or all, got {args.label!r}") from None
 
 
 def _is_seeds_run(source) -> bool:

@@ -51,7 +51,9 @@ class ModelConfig:
 
     mlp (the defaults are the book's chapter-3 MLPs: one hidden layer of 128 units each, LeakyReLU(0.01),
     a tanh output for G) uses `hidden`, `layers`, `d_hidden`, `d_layers`, `output`. dcgan (the book's
-    chapter-4 convolutional players) uses `d_norm`. Both use `z_dim` and `leak`. Autoencoders (ae, vae,
+    chapter-4 convolutional players) uses `d_norm`. Both use `z_dim` and `leak`, and with `classes` > 0
+    become conditional players G(z, y), D(x, y) (`conditioning`: `gan_jax.models.conditional_players`).
+    Autoencoders (ae, vae,
     conv_ae, linear_ae) use `z_dim` as the latent size and `hidden`, `layers` for each side's MLP.
     """
 
@@ -65,9 +67,14 @@ class ModelConfig:
     output: str = "tanh"  # G's output activation: tanh for images in [-1, 1], linear for mixtures (mlp)
     d_norm: str = "batch"  # dcgan D's normalisation: batch (the book) or none (for gradient penalties)
     kwargs: dict = dataclasses.field(default_factory=dict)  # an imported builder's own keyword arguments
+    classes: int = 0  # > 0: a conditional GAN on the data's labels 0 .. classes-1 (mlp, dcgan players)
+    conditioning: str = "concat"  # with classes: concat (the book's CGAN), projection, or acgan
 
     def __post_init__(self):
         _require(bool(self.name), "name", "must name a built-in model or an import path module:function")
+        _require(self.classes == 0 or self.classes >= 2, "classes",
+                 f"must be 0 (unconditional) or the number of classes (>= 2), got {self.classes}")
+        _one_of(self.conditioning, "conditioning", ("concat", "projection", "acgan"))
         for name in ("z_dim", "hidden", "layers", "d_hidden", "d_layers"):
             value = getattr(self, name)
             _require(value > 0, name, f"must be > 0, got {value}")

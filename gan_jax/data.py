@@ -62,6 +62,37 @@ class Dataset:
         return {"source": self.source, "n": int(self.images.shape[0]), "image_shape": list(self.image_shape)}
 
 
+@dataclasses.dataclass(frozen=True)
+class Labelled:
+    """A Dataset as the data of a conditional GAN: `images` is the pair (images, labels), which
+    `gan_jax.fit` hands to the engine whole (each batch draws both at the same indices).
+
+    Args:
+      dataset: the Dataset.
+
+    >>> # gj.fit(cgan, Labelled(gj.data.load(cfg.data)), run_dir=..., steps=...)
+    """
+
+    dataset: "Dataset"
+
+    @property
+    def images(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.dataset.images, self.dataset.labels
+
+    def describe(self) -> dict:
+        """data.json's content: the dataset's, marked as labelled.
+
+        Args:
+          none.
+
+        Returns:
+          {"source", "n", "image_shape", "labelled": True}.
+
+        >>> # Labelled(ds).describe()["labelled"]  -> True
+        """
+        return {**self.dataset.describe(), "labelled": True}
+
+
 def to_unit_range(pixels: np.ndarray) -> np.ndarray:
     """uint8 pixels (0..255) -> float32 in [-1, 1]; adds a channel axis to N x H x W.
 

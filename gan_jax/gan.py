@@ -5,6 +5,11 @@ Any Flax NNX modules can play, under this contract:
 - the generator maps a batch of noise B x z_dim to samples (for images B x H x W x C in [-1, 1]);
 - the discriminator maps a batch of samples (B * pack of them with PacGAN packing) to one logit per D
   input, shape (B,);
+- samples, noise and D's outputs may be tuples whose first element is the array above: a conditional GAN's
+  samples are (images, labels), its noise (z, labels) (`noise=gan_jax.conditional.LabelledNoise(...)`),
+  and the dataset is the tuple (images, labels) of the same length; G passes the labels through, D
+  judges the pair, and the penalties (R1, gradient penalty) differentiate the images only. A D output
+  tuple (an auxiliary classifier's logits beside the logit) goes to the loss whole;
 - both are called `module(x, train=bool)`: train=True in training passes (BatchNorm normalises by the
   batch and moves its running averages; dropout is on), train=False for sampling and `discriminate`;
 - each is given as a factory `rngs -> module` (a class taking `rngs=`, or a `functools.partial` of
@@ -103,6 +108,36 @@ class Streams(NamedTuple):
         """
         key = jax.random.key(seed)
         return cls(key, key, jax.random.key(data_seed))
+
+
+def main(tree):
+    """The array part of a sample, noise or D output: the first element of a tuple, else itself.
+
+    Args:
+      tree: an array, or a tuple (images, labels, ...).
+
+    Returns:
+      The array.
+
+    >>> main((jnp.zeros(2), jnp.ones(2))).tolist()
+    [0.0, 0.0]
+    """
+    return tree[0] if isinstance(tree, tuple) else tree
+
+
+def with_main(tree, x):
+    """`tree` with its array part replaced by `x` (the labels of a labelled sample kept).
+
+    Args:
+      tree: an array, or a tuple (images, labels, ...). x: the new array part.
+
+    Returns:
+      x, or (x, labels, ...).
+
+    >>> with_main((1, 2), 5)
+    (5, 2)
+    """
+    return (x, *tree[1:]) if isinstance(tree, tuple) else x
 
 
 def _has_rng(state) -> bool:
@@ -204,7 +239,8 @@ class Player:
         out = module(parallel.compute(x, precision), train=train)
         new_rest = nnx.split(module, nnx.Param, nnx.RngState, ...)[3]
         new_rest = jax.tree.map(lambda new, old: new.astype(old.dtype), new_rest, rest)
-        return out.astype(jnp.float32), new_rest
+        out = jax.tree.map(lambda a: a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a, out)
+        return out, new_rest
 
 
 @struct.dataclass
@@ -282,6 +318,8 @@ class GAN:
       loss: `loss(real_logits, fake_logits) -> (d_loss, g_loss)`; a `losses.SplitLoss` (default: the
         book's non-saturating loss) allows the split D update, D accuracy and top-k.
       z_dim: noise dimension.
+      noise: `noise(key, n) -> G's input batch` (default: N(0, I) of dimension z_dim);
+        `gan_jax.conditional.LabelledNoise` draws (z, labels) for a conditional GAN.
       **settings: the other `GANSettings` fields (batch_size, r1_weight, ema_decay, n_critic, pack, ...).
 
     Example:
@@ -298,11 +336,13 @@ class GAN:
 
     def __init__(self, generator, discriminator, g_tx: optax.GradientTransformation,
                  d_tx: optax.GradientTransformation, loss: losses.Loss = losses.non_saturating, z_dim: int = 100,
-                 **settings):
+                 noise: Callable | None = None, **settings):
         unknown = set(settings) - {f.name for f in dataclasses.fields(GANSettings)}
         if unknown:
             raise TypeError(f"GAN got unknown settings {sorted(unknown)}; valid: "
                             f"{', '.join(f.name for f in dataclasses.fields(GANSettings))}")
+        if noise is not None and not callable(noise):
+            raise TypeError(f"noise must be a function (key, n) -> G's input batch, got {noise!r}")
         if not callable(loss):
             raise TypeError(f"loss must be a function (real_logits, fake_logits) -> (d_loss, g_loss), got {loss!r}")
         split_loss = isinstance(loss, losses.SplitLoss)
@@ -315,7 +355,7 @@ class GAN:
         if s.top_k < 1.0 and not split_loss:
             raise ValueError("top_k: top-k training needs G's loss per fake (a losses.SplitLoss)")
         state = dict(generator=generator, discriminator=discriminator, g_tx=g_tx, d_tx=d_tx, loss=loss,
-                     settings=s, g=Player(generator, "generator"), d=Player(discriminator, "discriminator"))
+                     noise_fn=noise, settings=s, g=Player(generator, "generator"), d=Player(discriminator, "discriminator"))
         state["parallel"] = parallel.DataParallel(s.devices, (s.batch_size * s.pack,))
         self.__dict__.update(state)
         self._check_players()
@@ -327,20 +367,21 @@ class GAN:
         n = 2 * s.pack
         (g_params, g_rest), (d_params, d_rest) = jax.eval_shape(
             lambda: (self.g.init(nnx.Rngs(0)), self.d.init(nnx.Rngs(1))))
-        z = jax.ShapeDtypeStruct((n, s.z_dim), jnp.float32)
+        z = jax.eval_shape(lambda: self.noise(jax.random.key(0), n))
+        shapes = lambda tree: jax.tree.map(lambda a: a.shape, tree)  # noqa: E731
         try:
             x = jax.eval_shape(lambda p, r, z: self._g(p, r, z, True)[0], g_params, g_rest, z)
         except Exception as e:
-            raise ValueError(f"generator: calling it as G(z, train=True) on noise of shape {z.shape} (z_dim="
+            raise ValueError(f"generator: calling it as G(z, train=True) on noise of shape {shapes(z)} (z_dim="
                              f"{s.z_dim}) failed: {type(e).__name__}: {e}") from None
         try:
             logits = jax.eval_shape(lambda p, r, x: self._d(p, r, x, True)[0], d_params, d_rest, x)
         except Exception as e:
-            raise ValueError(f"discriminator: calling it as D(x, train=True) on G's samples of shape {x.shape} "
+            raise ValueError(f"discriminator: calling it as D(x, train=True) on G's samples of shape {shapes(x)} "
                              f"failed: {type(e).__name__}: {e}") from None
-        if logits.shape != (2,):
+        if main(logits).shape != (2,):
             raise ValueError(f"discriminator: must return one logit per D input, shape (B,): on {n} samples "
-                             f"(pack={s.pack}) it returned shape {logits.shape}")
+                             f"(pack={s.pack}) it returned shape {shapes(logits)}")
 
     def __setattr__(self, name, value):
         raise AttributeError(f"a GAN is immutable (its settings are fixed when built); use gan.replace({name}=...)")
@@ -351,7 +392,7 @@ class GAN:
         >>> # gan.replace(r1_weight=1.0) is another engine; gan itself is unchanged
         """
         args = dict(generator=self.generator, discriminator=self.discriminator, g_tx=self.g_tx, d_tx=self.d_tx,
-                    loss=self.loss, **dataclasses.asdict(self.settings))
+                    loss=self.loss, noise=self.noise_fn, **dataclasses.asdict(self.settings))
         if "loss" in changes and "d_update" not in changes:
             args["d_update"] = None
         args.update(changes)
@@ -453,17 +494,34 @@ class GAN:
         return self.generate(state.g_params if state.g_ema is None else state.g_ema, state.g_rest, z_BxZ)
 
     def noise(self, key: jax.Array, n: int) -> jax.Array:
-        """`n` draws of G's input noise N(0, I) of dimension z_dim.
+        """`n` draws of G's input: the `noise` function given, else N(0, I) of dimension z_dim.
 
         Args:
           key: a typed key. n: how many.
 
         Returns:
-          n x z_dim float32.
+          n x z_dim float32 (or what the `noise` function returns, e.g. (z, labels)).
 
         >>> # z = gan.noise(jax.random.key(1), 16)
         """
+        if self.noise_fn is not None:
+            return self.noise_fn(key, n)
         return jax.random.normal(key, (n, self.settings.z_dim), jnp.float32)
+
+    def grid_noise(self, key: jax.Array, n: int):
+        """G's input for a preview grid of about `n` samples, and the grid's columns: for labelled noise
+        (`gan_jax.conditional.LabelledNoise`) one row per class, else `noise(key, n)` in a square.
+
+        Args:
+          key: a typed key. n: samples wanted (a conditional grid has one row per class instead).
+
+        Returns:
+          (noise, columns or None).
+
+        >>> # z, cols = gan.grid_noise(jax.random.key(1234), 16)
+        """
+        grid = getattr(self.noise_fn, "grid", None)
+        return grid(key) if grid is not None else (self.noise(key, n), None)
 
     # -- steps ---------------------------------------------------------------------------------------
 
@@ -485,16 +543,16 @@ class GAN:
         return value, (metrics, new_rest)
 
     def _r1(self, d_params, d_rest, x_real, key, value, metrics):
-        if self.settings.r1_weight > 0:
-            d_fn = lambda x: self._d(d_params, d_rest, x, True, key)[0]  # noqa: E731
-            metrics["d_r1"] = losses.r1_penalty(d_fn, x_real)
+        if self.settings.r1_weight > 0:  # through the images only (a labelled sample keeps its labels)
+            d_fn = lambda x: main(self._d(d_params, d_rest, with_main(x_real, x), True, key)[0])  # noqa: E731
+            metrics["d_r1"] = losses.r1_penalty(d_fn, main(x_real))
             value = value + self.settings.r1_weight * metrics["d_r1"]
         return value
 
     def _gp(self, d_params, d_rest, x_real, x_fake, key_gp, key, value, metrics):
-        if self.settings.gp_weight > 0:
-            d_fn = lambda x: self._d(d_params, d_rest, x, True, key)[0]  # noqa: E731
-            metrics["d_gp"] = losses.gradient_penalty(d_fn, x_real, x_fake, key_gp, self.settings.pack)
+        if self.settings.gp_weight > 0:  # interpolates of the images, with the real batch's labels
+            d_fn = lambda x: main(self._d(d_params, d_rest, with_main(x_real, x), True, key)[0])  # noqa: E731
+            metrics["d_gp"] = losses.gradient_penalty(d_fn, main(x_real), main(x_fake), key_gp, self.settings.pack)
             value = value + self.settings.gp_weight * metrics["d_gp"]
         return value
 
@@ -647,13 +705,14 @@ class GAN:
         return sampling.batch_indices(state.data_key, state.step, n, self.samples_per_batch, s.sampling, turn,
                                       s.n_critic)
 
-    def train_step(self, state: GANState, images: jax.Array) -> tuple[GANState, Metrics]:
+    def train_step(self, state: GANState, images) -> tuple[GANState, Metrics]:
         """One iteration: n_critic D turns, each on a real batch drawn from `images`, then G's turn.
 
         Args:
           state: a GANState.
-          images: the whole dataset on the device, N x ... (images N x H x W x C in [-1, 1]); each turn
-            draws its batch from it with `batch_indices`.
+          images: the whole dataset on the device, N x ... (images N x H x W x C in [-1, 1]), or a tuple of
+            such arrays of the same length N ((images, labels) for a conditional GAN); each turn draws its
+            batch from it with `batch_indices`.
 
         Returns:
           (the state one step on, metrics: scalars; D's are means over its turns).
@@ -666,16 +725,19 @@ class GAN:
         p = self.parallel
         turns = []
         x_real = None
+        n = jax.tree.leaves(images)[0].shape[0]
         for turn in range(self.settings.n_critic):
             k = jax.random.fold_in(k_d, turn) if turn else k_d
             if self.settings.gp_weight > 0:
                 k, k_turn = jax.random.split(k)
             else:
                 k_turn = jax.random.fold_in(k, 1)  # only the stochastic layers read it
-            x_real = p.shard(jnp.take(images, self.batch_indices(state, images.shape[0], turn), axis=0))
-            state, m = self.d_step(state, x_real, p.shard(self.noise(k, b)), k_turn)
+            idx = self.batch_indices(state, n, turn)
+            x_real = jax.tree.map(lambda a: p.shard(jnp.take(a, idx, axis=0)), images)
+            state, m = self.d_step(state, x_real, jax.tree.map(p.shard, self.noise(k, b)), k_turn)
             turns.append(m)
         d_metrics = turns[0] if len(turns) == 1 else jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *turns)
-        share = self.top_k_share(state.step, images.shape[0])
-        state, g_metrics = self.g_step(state, p.shard(self.noise(k_g, b)), x_real, share, jax.random.fold_in(k_g, 1))
+        share = self.top_k_share(state.step, n)
+        state, g_metrics = self.g_step(state, jax.tree.map(p.shard, self.noise(k_g, b)), x_real, share,
+                                       jax.random.fold_in(k_g, 1))
         return state.replace(step=state.step + 1), {**d_metrics, **g_metrics}

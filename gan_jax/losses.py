@@ -186,6 +186,53 @@ def relativistic_average(real_logits: jax.Array, fake_logits: jax.Array) -> tupl
     return d, g
 
 
+def class_cross_entropy(class_logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Mean softmax cross-entropy of integer labels.
+
+    Args:
+      class_logits: B x K. labels: B ints in 0 .. K-1.
+
+    Returns:
+      A scalar.
+
+    >>> round(float(class_cross_entropy(jnp.zeros((2, 4)), jnp.array([0, 3]))), 4)   # log 4
+    1.3863
+    """
+    logp = jax.nn.log_softmax(class_logits.astype(jnp.float32), axis=-1)
+    return -jnp.mean(jnp.take_along_axis(logp, labels[:, None].astype(jnp.int32), axis=-1))
+
+
+@dataclasses.dataclass(frozen=True)
+class ACGANLoss:
+    """ACGAN (Odena et al. 2017): an adversarial loss on D's logit plus `weight` times the auxiliary
+    classifier's cross-entropy, on real and fake samples for D and on fake samples for G. D's outputs are
+    `models.conditional.ACGANDiscriminator`'s (logit, class logits, labels).
+
+    Args:
+      adversarial: the loss on the logits (default the book's non-saturating one). weight: the
+        classification term's weight.
+
+    >>> loss = ACGANLoss()
+    >>> out = (jnp.zeros(2), jnp.zeros((2, 4)), jnp.array([0, 1]))
+    >>> d, g = loss(out, out)
+    >>> round(float(d), 4), round(float(g), 4)   # 2 log 2 + 2 log 4, log 2 + log 4
+    (4.1589, 2.0794)
+    """
+
+    adversarial: Loss = non_saturating
+    weight: float = 1.0
+
+    @property
+    def name(self) -> str:
+        return f"acgan({loss_name(self.adversarial)}, weight={self.weight:g})"
+
+    def __call__(self, real, fake) -> tuple[jax.Array, jax.Array]:
+        (l_real, c_real, y_real), (l_fake, c_fake, y_fake) = real, fake
+        d_adv, g_adv = self.adversarial(l_real, l_fake)
+        ce_real, ce_fake = class_cross_entropy(c_real, y_real), class_cross_entropy(c_fake, y_fake)
+        return d_adv + self.weight * (ce_real + ce_fake), g_adv + self.weight * ce_fake
+
+
 BUILT_IN: dict[str, Loss] = {
     "non_saturating": non_saturating,
     "minimax": minimax,
@@ -209,7 +256,7 @@ def loss_name(loss: Loss) -> str:
     >>> loss_name(rpgan)
     'gan_jax.losses:rpgan'
     """
-    if isinstance(loss, SplitLoss):
+    if isinstance(loss, (SplitLoss, ACGANLoss)):
         return loss.name
     return f"{getattr(loss, '__module__', '?')}:{getattr(loss, '__qualname__', type(loss).__name__)}"
 

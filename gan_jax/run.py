@@ -51,6 +51,7 @@ import numpy as np
 
 from gan_jax import mixtures, parallel, viz, xla
 from gan_jax.checkpoint import CheckpointMismatch, Checkpoints
+from gan_jax.gan import main
 from gan_jax.seeds import Seeds, summarise
 
 GRID_SIZE = 16  # the book's 4x4
@@ -298,15 +299,17 @@ class GridPreview:
         >>> # preview.open(Path("runs/x"), 0)
         """
         self.run_dir = run_dir
-        self.z = self.engine.noise(jax.random.key(self.seed), self.n)
+        grid = getattr(self.engine, "grid_noise", None)  # a conditional GAN's: one row per class
+        key = jax.random.key(self.seed)
+        self.z, self.cols = grid(key, self.n) if grid is not None else (self.engine.noise(key, self.n), None)
         (run_dir / "samples").mkdir(exist_ok=True)
 
     def __call__(self, state, step: int) -> tuple[Path, str]:
         """Writes samples/step_N.png (one grid per seed for `Seeds`); returns its path and a few words on it."""
-        x = np.asarray(self.sample(state, self.z))
+        x = np.asarray(main(self.sample(state, self.z)))  # a conditional GAN's samples: (images, labels)
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
         if x.ndim == 4 + isinstance(self.engine, Seeds):
-            return viz.save_grid(x, path), ""
+            return viz.save_grid(x, path, self.cols), ""
         return viz.save_points(x, np.zeros((0, x.shape[-1] if x.ndim > 1 else 1)), 0.0, path, f"step {step}"), ""
 
     def close(self) -> None:
@@ -336,7 +339,7 @@ class MixturePreview(GridPreview):
         self.scores = _open_log(run_dir / "scores.jsonl", start_step)
 
     def __call__(self, state, step: int) -> tuple[Path, str]:
-        x = np.asarray(self.sample(state, self.z))
+        x = np.asarray(main(self.sample(state, self.z)))
         if isinstance(self.engine, Seeds):  # the mean over seeds, and every seed's scores
             per_seed = [mixtures.scores(xi, self.mixture) for xi in x]
             s, _ = summarise(per_seed)
@@ -398,21 +401,28 @@ def describe_data(data) -> dict:
     """data.json's content.
 
     Args:
-      data: a `gan_jax.data.Dataset` or an array.
+      data: a `gan_jax.data.Dataset` (or `Labelled`), an array, or a tuple (images, labels).
 
     Returns:
-      {"source", "n", "image_shape"}.
+      {"source", "n", "image_shape"} (and "labelled": True for labelled data).
 
     >>> describe_data(np.zeros((5, 2)))["image_shape"]
     [2]
     """
     if hasattr(data, "describe"):
         return data.describe()
+    if isinstance(data, tuple):  # (images, labels): labelled arrays
+        return {**describe_data(data[0]), "source": "arrays", "labelled": True}
     return {"source": "array", "n": int(data.shape[0]), "image_shape": list(data.shape[1:])}
 
 
-def _array(data) -> np.ndarray | jax.Array:
+def _array(data):
+    """The arrays the engine trains on: an array, or a tuple of arrays of one length ((images, labels))."""
     return data.images if hasattr(data, "images") else data
+
+
+def _first(data):
+    return jax.tree.leaves(data)[0]
 
 
 def _typed(key: Any):
@@ -463,7 +473,8 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
 
     Args:
       engine: anything meeting the protocol in this module's docstring (`gan_jax.GAN`, `gan_jax.Autoencoder`).
-      data: the dataset, an array N x ... (images in [-1, 1]) or a `gan_jax.data.Dataset`.
+      data: the dataset, an array N x ... (images in [-1, 1]), a `gan_jax.data.Dataset`, or for a conditional
+        GAN the tuple (images, labels) (`gan_jax.data.Labelled(dataset)`).
       run_dir: the run directory (new or empty; with resume=True, an existing run).
       steps: train until this step (a resumed run continues to it).
       key: what `engine.init` takes: a typed key (an int seed is jax.random.key(seed)), or `gan_jax.Streams`.
@@ -491,7 +502,7 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
                      checkpoint_interval=checkpoint_interval)
     images = _array(data)
     if hasattr(engine, "check_data"):
-        engine.check_data(tuple(images.shape[1:]))
+        engine.check_data(tuple(_first(images).shape[1:]))
     info = describe_data(data)
     primary = parallel.primary()
     mesh = getattr(engine, "parallel", None)
@@ -555,7 +566,7 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
     if mesh is not None and mesh.n > 1:
         hosts = f" on {jax.process_count()} processes" if jax.process_count() > 1 else ""
         where = f"{mesh.n} {jax.devices()[0].platform} devices{hosts}, "
-    log.say(f"training {name} ({images.shape[0]} samples) into {run_dir}; {where}steps {step} -> {total}")
+    log.say(f"training {name} ({_first(images).shape[0]} samples) into {run_dir}; {where}steps {step} -> {total}")
     for note in notes:
         log.say(note)
     plateau = Plateau(window, tol)

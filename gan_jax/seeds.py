@@ -204,6 +204,20 @@ class Seeds:
         """
         return self.engine.noise(key, n)
 
+    def grid_noise(self, key, n: int):
+        """The engine's preview noise and grid columns (`GAN.grid_noise`), the same for every seed.
+
+        Args:
+          key: a typed key. n: samples wanted.
+
+        Returns:
+          (noise, columns or None).
+
+        >>> # z, cols = seeds.grid_noise(jax.random.key(1234), 16)
+        """
+        grid = getattr(self.engine, "grid_noise", None)
+        return grid(key, n) if grid is not None else (self.engine.noise(key, n), None)
+
     def member(self, state, i: int) -> Any:
         """Seed i's state, as the wrapped engine takes it.
 

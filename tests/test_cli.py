@@ -14,7 +14,7 @@ import pytest
 from gan_jax.cli import main
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: bimodal1d_gan, grid25_gan, mnist_ae, mnist_dcgan, mnist_dcgan_tuned, mnist_gan, mnist_linear_ae, mnist_vae, mnist_vae50, ring8_gan"),
+    (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: bimodal1d_gan, grid25_gan, mnist_acgan, mnist_ae, mnist_cgan, mnist_cgan_projection, mnist_dcgan, mnist_dcgan_tuned, mnist_gan, mnist_linear_ae, mnist_vae, mnist_vae50, ring8_gan"),
     (["train", "mnist_gan", "--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
     (["train", "mnist_gan", "--set", "train.steps=ten"], "train.steps: 'ten' is not a valid int"),
     (["train", "mnist_gan", "--set", "train.batch_size=0"], "train.batch_size: must be > 0, got 0"),

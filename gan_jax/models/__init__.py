@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 
-from gan_jax.models import autoencoder, dcgan, mlp
+from gan_jax.models import autoencoder, conditional, dcgan, mlp
 
 
 def mlp_players(sample_shape: tuple[int, ...], z_dim: int = 100, hidden: int = 128, layers: int = 1,
@@ -58,4 +58,41 @@ def dcgan_players(sample_shape: tuple[int, ...], z_dim: int = 100, leak: float =
             functools.partial(dcgan.Discriminator, shape, leak, d_norm, pack))
 
 
-__all__ = ["autoencoder", "dcgan", "mlp", "mlp_players", "dcgan_players"]
+CONDITIONING = ("concat", "projection", "acgan")
+
+
+def conditional_players(players, sample_shape: tuple[int, ...], classes: int, z_dim: int,
+                        conditioning: str = "concat"):
+    """Conditional players from a builder of unconditional ones (`mlp_players`, `dcgan_players`).
+
+    Args:
+      players: shape -> (G factory, D factory), e.g. functools.partial(mlp_players, z_dim=100).
+      sample_shape: (H, W, C) of the images. classes: labels. z_dim: G's noise dimension.
+      conditioning: "concat" (the book's CGAN: z times a label embedding, the label as an extra image
+        channel for D), "projection" (a projection discriminator) or "acgan" (an auxiliary classifier;
+        train with `gan_jax.losses.ACGANLoss`).
+
+    Returns:
+      (generator factory, discriminator factory) for (z, labels) noise and (images, labels) samples.
+
+    >>> G, D = conditional_players(functools.partial(mlp_players, z_dim=8, hidden=16), (28, 28, 1), 10, 8)
+    """
+    if conditioning not in CONDITIONING:
+        raise ValueError(f"conditioning: got {conditioning!r}, expected one of {', '.join(CONDITIONING)}")
+    if classes < 2:
+        raise ValueError(f"classes: a conditional GAN needs >= 2 classes, got {classes}")
+    shape = tuple(sample_shape)
+    if len(shape) != 3:
+        raise ValueError(f"conditional players need H x W x C images, got samples of shape {shape}")
+    g, d = players(shape)
+    generator = functools.partial(conditional.LabelledGenerator, g, classes, z_dim)
+    if conditioning == "concat":
+        _, d_wide = players((*shape[:-1], shape[-1] + 1))
+        return generator, functools.partial(conditional.ConcatDiscriminator, d_wide, classes, shape)
+    if conditioning == "projection":
+        return generator, functools.partial(conditional.ProjectionDiscriminator, d, classes)
+    return generator, functools.partial(conditional.ACGANDiscriminator, d, classes)
+
+
+__all__ = ["autoencoder", "conditional", "dcgan", "mlp", "mlp_players", "dcgan_players", "conditional_players",
+           "CONDITIONING"]

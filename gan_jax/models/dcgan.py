@@ -88,16 +88,43 @@ class Discriminator(nnx.Module):
         self.bn2 = _batch_norm(64, rngs) if norm == "batch" else None
         self.bn3 = _batch_norm(128, rngs) if norm == "batch" else None
         side = lambda n: -(-(-(-(-(-n // 2)) // 2)) // 2)  # noqa: E731  three 'same' stride-2 convs
-        self.out = nnx.Linear(side(h) * side(w) * 128, 1, kernel_init=_INIT, rngs=rngs)
+        self.feature_dim = side(h) * side(w) * 128
+        self.out = nnx.Linear(self.feature_dim, 1, kernel_init=_INIT, rngs=rngs)
 
     def _norm(self, bn, h: jax.Array, train: bool) -> jax.Array:
         return h if bn is None else bn(h, use_running_average=not train)
 
-    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    def features(self, x: jax.Array, train: bool = False) -> jax.Array:
+        """The last conv block's activations, flattened.
+
+        Args:
+          x: B * pack images. train: batch statistics (True) or running averages.
+
+        Returns:
+          B x feature_dim.
+
+        >>> # h = d.features(x, train=True); logits = d.head(h)     # == d(x, train=True)
+        """
         if self.pack > 1:  # (B*m) x H x W x C -> B x H x W x (m*C)
             b, h, w, c = x.shape
             x = x.reshape(b // self.pack, self.pack, h, w, c).transpose(0, 2, 3, 1, 4).reshape(b // self.pack, h, w, -1)
         h = jax.nn.leaky_relu(self.conv1(x), self.leak)
         h = jax.nn.leaky_relu(self._norm(self.bn2, self.conv2(h), train), self.leak)
         h = jax.nn.leaky_relu(self._norm(self.bn3, self.conv3(h), train), self.leak)
-        return self.out(h.reshape(h.shape[0], -1))[:, 0]
+        return h.reshape(h.shape[0], -1)
+
+    def head(self, h: jax.Array) -> jax.Array:
+        """The logit from `features`.
+
+        Args:
+          h: B x feature_dim features.
+
+        Returns:
+          B logits.
+
+        >>> # d.head(d.features(x))
+        """
+        return self.out(h)[:, 0]
+
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        return self.head(self.features(x, train))

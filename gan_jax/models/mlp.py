@@ -28,10 +28,14 @@ class _Stack(nnx.Module):
         self.hidden = nnx.List([nnx.Linear(a, b, kernel_init=_KERNEL_INIT, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
         self.out = nnx.Linear(sizes[-1], out, kernel_init=_KERNEL_INIT, rngs=rngs)
 
-    def __call__(self, h: jax.Array) -> jax.Array:
+    def features(self, h: jax.Array) -> jax.Array:
+        """The last hidden layer's activations."""
         for layer in self.hidden:
             h = jax.nn.leaky_relu(layer(h), self.leak)
-        return self.out(h)
+        return h
+
+    def __call__(self, h: jax.Array) -> jax.Array:
+        return self.out(self.features(h))
 
 
 class Generator(nnx.Module):
@@ -58,7 +62,34 @@ class Discriminator(nnx.Module):
                  *, rngs: nnx.Rngs):
         self.pack = pack
         self.net = _Stack(pack * math.prod(sample_shape), hidden, layers, 1, leak, rngs=rngs)
+        self.feature_dim = hidden if layers else pack * math.prod(sample_shape)
+
+    def features(self, x: jax.Array, train: bool = False) -> jax.Array:
+        """The last hidden layer's activations (what the logit is a linear function of).
+
+        Args:
+          x: B * pack samples. train: unused (no batch statistics).
+
+        Returns:
+          B x feature_dim.
+
+        >>> # h = d.features(x); logits = d.head(h)     # == d(x)
+        """
+        del train
+        return self.net.features(x.reshape((x.shape[0] // self.pack, -1)))
+
+    def head(self, h: jax.Array) -> jax.Array:
+        """The logit from `features`.
+
+        Args:
+          h: B x feature_dim features.
+
+        Returns:
+          B logits.
+
+        >>> # d.head(d.features(x))
+        """
+        return self.net.out(h)[:, 0]
 
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-        del train
-        return self.net(x.reshape((x.shape[0] // self.pack, -1)))[:, 0]
+        return self.head(self.features(x, train))

@@ -1,0 +1,16 @@
+"""ACGAN (Odena et al. 2017) on MNIST: the DCGAN discriminator with an auxiliary classifier head.
+
+    gan-jax train mnist_acgan --set data.source=npz data.path=/path/to/mnist.npz
+
+D returns its real/fake logit and 10 class logits on its features; both players add the classifier's
+cross-entropy to the book's non-saturating loss (`gan_jax.losses.ACGANLoss`): D on real and fake
+samples, G on its own, so G learns to draw digits the classifier reads as the label asked for. D takes one
+joint step on the real and fake batch. G and the recipe are `mnist_cgan`'s.
+"""
+
+from experiments import mnist_cgan
+from gan_jax.config import Config
+
+
+def get_config() -> Config:
+    return mnist_cgan.get_config("acgan", "mnist_acgan")
