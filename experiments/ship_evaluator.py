@@ -4,7 +4,8 @@
     python -m experiments.ship_evaluator --classifier runs/mnist_classifier --set data.source=npz data.path=/path/to/mnist.npz
 
 It stores the classifier's weights, its features of the 10,000 test digits (the reference) and of the first
-10,000 training digits (the real floor, in the order `gan-jax eval` has always used: data.seed 0), and a card
+10,000 training digits (the real floor, in the order `gan-jax eval` has always used: data.seed 0), both sets'
+labels (for the per-class metrics of conditional GANs), and a card
 with the test accuracy, the floor's metrics at n = 10,000, and the sha256 of each file.
 """
 
@@ -43,7 +44,7 @@ def main() -> None:
             "made_by": ["gan-jax classifier --set data.source=npz data.path=mnist.npz",
                         "python -m experiments.ship_evaluator --classifier DIR --set data.source=npz data.path=mnist.npz"],
             "jax": jax.__version__, "floor_10000_k5": floor_metrics}
-    card = frozen.export(clf, test.images, floor.images, card, a.out)
+    card = frozen.export(clf, test.images, floor.images, card, a.out, test.labels, floor.labels)
     print(f"wrote {a.out}: test accuracy {100 * card['test_accuracy']:.2f}%, weights {card['weights_bytes']} bytes, "
           f"reference {card['reference_bytes']} bytes; floor FD {floor_metrics['fd']:.3f}")
 

@@ -223,18 +223,22 @@ def _eval(args) -> int:
     from gan_jax import data as data_lib
     from gan_jax.config import DataConfig
     from gan_jax.metrics import classifier, evaluate, frozen
+    from gan_jax.seeds import summarise
 
     if args.n <= 0 or args.k <= 0:
         raise run.RunError(f"--n and --k must be > 0, got {args.n} and {args.k}")
     source = Path(args.source)
-    weights = None
+    weights = requested = None
+    if pretrained.is_name(args.source) or source.is_dir():
+        k = build.classes_of(build.load_run(args.source).engine)
+        requested = np.arange(args.n) % k if k else None  # a conditional GAN: every class equally
     if pretrained.is_name(args.source):
-        images = build.sample(args.source, args.n, args.seed, weights=args.weights)
+        images = build.sample(args.source, args.n, args.seed, weights=args.weights, labels=requested)
         weights = "auto"
         out = Path(args.json) if args.json else Path(f"{args.source[len(pretrained.PREFIX):]}.eval.json")
     elif source.is_dir():
         weights = build.weights_used(build.load_run_config(source), args.weights)  # checked before sampling
-        images = build.sample(source, args.n, args.seed, weights=weights)
+        images = build.sample(source, args.n, args.seed, weights=weights, labels=requested)
         out = Path(args.json) if args.json else source / "eval.json"
     elif args.weights != "auto":
         raise run.RunError(f"--weights {args.weights} picks a run's weights; {source} is not a run directory")
@@ -260,6 +264,7 @@ def _eval(args) -> int:
         n_floor = min(n, len(ref["floor_features"]))
         ref_feats, floor_feats, floor_probs = (ref["reference_features"], ref["floor_features"][:n_floor],
                                                ref["floor_probs"][:n_floor])
+        ref_labels, floor_labels = ref["reference_labels"], ref["floor_labels"][:n_floor]
         print(f"evaluating {n} images{each}{which} with {frozen.NAME} against {clf.info['reference']} "
               f"({len(ref_feats)} images); real floor: {n_floor} of its training digits")
     else:
@@ -271,13 +276,24 @@ def _eval(args) -> int:
               f"real floor: {len(floor.images)} images of {floor.source}")
         ref_feats, _ = clf.apply(reference.images)
         floor_feats, floor_probs = clf.apply(floor.images)
+        ref_labels, floor_labels = reference.labels, floor.labels
+    features = [clf.apply(x) for x in sets]
     if seeds:
-        results = evaluate.evaluate_seeds([clf.apply(x) for x in sets], ref_feats, floor_feats, floor_probs, args.k)
+        results = evaluate.evaluate_seeds(features, ref_feats, floor_feats, floor_probs, args.k)
     else:
-        results = evaluate.evaluate_features(*clf.apply(sets[0]), ref_feats, floor_feats, floor_probs, args.k)
+        results = evaluate.evaluate_features(*features[0], ref_feats, floor_feats, floor_probs, args.k)
+    if requested is not None:  # conditional: the class asked for, and FD class by class
+        per_set = [evaluate.conditional(f, p, requested, ref_feats, ref_labels, floor_feats, floor_labels)
+                   for f, p in features]
+        results["conditional"], cond_se = summarise(per_set) if seeds else (per_set[0], None)
+        if seeds:
+            results["conditional_se"], results["conditional_per_seed"] = cond_se, per_set
     results.update(input=str(source), weights=weights, classifier=str(args.classifier or "shipped"),
                    classifier_test_accuracy=clf.info["test_accuracy"])
     print(evaluate.table(results["samples"], results["real_floor"], results.get("samples_se")))
+    if requested is not None:
+        print(evaluate.conditional_table(results["conditional"], clf.info["test_accuracy"],
+                                         results.get("conditional_se")))
     run.write_atomic(out, json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
     return 0

@@ -116,6 +116,17 @@ def test_cli_samples_the_labels_asked_for(tmp_path, capsys, tiny_cli):
     assert np.load(tmp_path / "x.npy").shape == (6, 28, 28, 1)
     assert main(["sample", str(r), "--n", "2", "--label", "all", "--out", str(tmp_path / "g.png")]) == 0
     assert "one row per label (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)" in capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["eval", str(r), "--n", "40", "--k", "3"]) == 0
+    assert "label accuracy (the class asked for)" in capsys.readouterr().out
+    cond = json.loads((r / "eval.json").read_text())["conditional"]
+    from gan_jax.metrics import frozen
+
+    asked = np.arange(40) % 10  # eval asks for every class equally, with the noise of --seed 0
+    _, probs = frozen.load().apply(build.sample(r, 40, 0, labels=asked))
+    assert cond["label_accuracy"] == pytest.approx(float(np.mean(probs.argmax(1) == asked)))
+    assert cond["classes"] == list(range(10)) and len(cond["fd_per_class"]) == 10
+    assert cond["fd_class_mean"] == pytest.approx(np.mean(cond["fd_per_class"]))
     for argv, fragment in [
         (["sample", str(r), "--n", "2", "--label", "10", "--out", str(tmp_path / "z.npy")], "label 10 is out of range"),
         (["sample", str(r), "--n", "2", "--label", "seven", "--out", str(tmp_path / "z.npy")], "--label must be"),

@@ -322,3 +322,58 @@ def evaluate_seeds(per_seed: list[tuple], ref_feats, floor_feats, floor_probs, k
     return {"samples": means, "samples_se": errors, "per_seed": results, "seeds": len(results),
             "real_floor": compare(floor_feats, floor_probs, ref_feats, stats, k, radii), "k": k,
             "reference_n": int(len(ref_feats))}
+
+
+def conditional(fake_feats, fake_probs, requested, ref_feats, ref_labels, floor_feats, floor_labels) -> dict:
+    """A conditional GAN's metrics: whether its samples are the class asked for, and FD class by class.
+
+    Args:
+      fake_feats, fake_probs: the samples' features and class probabilities. requested: the label each
+        sample was drawn for. ref_feats, ref_labels: the reference (test digits) and their labels.
+      floor_feats, floor_labels: real training digits and their labels (the per-class floor).
+
+    Returns:
+      {"label_accuracy": share of samples the classifier puts in the requested class, "fd_per_class": FD of
+      each class's samples to that class's reference digits, "fd_per_class_floor": the same for real digits,
+      "fd_class_mean", "fd_class_mean_floor": their means over classes}.
+
+    >>> f = np.random.default_rng(0).normal(size=(60, 3))
+    >>> y = np.arange(60) % 2
+    >>> r = conditional(f, np.eye(2)[y], y, f, y, f, y)
+    >>> r["label_accuracy"], r["fd_class_mean"] < 1e-6
+    (1.0, True)
+    """
+    requested, ref_labels, floor_labels = (np.asarray(a) for a in (requested, ref_labels, floor_labels))
+    classes = sorted(set(requested.tolist()))
+    fds, floors = [], []
+    for c in classes:
+        ref = gaussian(ref_feats[ref_labels == c])
+        fds.append(frechet_distance(*gaussian(fake_feats[requested == c]), *ref))
+        floors.append(frechet_distance(*gaussian(floor_feats[floor_labels == c]), *ref))
+    return {"label_accuracy": float(np.mean(np.asarray(fake_probs).argmax(1) == requested)), "classes": classes,
+            "fd_per_class": fds, "fd_per_class_floor": floors, "fd_class_mean": float(np.mean(fds)),
+            "fd_class_mean_floor": float(np.mean(floors))}
+
+
+def conditional_table(result: dict, label_floor: float, se: dict | None = None) -> str:
+    """The printed lines of `conditional`: label accuracy beside its floor, FD per class beside its floor.
+
+    Args:
+      result: `conditional`'s output (for several seeds: the means). label_floor: the classifier's test
+        accuracy. se: for several seeds, the standard errors.
+
+    Returns:
+      Text.
+
+    >>> print(conditional_table({"label_accuracy": 0.9, "classes": [0], "fd_per_class": [2.0],
+    ...     "fd_per_class_floor": [1.0], "fd_class_mean": 2.0, "fd_class_mean_floor": 1.0}, 0.99).splitlines()[0])
+    label accuracy (the class asked for)        0.900      0.990
+    """
+    pm = lambda key, fmt, v: fmt.format(v) + ("" if se is None else " ± " + fmt.format(se[key]))  # noqa: E731
+    lines = [f"{'label accuracy (the class asked for)':<38} {pm('label_accuracy', '{:.3f}', result['label_accuracy']):>10} "
+             f"{label_floor:>10.3f}",
+             f"{'FD per class, mean over classes':<38} {pm('fd_class_mean', '{:.2f}', result['fd_class_mean']):>10} "
+             f"{result['fd_class_mean_floor']:>10.2f}"]
+    per = "  ".join(f"{c}: {v:.1f}" for c, v in zip(result["classes"], result["fd_per_class"]))
+    floor = "  ".join(f"{c}: {v:.2f}" for c, v in zip(result["classes"], result["fd_per_class_floor"]))
+    return "\n".join(lines + [f"  FD by class: {per}", f"  real floor:  {floor}"])

@@ -60,13 +60,15 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def export(clf: classifier_lib.Classifier, reference: np.ndarray, floor: np.ndarray, card: dict,
-           out: Path = ASSETS) -> dict:
+           out: Path = ASSETS, reference_labels: np.ndarray | None = None, floor_labels: np.ndarray | None = None
+           ) -> dict:
     """Writes the shipped evaluator from a trained classifier.
 
     Args:
       clf: the trained Classifier. reference: the test images in [-1, 1]. floor: training images in [-1, 1]
         (as many as the largest sample set the floor should cover). card: what to record beside the
         hashes (test accuracy, how it was made). out: the folder (default the package's assets).
+      reference_labels, floor_labels: the digits' labels (what per-class metrics of conditional GANs need).
 
     Returns:
       The card written.
@@ -79,9 +81,12 @@ def export(clf: classifier_lib.Classifier, reference: np.ndarray, floor: np.ndar
     _save_npz(weights, flat_arrays(to_nested(clf.params)))
     ref_feats, _ = clf.apply(reference)
     floor_feats, floor_probs = clf.apply(floor)
-    _save_npz(ref_path, {"reference_features": ref_feats.astype(np.float32),
-                         "floor_features": floor_feats.astype(np.float32),
-                         "floor_probs": floor_probs.astype(np.float32)})
+    arrays = {"reference_features": ref_feats.astype(np.float32), "floor_features": floor_feats.astype(np.float32),
+              "floor_probs": floor_probs.astype(np.float32)}
+    if reference_labels is not None:
+        arrays.update(reference_labels=np.asarray(reference_labels, np.int32),
+                      floor_labels=np.asarray(floor_labels, np.int32))
+    _save_npz(ref_path, arrays)
     card = {**card, "image_shape": list(clf.image_shape), "reference_n": int(len(reference)),
             "floor_n": int(len(floor)), "weights_sha256": sha256(weights), "reference_sha256": sha256(ref_path),
             "weights_bytes": weights.stat().st_size, "reference_bytes": ref_path.stat().st_size}
@@ -148,7 +153,8 @@ def reference() -> dict[str, np.ndarray]:
     """The shipped reference: test-digit features and the real floor's features and probabilities.
 
     Returns:
-      {"reference_features": 10000 x 128, "floor_features": N x 128, "floor_probs": N x 10}.
+      {"reference_features": 10000 x 128, "floor_features": N x 128, "floor_probs": N x 10,
+      "reference_labels": 10000, "floor_labels": N}.
 
     >>> # ref = reference(); ref["reference_features"].shape
     """
