@@ -14,7 +14,8 @@ TINY = {
     "relativistic.py": ["--steps", "10", "--run-dir", "{tmp}/run"],
     "hand_loop.py": ["--steps", "10", "--batch", "16", "--out", "{tmp}/grid.png"],
     "vae_retrieval.py": ["--steps", "20", "--run-dir", "{tmp}/run", "--out", "{tmp}/grid.png"],
-    "seeds_vmap.py": ["--seeds", "2", "--steps", "10", "--chunk", "5", "--out", "{tmp}/seed"],
+    "seeds_vmap.py": ["--seeds", "2", "--steps", "10", "--run-dir", "{tmp}/run"],
+    "conditional.py": ["--steps", "10", "--run-dir", "{tmp}/run"],
 }
 
 
