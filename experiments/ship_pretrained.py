@@ -33,6 +33,8 @@ def main() -> None:
     p.add_argument("--float16", action="store_true")
     a = p.parse_args()
     eng, state, cfg, step = build.load_run(a.run_dir)
+    if cfg.train.seeds > 1:
+        raise SystemExit(f"{a.run_dir} trained {cfg.train.seeds} seeds; ship a run of one seed")
     if isinstance(eng, GAN):
         weights = build.weights_used(cfg, "auto")
         part = {"g_params": state.g_ema if weights == "ema" else state.g_params, "g_rest": state.g_rest}

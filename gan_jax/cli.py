@@ -312,6 +312,9 @@ def _likelihood(args) -> int:
     cfg = build.load_run_config(args.run_dir)
     if cfg.model.name != "vae":
         raise run.RunError(f"{args.run_dir} is a {cfg.model.name} run; the likelihood needs a VAE (model.name=vae)")
+    if cfg.train.seeds > 1:
+        raise run.RunError(f"{args.run_dir} trained {cfg.train.seeds} seeds; the likelihood takes a run of one seed "
+                           "(not yet per seed: its test-set ELBO per seed is in ae_eval.json)")
     test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=args.n))
     model, state, _, step = build.load_run(args.run_dir)
     x_in, t = ae_report.test_inputs(model, test.images, args.seed)

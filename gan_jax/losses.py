@@ -210,7 +210,9 @@ class ACGANLoss:
 
     Args:
       adversarial: the loss on the logits (default the book's non-saturating one). weight: the
-        classification term's weight.
+        classification term's weight. classify_fakes: D's classifier also learns G's samples under the
+        labels they were drawn for (Odena et al.); False: only real samples teach it, and G alone is
+        pulled toward what it reads as the label.
 
     >>> loss = ACGANLoss()
     >>> out = (jnp.zeros(2), jnp.zeros((2, 4)), jnp.array([0, 1]))
@@ -221,16 +223,19 @@ class ACGANLoss:
 
     adversarial: Loss = non_saturating
     weight: float = 1.0
+    classify_fakes: bool = True
 
     @property
     def name(self) -> str:
-        return f"acgan({loss_name(self.adversarial)}, weight={self.weight:g})"
+        fakes = "" if self.classify_fakes else ", real only"
+        return f"acgan({loss_name(self.adversarial)}, weight={self.weight:g}{fakes})"
 
     def __call__(self, real, fake) -> tuple[jax.Array, jax.Array]:
         (l_real, c_real, y_real), (l_fake, c_fake, y_fake) = real, fake
         d_adv, g_adv = self.adversarial(l_real, l_fake)
         ce_real, ce_fake = class_cross_entropy(c_real, y_real), class_cross_entropy(c_fake, y_fake)
-        return d_adv + self.weight * (ce_real + ce_fake), g_adv + self.weight * ce_fake
+        d_class = ce_real + ce_fake if self.classify_fakes else ce_real
+        return d_adv + self.weight * d_class, g_adv + self.weight * ce_fake
 
 
 BUILT_IN: dict[str, Loss] = {

@@ -76,6 +76,9 @@ def test_acgan_loss_by_hand():
     ce_f = np.mean([ce(np.array([0.0, 0.0]), 1), ce(np.array([3.0, 0.0]), 0)])
     assert float(d) == pytest.approx(d_adv + 0.5 * (ce_r + ce_f), rel=1e-5)
     assert float(g) == pytest.approx(g_adv + 0.5 * ce_f, rel=1e-5)
+    d, g = gj.losses.ACGANLoss(weight=0.5, classify_fakes=False)((logit_r, cls_r, y_r), (logit_f, cls_f, y_f))
+    assert float(d) == pytest.approx(d_adv + 0.5 * ce_r, rel=1e-5)  # only real samples teach D's classifier
+    assert float(g) == pytest.approx(g_adv + 0.5 * ce_f, rel=1e-5)
 
 
 def _conditional(cfg, **model):

@@ -131,3 +131,4 @@ def test_autoencoder_seeds_report_mean_and_se(tmp_path):
     assert top["seeds"] == 2 and top["test_elbo"] == pytest.approx(np.mean(each))
     assert top["se"]["test_elbo"] == pytest.approx(abs(each[0] - each[1]) / 2) and top["se"]["test_elbo"] > 0
     assert (tmp_path / "v" / "seed1" / "reconstructions.png").is_file()
+    assert main(["likelihood", str(tmp_path / "v"), "--k", "2"]) == 2  # one seed's run only, said clearly
