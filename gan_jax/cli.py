@@ -187,7 +187,7 @@ def _labels(args):
     from gan_jax import build, run
 
     if args.label == "all":
-        k = build.classes_of(build.load_run(args.run_dir).engine)
+        k = build.load_run_config(args.run_dir).model.classes
         if not k:
             raise run.RunError(f"--label picks the class of a conditional GAN; {args.run_dir} is unconditional")
         return list(range(k))
@@ -230,7 +230,7 @@ def _eval(args) -> int:
     source = Path(args.source)
     weights = requested = None
     if pretrained.is_name(args.source) or source.is_dir():
-        k = build.classes_of(build.load_run(args.source).engine)
+        k = build.load_run_config(args.source).model.classes  # the config says; no need to load the weights twice
         requested = np.arange(args.n) % k if k else None  # a conditional GAN: every class equally
     if pretrained.is_name(args.source):
         images = build.sample(args.source, args.n, args.seed, weights=args.weights, labels=requested)
