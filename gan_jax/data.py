@@ -93,6 +93,87 @@ class Labelled:
         return {**self.dataset.describe(), "labelled": True}
 
 
+def labelled_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """A stratified random labelled subset: `per_class` examples of every class, chosen by `seed`.
+
+    Args:
+      labels: N int labels of the training set (classes 0 .. K-1, each with at least per_class examples).
+      per_class: examples kept per class. seed: picks them (numpy's PCG64).
+
+    Returns:
+      K * per_class sorted int64 indices into the training set.
+
+    >>> labelled_subset(np.array([0, 1, 0, 1, 0, 1]), 2, 0).size
+    4
+    """
+    labels = np.asarray(labels)
+    if per_class < 1:
+        raise ValueError(f"data.labels_per_class: must be >= 1, got {per_class}")
+    classes, counts = np.unique(labels, return_counts=True)
+    if counts.min(initial=per_class) < per_class:
+        c = classes[np.argmin(counts)]
+        raise ValueError(f"data.labels_per_class: {per_class} labels per class, but class {c} has only "
+                         f"{counts.min()} examples; lower it to at most {counts.min()}")
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
+    return np.sort(np.concatenate(picked))
+
+
+@dataclasses.dataclass(frozen=True)
+class SemiSupervised:
+    """A Dataset as the data of a semi-supervised GAN: `images` is `sampling.Parts(images, (labelled images,
+    their labels))`, every image unlabelled beside a stratified labelled subset (`labelled_subset`). Only
+    the subset's labels reach the engine. With several seeds, one subset per seed, stacked along a leading
+    axis (train it with `Seeds(gan, n, data_axes=Parts(None, 0))`).
+
+    Args:
+      dataset: the training Dataset. per_class: labels kept per class.
+      seeds: the subsets' seeds: an int for one subset, a sequence for one per seed.
+
+    >>> # gj.fit(sgan, SemiSupervised(gj.data.load(cfg.data), 10, 0), run_dir=..., steps=...)
+    """
+
+    dataset: "Dataset"
+    per_class: int = 10
+    seeds: "int | tuple[int, ...]" = 0
+
+    def indices(self) -> np.ndarray:
+        """The labelled subsets' indices: K*per_class, or seeds x K*per_class.
+
+        Args:
+          none.
+
+        Returns:
+          int64 indices into the dataset.
+
+        >>> # SemiSupervised(ds, 10, 0).indices().shape  -> (100,)
+        """
+        if isinstance(self.seeds, int):
+            return labelled_subset(self.dataset.labels, self.per_class, self.seeds)
+        return np.stack([labelled_subset(self.dataset.labels, self.per_class, s) for s in self.seeds])
+
+    @property
+    def images(self):
+        from gan_jax.sampling import Parts
+
+        idx = self.indices()
+        return Parts(self.dataset.images, (self.dataset.images[idx], self.dataset.labels[idx].astype(np.int32)))
+
+    def describe(self) -> dict:
+        """data.json's content: the dataset's, with the labelled subset.
+
+        Args:
+          none.
+
+        Returns:
+          {"source", "n", "image_shape", "labels_per_class", "labelled_indices"}.
+
+        >>> # SemiSupervised(ds).describe()["labels_per_class"]  -> 10
+        """
+        return {**self.dataset.describe(), "labels_per_class": self.per_class,
+                "labelled_indices": self.indices().tolist()}
+
+
 def to_unit_range(pixels: np.ndarray) -> np.ndarray:
     """uint8 pixels (0..255) -> float32 in [-1, 1]; adds a channel axis to N x H x W.
 

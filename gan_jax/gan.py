@@ -725,15 +725,15 @@ class GAN:
         p = self.parallel
         turns = []
         x_real = None
-        n = jax.tree.leaves(images)[0].shape[0]
+        n = sampling.size(images)
         for turn in range(self.settings.n_critic):
             k = jax.random.fold_in(k_d, turn) if turn else k_d
             if self.settings.gp_weight > 0:
                 k, k_turn = jax.random.split(k)
             else:
                 k_turn = jax.random.fold_in(k, 1)  # only the stochastic layers read it
-            idx = self.batch_indices(state, n, turn)
-            x_real = jax.tree.map(lambda a: p.shard(jnp.take(a, idx, axis=0)), images)
+            x_real = jax.tree.map(p.shard, sampling.draw(images, state.data_key, state.step, b,
+                                                         self.settings.sampling, turn, self.settings.n_critic))
             state, m = self.d_step(state, x_real, jax.tree.map(p.shard, self.noise(k, b)), k_turn)
             turns.append(m)
         d_metrics = turns[0] if len(turns) == 1 else jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *turns)

@@ -81,3 +81,69 @@ def batch_indices(data_key: jax.Array, step: jax.Array, n: int, b: int, sampling
         return jax.random.randint(jax.random.fold_in(key, turn) if turn else key, (b,), 0, n)
     epoch, i = jnp.divmod(step * turns + turn, n // b)
     return permute(jax.random.fold_in(data_key, -1 - epoch), i * b + jnp.arange(b), n)
+
+
+@jax.tree_util.register_pytree_node_class
+class Parts(tuple):
+    """A dataset of several parts of different lengths, each drawn at its own indices: a batch of it is
+    the tuple of each part's batch. A semi-supervised GAN trains on `Parts(images, (labelled_images,
+    labels))`: an unlabelled batch from all the images and a labelled one from the small labelled set.
+
+    Part 0 is drawn exactly as a plain dataset is (so its batches are those of a run on it alone); part j
+    from the data key folded with j. A part may be an array or a tuple of arrays of one length.
+
+    >>> data = Parts(jnp.zeros((8, 2)), (jnp.ones((3, 2)), jnp.arange(3)))
+    >>> x, (xl, yl) = draw(data, jax.random.key(0), jnp.asarray(0), 4, "replacement")
+    >>> x.shape, xl.shape, yl.shape
+    ((4, 2), (4, 2), (4,))
+    """
+
+    def tree_flatten(self):
+        return tuple(self), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return tuple.__new__(cls, children)
+
+    def __new__(cls, *parts):
+        if not parts:
+            raise ValueError("Parts needs at least one part")
+        return super().__new__(cls, parts)
+
+    def __repr__(self) -> str:
+        return f"Parts({', '.join(type(p).__name__ for p in self)})"
+
+
+def size(data) -> int:
+    """How many examples an epoch has: the length of the data's first array (a Parts: of part 0).
+
+    Args:
+      data: an array, a tuple of arrays of one length, or `Parts`.
+
+    Returns:
+      The length.
+
+    >>> size(Parts(jnp.zeros((8, 2)), jnp.zeros((3, 2))))
+    8
+    """
+    return jax.tree.leaves(data)[0].shape[0]
+
+
+def draw(data, data_key: jax.Array, step: jax.Array, b: int, sampling: str, turn: int = 0, turns: int = 1):
+    """The batch that `turn` of `step` reads: `b` examples of each part, at `batch_indices`.
+
+    Args:
+      data: an array, a tuple of arrays of one length (drawn at the same indices), or `Parts`.
+      data_key, step, b, sampling, turn, turns: as `batch_indices`.
+
+    Returns:
+      The batch, shaped as `data` with `b` rows per array.
+
+    >>> draw(jnp.arange(10), jax.random.key(0), jnp.asarray(0), 3, "epoch").shape
+    (3,)
+    """
+    if isinstance(data, Parts):
+        return Parts(*(draw(part, jax.random.fold_in(data_key, j) if j else data_key, step, b, sampling, turn, turns)
+                       for j, part in enumerate(data)))
+    idx = batch_indices(data_key, step, size(data), b, sampling, turn, turns)
+    return jax.tree.map(lambda a: jnp.take(a, idx, axis=0), data)

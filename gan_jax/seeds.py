@@ -101,12 +101,16 @@ class Seeds:
     Args:
       engine: a `GAN`, `Autoencoder` or any engine whose init/train_step/sample are pure.
       n: how many seeds (>= 1).
+      data_axes: which parts of the dataset differ per seed, as a `jax.vmap` in_axes prefix of it: None
+        (default) shares the whole dataset; `sampling.Parts(None, 0)` shares part 0 (the images) and gives
+        each seed its own part 1 (stacked along a leading axis of size n: a semi-supervised GAN's labelled
+        subsets).
 
     Example:
       >>> # seeds = Seeds(gan, 5); states = seeds.init(jax.random.key(0))   # leaves: 5 x ...
     """
 
-    def __init__(self, engine, n: int):
+    def __init__(self, engine, n: int, data_axes: Any = None):
         if isinstance(engine, Seeds):
             raise ValueError("Seeds of Seeds: pass the engine itself")
         if not isinstance(n, int) or n < 1:
@@ -116,7 +120,8 @@ class Seeds:
             raise ValueError(f"seeds: trains on one device; this engine spans {mesh.n} devices (devices=1, or "
                              "train.devices=1, to train seeds together)")
         self.engine, self.n = engine, n
-        self._step = jax.vmap(engine.train_step, in_axes=(0, None))
+        self.data_axes = data_axes
+        self._step = jax.vmap(engine.train_step, in_axes=(0, data_axes))
         self._sample = jax.vmap(engine.sample, in_axes=(0, None))
 
     def __repr__(self) -> str:
@@ -163,7 +168,7 @@ class Seeds:
         """One iteration of every seed on the same dataset (each draws its own batch).
 
         Args:
-          state: stacked states. data: the whole dataset.
+          state: stacked states. data: the whole dataset (its `data_axes` parts stacked per seed).
 
         Returns:
           (stacked states, metrics): each metric's mean over seeds under its own name, and each seed's

@@ -1,0 +1,136 @@
+"""The semi-supervised GAN on the same engine: its loss by hand on a 3-class toy, D's logsumexp logit, the
+stratified labelled subset, the engine's two-part batches, a toy that learns to classify from 2 labels per
+class, seeds with their own subsets, and a bitwise resume."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+import pytest
+
+import gan_jax as gj
+from gan_jax import sampling
+from gan_jax.data import Dataset, SemiSupervised, labelled_subset
+from gan_jax.losses import SemiSupervisedLoss
+from gan_jax.models import mlp
+from gan_jax.models.conditional import SemiSupervisedDiscriminator
+from gan_jax.sampling import Parts
+from test_gan import _equal
+
+
+def _softplus(x):
+    return np.log1p(np.exp(x))
+
+
+def test_semi_supervised_loss_by_hand_on_three_classes():
+    """D: CE on the labelled logits + softplus(-lse(real)) + softplus(lse(fake)); G: softplus(-lse(fake)),
+    or with feature matching the squared distance of the mean features."""
+    c_lab = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
+    y_lab = np.array([0, 2])
+    l_real, l_fake = np.array([1.0, -0.5]), np.array([0.3, -2.0])
+    h_real, h_fake = np.array([[1.0, 2.0], [3.0, 0.0]]), np.array([[0.0, 0.0], [1.0, 1.0]])
+    logp = c_lab - np.log(np.exp(c_lab).sum(1, keepdims=True))
+    ce = -(logp[0, 0] + logp[1, 2]) / 2
+    d_adv = _softplus(-l_real).mean() + _softplus(l_fake).mean()
+    real = tuple(map(jnp.asarray, (l_real, c_lab, y_lab, h_real)))
+    fake = tuple(map(jnp.asarray, (l_fake, h_fake)))
+    d, g = SemiSupervisedLoss()(real, fake)
+    assert float(d) == pytest.approx(ce + d_adv, rel=1e-6)
+    assert float(g) == pytest.approx(_softplus(-l_fake).mean(), rel=1e-6)
+    d_fm, g_fm = SemiSupervisedLoss(feature_matching=True, unsupervised=0.5)(real, fake)
+    assert float(d_fm) == pytest.approx(ce + 0.5 * d_adv, rel=1e-6)
+    assert float(g_fm) == pytest.approx(((h_real.mean(0) - h_fake.mean(0)) ** 2).sum(), rel=1e-6)  # (1.5^2 + 0.5^2)
+    with pytest.raises(ValueError, match="SemiSupervisedDiscriminator's outputs"):
+        SemiSupervisedLoss()(fake, fake)
+
+
+def _toy_d(classes=3):
+    return functools.partial(SemiSupervisedDiscriminator, functools.partial(mlp.Discriminator, (2,), 16, 1, 0.2),
+                             classes)
+
+
+def test_d_logit_is_the_logsumexp_of_its_class_logits():
+    d = _toy_d()(rngs=nnx.Rngs(0))
+    x, xl, yl = jnp.arange(8.0).reshape(4, 2) / 8, jnp.ones((3, 2)), jnp.array([0, 1, 2])
+    logit, feats = d(x)
+    c = np.asarray(d.classify(x))
+    assert np.allclose(logit, np.log(np.exp(c).sum(1)), rtol=1e-6) and feats.shape == (4, 16)
+    logit2, c_lab, y_out, h = d((x, (xl, yl)))
+    assert np.allclose(logit2, logit, rtol=1e-6) and np.allclose(c_lab, d.classify(xl), rtol=1e-6)
+    assert y_out.tolist() == [0, 1, 2] and np.allclose(h, feats)
+
+
+def test_labelled_subset_is_stratified_seeded_and_checked():
+    labels = np.repeat(np.arange(10), 50)[np.random.default_rng(0).permutation(500)]
+    a = labelled_subset(labels, 10, seed=3)
+    assert a.size == 100 and len(set(a.tolist())) == 100
+    assert np.bincount(labels[a], minlength=10).tolist() == [10] * 10
+    assert np.array_equal(a, labelled_subset(labels, 10, seed=3))
+    assert not np.array_equal(a, labelled_subset(labels, 10, seed=4))
+    with pytest.raises(ValueError, match="class .* has only 50 examples; lower it to at most 50"):
+        labelled_subset(labels, 51, seed=0)
+
+
+def test_semi_supervised_data_carries_only_the_subsets_labels():
+    rng = np.random.default_rng(1)
+    ds = Dataset(rng.normal(size=(60, 2)).astype(np.float32), np.repeat(np.arange(3), 20).astype(np.int32), "toy")
+    images, (xl, yl) = SemiSupervised(ds, 2, 5).images
+    idx = labelled_subset(ds.labels, 2, 5)
+    assert images is ds.images and np.array_equal(xl, ds.images[idx]) and np.array_equal(yl, ds.labels[idx])
+    _, (xs, ys) = SemiSupervised(ds, 2, (5, 6)).images  # one subset per seed, stacked
+    assert xs.shape == (2, 6, 2) and np.array_equal(ys[0], yl) and SemiSupervised(ds, 2, 5).describe()[
+        "labelled_indices"] == idx.tolist()
+
+
+def test_part_zero_is_drawn_as_a_plain_dataset_and_parts_independently():
+    key, step = jax.random.key(7), jnp.asarray(3)
+    x = jnp.arange(50.0)
+    for mode in sampling.SAMPLING:
+        plain = sampling.draw(x, key, step, 8, mode)
+        assert np.array_equal(plain, x[sampling.batch_indices(key, step, 50, 8, mode)])
+        first, second = sampling.draw(Parts(x, x), key, step, 8, mode)
+        assert np.array_equal(first, plain) and not np.array_equal(second, plain)
+
+
+def _three_clusters(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.6, 0.0], [-0.3, 0.5], [-0.3, -0.5]])
+    y = rng.integers(0, 3, n)
+    return Dataset((centres[y] + 0.08 * rng.normal(size=(n, 2))).astype(np.float32), y.astype(np.int32), "toy")
+
+
+def _sgan(**loss):
+    G = functools.partial(mlp.Generator, 4, (2,), 16, 1, 0.2, output="linear")
+    return gj.GAN(G, _toy_d(), optax.adam(2e-3), optax.adam(2e-3), loss=SemiSupervisedLoss(**loss), z_dim=4,
+                  batch_size=32)
+
+
+def _accuracy(gan, state, ds):
+    d = gan.d.merge(state.d_params, state.d_rest, "float32")
+    return float(np.mean(np.argmax(np.asarray(d.classify(jnp.asarray(ds.images))), 1) == ds.labels))
+
+
+@pytest.mark.parametrize("feature_matching", [False, True])
+def test_a_toy_sgan_learns_three_classes_from_two_labels_each(feature_matching):
+    """600 unlabelled points in 3 clusters, 2 labels per cluster, 300 iterations: D's classifier labels
+    held-out points of the clusters (accuracy > 0.95; chance is 1/3)."""
+    ds, test = _three_clusters(), _three_clusters(300, seed=1)
+    gan = _sgan(feature_matching=feature_matching)
+    state = gan.init(0)
+    state, metrics = gj.jit(gj.repeat(gan.train_step, 300))(state, SemiSupervised(ds, 2, 0).images)
+    assert np.all(np.isfinite(metrics["d_loss"])) and _accuracy(gan, state, test) > 0.95
+
+
+def test_seeds_train_their_own_subsets_and_resume_bitwise(tmp_path):
+    ds = _three_clusters()
+    seeds = gj.Seeds(_sgan(), 2, data_axes=Parts(None, 0))
+    data = SemiSupervised(ds, 2, (0, 1))
+    full = gj.fit(seeds, data, run_dir=tmp_path / "full", steps=6, key=jax.random.key(0), progress=False)
+    gj.fit(seeds, data, run_dir=tmp_path / "half", steps=3, key=jax.random.key(0), progress=False)
+    half = gj.fit(seeds, data, run_dir=tmp_path / "half", steps=6, resume=True, progress=False)
+    assert _equal(full.state, half.state)
+    one = seeds.member(full.state, 0).d_params, seeds.member(full.state, 1).d_params
+    assert not _equal(*one)
