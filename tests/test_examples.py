@@ -16,6 +16,7 @@ TINY = {
     "vae_retrieval.py": ["--steps", "20", "--run-dir", "{tmp}/run", "--out", "{tmp}/grid.png"],
     "seeds_vmap.py": ["--seeds", "2", "--steps", "10", "--run-dir", "{tmp}/run"],
     "conditional.py": ["--steps", "10", "--run-dir", "{tmp}/run"],
+    "semi_supervised.py": ["--steps", "10", "--run-dir", "{tmp}/run"],
 }
 
 
