@@ -12,7 +12,7 @@ from gan_jax import build, pretrained
 from gan_jax.cli import main
 from gan_jax.gan import GAN
 
-SHIPPED = ("mnist_gan", "mnist_vae")
+SHIPPED = ("mnist_gan", "mnist_vae", "mnist_dcgan")
 
 
 def test_the_books_models_are_shipped_with_cards():
@@ -61,3 +61,15 @@ def test_damaged_weights_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "ROOT", tmp_path)
     with pytest.raises(gj.run.RunError, match="does not match its card's sha256"):
         gj.load_run("pretrained:mnist_gan")
+
+
+def test_every_shipped_file_is_in_the_package_data():
+    """A wheel (not only an editable install) carries the evaluator and every shipped model's files."""
+    import fnmatch
+    import tomllib
+
+    root = pretrained.ROOT.parents[1]  # gan_jax/
+    globs = tomllib.loads((root.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["gan_jax"]
+    files = [p.relative_to(root).as_posix() for p in (root / "assets").rglob("*") if p.is_file()]
+    missing = [f for f in files if not any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/") for g in globs)]
+    assert files and not missing, missing

@@ -14,14 +14,14 @@ def test_a_row_follows_its_json(tmp_path, monkeypatch):
     docs = tmp_path / "docs"
     shutil.copytree(results_page.DOCS, docs)
     evals = json.loads((docs / "dcgan_eval_20k.json").read_text())
-    evals["mnist_dcgan@20000"]["samples"]["fd"] = 123.456
+    evals["mnist_dcgan+ema@20000"]["samples"]["fd"] = 123.456
     (docs / "dcgan_eval_20k.json").write_text(json.dumps(evals))
     r = json.loads((docs / "results" / "mnist_vae50.likelihood_k5000.json").read_text())
     r["nll"] = 77.7
     (docs / "results" / "mnist_vae50.likelihood_k5000.json").write_text(json.dumps(r))
     monkeypatch.setattr(results_page, "DOCS", docs)
     page = results_page.render()
-    dcgan_row = next(line for line in page.splitlines() if line.startswith("| DCGAN (ch4, the book's) |"))
+    dcgan_row = next(line for line in page.splitlines() if line.startswith("| DCGAN (the book's), EMA of G |"))
     assert "| 123.46 |" in dcgan_row
     assert "| 77.70 ± 0.54 |" in page
     assert "../shared" not in page and "/path/to/mnist.npz" in page
