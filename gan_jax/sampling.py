@@ -103,6 +103,17 @@ class Parts(tuple):
 
     @classmethod
     def tree_unflatten(cls, aux, children):
+        """Rebuilds Parts from its children (the pytree protocol).
+
+        Args:
+          aux: unused (None). children: the parts.
+
+        Returns:
+          Parts of the children, as they are (never unpacked).
+
+        >>> len(Parts.tree_unflatten(None, ((1, 2),)))
+        1
+        """
         return tuple.__new__(cls, children)
 
     def __new__(cls, *parts):
