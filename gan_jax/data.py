@@ -19,6 +19,7 @@ Every source fails within seconds with a `DataError` that says what is wrong and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import importlib.util
 import os
@@ -108,11 +109,11 @@ def labelled_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray
     """
     labels = np.asarray(labels)
     if per_class < 1:
-        raise ValueError(f"data.labels_per_class: must be >= 1, got {per_class}")
+        raise ValueError(f"per_class: labels kept per class must be >= 1, got {per_class}")
     classes, counts = np.unique(labels, return_counts=True)
     if counts.min(initial=per_class) < per_class:
         c = classes[np.argmin(counts)]
-        raise ValueError(f"data.labels_per_class: {per_class} labels per class, but class {c} has only "
+        raise ValueError(f"per_class: {per_class} labels per class, but class {c} has only "
                          f"{counts.min()} examples; lower it to at most {counts.min()}")
     rng = np.random.default_rng(seed)
     picked = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
@@ -137,16 +138,12 @@ class SemiSupervised:
     per_class: int = 10
     seeds: "int | tuple[int, ...]" = 0
 
+    @functools.cached_property
     def indices(self) -> np.ndarray:
-        """The labelled subsets' indices: K*per_class, or seeds x K*per_class.
+        """The labelled subsets' indices, K*per_class (or seeds x K*per_class) int64 into the dataset; chosen
+        once, then shared by `images` and `describe`.
 
-        Args:
-          none.
-
-        Returns:
-          int64 indices into the dataset.
-
-        >>> # SemiSupervised(ds, 10, 0).indices().shape  -> (100,)
+        >>> # SemiSupervised(ds, 10, 0).indices.shape  -> (100,)
         """
         if isinstance(self.seeds, int):
             return labelled_subset(self.dataset.labels, self.per_class, self.seeds)
@@ -156,7 +153,7 @@ class SemiSupervised:
     def images(self):
         from gan_jax.sampling import Parts
 
-        idx = self.indices()
+        idx = self.indices
         return Parts(self.dataset.images, (self.dataset.images[idx], self.dataset.labels[idx].astype(np.int32)))
 
     def describe(self) -> dict:
@@ -171,7 +168,7 @@ class SemiSupervised:
         >>> # SemiSupervised(ds).describe()["labels_per_class"]  -> 10
         """
         return {**self.dataset.describe(), "labels_per_class": self.per_class,
-                "labelled_indices": self.indices().tolist()}
+                "labelled_indices": self.indices.tolist()}
 
 
 def to_unit_range(pixels: np.ndarray) -> np.ndarray:
