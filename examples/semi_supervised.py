@@ -15,18 +15,11 @@ for both here) 0.86 against the baseline's 0.74 (one seed; feature matching, the
 import argparse
 import functools
 
-import jax.numpy as jnp
-import numpy as np
 import optax
 
 import gan_jax as gj
 from gan_jax.models import mlp
 from gan_jax.models.conditional import SemiSupervisedDiscriminator
-
-
-def accuracy(gan, state, test):
-    d = gan.d.merge(state.d_params, state.d_rest, "float32")
-    return float(np.mean(np.argmax(np.asarray(d.classify(jnp.asarray(test.images))), 1) == test.labels))
 
 
 def main():
@@ -45,7 +38,8 @@ def main():
                      loss=gj.losses.SemiSupervisedLoss(unsupervised=weight))
         out = gj.fit(gan, data, run_dir=f"{a.run_dir}/{name.split()[0]}", steps=a.steps, log_interval=a.steps,
                      sample_interval=a.steps, checkpoint_interval=a.steps, progress=False)
-        print(f"{name}: test accuracy {accuracy(gan, out.state, test):.3f} on {len(test.labels)} digits "
+        accuracy = gj.metrics.classifier_accuracy(gan, out.state, test.images, test.labels)
+        print(f"{name}: test accuracy {accuracy:.3f} on {len(test.labels)} digits "
               f"(100 labels); samples {out.last_grid}")
 
 

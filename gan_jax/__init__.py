@@ -19,7 +19,7 @@ Importing the package changes no environment variable (beyond what importing JAX
 the XLA option that runs convolutions on Eigen (`gan_jax.xla`; ~1.2-1.4x faster DCGAN steps here).
 """
 
-from gan_jax import conditional, data, losses, metrics, models, pretrained, viz, xla
+from gan_jax import conditional, data, losses, metrics, models, pretrained, sampling, viz, xla
 from gan_jax.autoencode import AEState, Autoencoder
 from gan_jax.build import LoadedRun, load_run
 from gan_jax.gan import GAN, GANState, Streams
@@ -28,4 +28,5 @@ from gan_jax.seeds import Seeds
 from gan_jax.xla import jit
 
 __all__ = ["GAN", "GANState", "Autoencoder", "AEState", "Streams", "fit", "repeat", "load_run", "LoadedRun",
-           "Outcome", "Seeds", "jit", "conditional", "losses", "metrics", "models", "data", "pretrained", "viz", "xla"]
+           "Outcome", "Seeds", "jit", "conditional", "losses", "metrics", "models", "data", "pretrained", "sampling",
+           "viz", "xla"]

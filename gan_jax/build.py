@@ -47,6 +47,7 @@ from gan_jax.config import Config, ConfigError
 from gan_jax import gan as gan_lib
 from gan_jax.gan import GAN, Streams
 from gan_jax.models import autoencoder
+from gan_jax.sampling import Parts
 from gan_jax.seeds import Seeds, config_streams
 from gan_jax.conditional import LabelledNoise
 
@@ -220,7 +221,11 @@ def engine(cfg: Config, sample_shape: tuple[int, ...]) -> GAN | Autoencoder | Se
     >>> gan = engine(experiments.get_config("mnist_gan"), (28, 28, 1))
     """
     one = _engine(cfg, tuple(sample_shape))
-    return Seeds(one, cfg.train.seeds) if cfg.train.seeds > 1 else one
+    if cfg.train.seeds == 1:
+        return one
+    # a semi-supervised run: every seed its own labelled subset, the unlabelled images shared
+    axes = Parts(None, 0) if cfg.data.labels_per_class else None
+    return Seeds(one, cfg.train.seeds, data_axes=axes)
 
 
 def single(eng):
@@ -294,6 +299,15 @@ def check(cfg: Config) -> None:
         resolve(m.name, "model.name", GAN_MODELS + AUTOENCODERS)
     if m.name in GAN_MODELS or m.name not in AUTOENCODERS:
         loss(cfg)
+    if cfg.data.labels_per_class and (m.classes or m.name in AUTOENCODERS or cfg.gan.loss in losses.BUILT_IN):
+        raise ConfigError(f"data.labels_per_class={cfg.data.labels_per_class}: a labelled subset is the data of "
+                          "a semi-supervised GAN: a D with class logits and a loss that reads them (a "
+                          "gan_jax.losses.SemiSupervisedLoss named by gan.loss, as experiments/mnist_sgan.py "
+                          f"does), not model.name={m.name}, model.classes={m.classes}, gan.loss={cfg.gan.loss}; "
+                          "set it to 0 for this model")
+    if cfg.data.labels_per_class and cfg.data.split != "train":
+        raise ConfigError("data.split: a semi-supervised run trains on the train split (its D is scored on the "
+                          f"test split), got {cfg.data.split!r}")
     if m.output not in models.mlp.OUTPUTS:
         raise ConfigError(f"model.output: got {m.output!r}, expected one of {', '.join(models.mlp.OUTPUTS)}")
     if m.d_norm not in models.dcgan.D_NORMS:
@@ -372,7 +386,17 @@ def _hooks(cfg: Config, eng, ds: data_lib.Dataset):
     preview = (run.MixturePreview(eng, mixture, cfg.sample_seed) if mixture
                else run.GridPreview(eng, seed=cfg.sample_seed))
     if not isinstance(single(eng), Autoencoder):
-        return preview, None
+        from gan_jax import metrics
+
+        if not metrics.has_classifier(eng):
+            return preview, None
+
+        def report_classifier(state, run_dir):  # a semi-supervised GAN's result: its D's test accuracy
+            report = classifier_report(cfg, eng, state)
+            run.write_atomic(Path(run_dir) / "classifier.json", json.dumps(report, indent=2) + "\n")
+            print(classifier_line(report) + f" -> {Path(run_dir) / 'classifier.json'}")
+
+        return preview, report_classifier
 
     def on_finish(state, run_dir):
         test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
@@ -384,9 +408,69 @@ def _hooks(cfg: Config, eng, ds: data_lib.Dataset):
     return preview, on_finish
 
 
+def classifier_report(cfg: Config, eng, state) -> dict | None:
+    """The test accuracy of a run's D as a classifier (a semi-supervised GAN's result), on the test split
+    of the run's data; None when its D has no `classify` (`gan_jax.metrics.has_classifier`).
+
+    Args:
+      cfg: the run's Config (its data section names the test data). eng: its engine. state: its state.
+
+    Returns:
+      {"test_accuracy", "test_accuracy_se" (0 for one seed), "test_accuracy_per_seed" (a run of seeds),
+      "test_images", "test_source", "labels" (labelled training images per seed, 0 = all)}, or None.
+
+    >>> # classifier_report(cfg, eng, state)["test_accuracy"]
+    """
+    from gan_jax import metrics
+    from gan_jax.seeds import mean_se
+
+    if not metrics.has_classifier(eng):
+        return None
+    test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
+    acc = metrics.classifier_accuracy(eng, state, test.images, test.labels)
+    per_seed = acc if isinstance(acc, list) else [acc]
+    mean, se = mean_se(per_seed)
+    k = len(np.unique(test.labels))
+    out = {"test_accuracy": mean, "test_accuracy_se": se, "test_images": len(test.labels),
+           "test_source": test.source, "labels": cfg.data.labels_per_class * k}
+    if isinstance(acc, list):
+        out["test_accuracy_per_seed"] = acc
+    return out
+
+
+def classifier_line(report: dict) -> str:
+    """One printed line for `classifier_report`'s result.
+
+    Args:
+      report: its dict.
+
+    Returns:
+      "D's classifier: test accuracy 98.50% +- 0.10 over 5 label subsets (100 labels) on 10000 images of ...".
+
+    >>> classifier_line({"test_accuracy": 0.985, "test_accuracy_se": 0.0, "test_images": 10, "test_source": "x",
+    ...                  "labels": 100})
+    "D's classifier: test accuracy 98.50% (100 labels) on 10 test images of x"
+    """
+    seeds = report.get("test_accuracy_per_seed")
+    spread = f" +- {100 * report['test_accuracy_se']:.2f} over {len(seeds)} label subsets" if seeds else ""
+    labels = f"{report['labels']} labels" if report["labels"] else "all labels"
+    return (f"D's classifier: test accuracy {100 * report['test_accuracy']:.2f}%{spread} ({labels}) on "
+            f"{report['test_images']} test images of {report['test_source']}")
+
+
 def _training_data(cfg: Config, ds: data_lib.Dataset):
-    """What the engine trains on: the dataset, or for a conditional GAN its (images, labels)."""
-    k = cfg.model.classes
+    """What the engine trains on: the dataset; for a conditional GAN its (images, labels); with
+    data.labels_per_class, the images beside a labelled subset (one per seed, from data.seed + i)."""
+    k, per_class = cfg.model.classes, cfg.data.labels_per_class
+    if per_class:
+        n = cfg.train.seeds
+        semi = data_lib.SemiSupervised(ds, per_class, cfg.data.seed if n == 1 else
+                                       tuple(cfg.data.seed + i for i in range(n)))
+        try:
+            semi.indices
+        except ValueError as e:
+            raise ConfigError(f"data.labels_per_class: {ds.source}: {str(e).partition(': ')[2]}") from None
+        return semi
     if not k:
         return ds
     if len(ds.labels) and (ds.labels.min() < 0 or ds.labels.max() >= k):
@@ -661,5 +745,5 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weight
     return np.concatenate(out)[:n]
 
 
-__all__ = ["engine", "single", "classes_of", "check", "start", "resume", "load_run", "load_run_config", "sample", "weights_used", "resolve",
+__all__ = ["engine", "single", "classes_of", "classifier_report", "classifier_line", "check", "start", "resume", "load_run", "load_run_config", "sample", "weights_used", "resolve",
            "loss", "streams", "LoadedRun"]

@@ -126,8 +126,9 @@ def _train(args) -> int:
     if last:
         summary += ": " + ", ".join(f"{name} {last[name]:.4f}" for name in outcome.headline if name in last)
     print(summary)
-    print(f"run directory: {outcome.run_dir}  (last sample grid: {outcome.last_grid}; curves: "
-          f"{outcome.run_dir / 'curves.png'})")
+    wrote = [f"last sample grid: {outcome.last_grid}"] if outcome.last_grid else []
+    wrote += [f"curves: {outcome.run_dir / 'curves.png'}"] if (outcome.run_dir / "curves.png").is_file() else []
+    print(f"run directory: {outcome.run_dir}" + (f"  ({'; '.join(wrote)})" if wrote else ""))
     if outcome.signum is not None:
         print(f"resume with: gan-jax train {args.experiment} --run-dir {outcome.run_dir} --resume")
     return code
@@ -257,6 +258,9 @@ def _eval(args) -> int:
     seeds = np.ndim(images) == 5  # a run trained with --seeds: S x N x H x W x C
     sets = [evaluate.as_images(x, clf.image_shape) for x in (images if seeds else [images])]
     n = len(sets[0])
+    if n <= args.k:
+        raise evaluate.InputError(f"{n} images to evaluate: the k-NN metrics need more than --k {args.k} (and FD "
+                                  f"needs a spread); evaluate more images (--n, or a larger .npy) or lower --k")
     which = f" (G's {weights} weights)" if weights else ""
     each = f" from each of {len(sets)} seeds" if seeds else ""
     if args.classifier is None and not args.overrides:  # the shipped reference: no data needed
@@ -294,6 +298,12 @@ def _eval(args) -> int:
     if requested is not None:
         print(evaluate.conditional_table(results["conditional"], clf.info["test_accuracy"],
                                          results.get("conditional_se")))
+    if source.is_dir():  # a semi-supervised GAN's D is a classifier: its test accuracy is the result
+        eng, state, cfg, _ = build.load_run(source)
+        report = build.classifier_report(cfg, eng, state)
+        if report is not None:
+            results["d_classifier"] = report
+            print(build.classifier_line(report))
     run.write_atomic(out, json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
@@ -336,8 +346,22 @@ def _likelihood(args) -> int:
     return 0
 
 
+def _experiment_first(argv: list[str]) -> list[str]:
+    """`train --set a=1 b=2 mnist_gan` as `train mnist_gan --set a=1 b=2`: --set takes every KEY=VALUE after
+    it, so a word without "=" in its run is the experiment the user put after it."""
+    if len(argv) < 2 or argv[0] not in ("train", "config"):
+        return argv
+    in_set = False
+    for i, token in enumerate(argv[1:], 1):
+        if token.startswith("-"):
+            in_set = token == "--set"
+        elif in_set and "=" not in token:
+            return [argv[0], token, *argv[1:i], *argv[i + 1:]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_experiment_first(list(sys.argv[1:] if argv is None else argv)))
     from gan_jax.config import ConfigError
     from gan_jax.data import DataError
     from gan_jax.metrics.evaluate import InputError

@@ -187,6 +187,9 @@ class DataConfig:
     sampling: str = "replacement"  # replacement: the book's random batches; epoch: shuffled epochs
     digit: int = -1  # keep only images of this label (one-class training); -1 = all
     colors: str = "none"  # by_class: colour each digit by its label (colored MNIST, H x W x 3)
+    # > 0: a semi-supervised run: every image unlabelled beside a stratified subset of this many labels per
+    # class, picked by data.seed (`gan_jax.data.SemiSupervised`); the semi-supervised GAN uses 10. 0 = off
+    labels_per_class: int = 0
 
     def __post_init__(self):
         _one_of(self.source, "source", DATA_SOURCES)
@@ -195,6 +198,8 @@ class DataConfig:
         _one_of(self.sampling, "sampling", SAMPLING)
         _one_of(self.split, "split", ("train", "test"))
         _require(self.limit >= 0, "limit", f"must be >= 0, got {self.limit}")
+        _require(self.labels_per_class >= 0, "labels_per_class",
+                 f"must be >= 0 (0 = no labelled subset), got {self.labels_per_class}")
         _require(
             self.source not in ("npz", "idx") or bool(self.path),
             "path",

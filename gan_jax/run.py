@@ -14,6 +14,7 @@ stopping watches; default headline), `panels` (metric names drawn on one curve p
 
 A run directory holds:
   config.json          what the caller recorded (the CLI: the resolved config), if anything
+  config_changes.jsonl what a resume changed in it, with the step (only when a resume changed something)
   data.json            what the data was (source, number of samples, shape); resume checks it
   metrics.jsonl        one row per `log_interval`: means of every metric the engine returns, iterations/s
   tensorboard/         the same scalars for TensorBoard (tensorboardX)
@@ -187,7 +188,8 @@ class Plateau:
 
 
 class MetricsLog:
-    """metrics.jsonl + TensorBoard + progress bar; rows are means over `log_interval` steps."""
+    """metrics.jsonl + TensorBoard + progress bar; rows are means over `log_interval` steps (and one at the
+    run's last step, over the steps since the row before)."""
 
     def __init__(self, run_dir: Path, total: int, log_interval: int, start_step: int, progress: bool,
                  headline: tuple[str, ...] | None, write: bool = True):
@@ -243,7 +245,7 @@ class MetricsLog:
         if self.bar is not None:
             self.bar.update(k)
             self.bar.set_postfix({name: f"{metrics[name][-1]:.3f}" for name in self.shown(metrics)}, refresh=False)
-        if step % self.log_interval == 0:
+        if step % self.log_interval == 0 or step == self.total:  # the last steps of a run are logged too
             now = time.perf_counter()
             row = {"step": step, **{n: s / self.count for n, s in self.sums.items()}}
             row["it_per_s"] = self.count / max(now - self.clock, 1e-9)
@@ -379,6 +381,36 @@ class _Signals:
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _record_config_changes(run_dir: Path, config: dict | None, step: int) -> None:
+    """On resume, what differs from the recorded config.json: printed, and appended to config_changes.jsonl
+    ({"step", "changed": {key: [before, after]}}) before config.json is overwritten."""
+    path = run_dir / "config.json"
+    if config is None or not path.is_file():
+        return
+    try:
+        before = _flat(json.loads(path.read_text()))
+    except json.JSONDecodeError:
+        return
+    after = _flat(json.loads(json.dumps(config)))
+    changed = {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
+    if not changed:
+        return
+    with open(run_dir / "config_changes.jsonl", "a") as f:
+        f.write(json.dumps({"step": step, "changed": changed}) + "\n")
+    listed = ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items())
+    print(f"resuming with a changed config from step {step}: {listed} (recorded in config_changes.jsonl)", flush=True)
 
 
 def _check_new_run_dir(run_dir: Path) -> None:
@@ -520,7 +552,13 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
         if recorded["n"] != info["n"] or recorded["image_shape"] != info["image_shape"]:
             raise RunError(f"the data changed since the run started: recorded {recorded}, now {info}")
         step, state, checkpoints = restore(run_dir, engine, key, keep_checkpoints)
+        if steps < step:
+            checkpoints.close()
+            raise RunError(f"steps={steps} is below the step the run reached, {step}: resuming trains until `steps`; "
+                           f"to train longer give more (--set train.steps=N with N > {step})")
         state = replicate(state)
+        if primary:
+            _record_config_changes(run_dir, config, step)
         record_config()
         if primary:
             print(f"resuming {run_dir} from step {step}", flush=True)

@@ -14,7 +14,7 @@ import pytest
 from gan_jax.cli import main
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: bimodal1d_gan, grid25_gan, mnist_acgan, mnist_ae, mnist_cgan, mnist_cgan_projection, mnist_dcgan, mnist_dcgan_tuned, mnist_gan, mnist_linear_ae, mnist_vae, mnist_vae50, ring8_gan"),
+    (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: bimodal1d_gan, grid25_gan, mnist_acgan, mnist_ae, mnist_cgan, mnist_cgan_projection, mnist_dcgan, mnist_dcgan_tuned, mnist_gan, mnist_linear_ae, mnist_sgan, mnist_sgan_supervised, mnist_vae, mnist_vae50, ring8_gan"),
     (["train", "mnist_gan", "--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
     (["train", "mnist_gan", "--set", "train.steps=ten"], "train.steps: 'ten' is not a valid int"),
     (["train", "mnist_gan", "--set", "train.batch_size=0"], "train.batch_size: must be > 0, got 0"),
@@ -40,9 +40,14 @@ def test_corrupt_data_file(tmp_path, capsys):
 
 
 def test_train_then_sample(tmp_path, capsys, tiny_cli):
-    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli, "train.steps=4"]) == 0
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli, "train.steps=4",
+                 "train.log_interval=100"]) == 0
     out = capsys.readouterr().out
     assert "done at step 4: d_loss" in out and "step_000004.png" in out
+    # fewer steps than train.log_interval (100): the last step is logged, so the curves exist
+    rows = (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["step"] for r in rows] == [4] and "curves: " in out
+    assert (tmp_path / "r" / "curves.png").is_file()
     assert main(["sample", str(tmp_path / "r"), "--n", "5", "--out", str(tmp_path / "x.npy")]) == 0
     x = np.load(tmp_path / "x.npy", allow_pickle=False)
     assert x.shape == (5, 28, 28, 1) and x.dtype == np.float32 and x.min() >= -1 and x.max() <= 1
@@ -55,9 +60,28 @@ def test_train_then_sample(tmp_path, capsys, tiny_cli):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_resume_records_what_it_changed_and_refuses_fewer_steps(tmp_path, capsys, tiny_cli):
+    run_dir = str(tmp_path / "r")
+    assert main(["train", "mnist_gan", "--run-dir", run_dir, "--no-progress", *tiny_cli, "train.steps=4"]) == 0
+    capsys.readouterr()
+    assert main(["train", "mnist_gan", "--run-dir", run_dir, "--resume", "--no-progress", "--set", "train.steps=2"]) == 2
+    assert "steps=2 is below the step the run reached, 4" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "config_changes.jsonl").exists()
+    assert main(["train", "mnist_gan", "--run-dir", run_dir, "--resume", "--no-progress", "--set", "train.steps=6",
+                 "optim.g_lr=0.002"]) == 0
+    assert "optim.g_lr: 0.001 -> 0.002" in capsys.readouterr().out
+    rows = [json.loads(line) for line in (tmp_path / "r" / "config_changes.jsonl").read_text().splitlines()]
+    assert rows == [{"step": 4, "changed": {"optim.g_lr": [0.001, 0.002], "train.steps": [4, 6]}}]
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["optim"]["g_lr"] == 0.002
+
+
 def test_config_prints_the_resolved_config(capsys):
     assert main(["config", "mnist_gan", "--set", "train.steps=300"]) == 0
     assert json.loads(capsys.readouterr().out)["train"]["steps"] == 300
+    # --set before the experiment's name: the name is not swallowed as a KEY=VALUE
+    assert main(["config", "--set", "train.steps=301", "model.hidden=64", "mnist_dcgan"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["experiment"] == "mnist_dcgan" and cfg["train"]["steps"] == 301 and cfg["model"]["hidden"] == 64
 
 
 def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path, tiny_cli):

@@ -133,6 +133,11 @@ def test_eval_command_on_real_digits_and_bad_input(tiny_classifier, tmp_path, ca
     assert main(["eval", str(tmp_path / "missing.npy"), "--classifier", str(out)]) == 2
     assert main(["eval", str(tmp_path / "real.npy"), "--classifier", str(tmp_path / "nope")]) == 2
     assert "no trained classifier" in capsys.readouterr().err
+    np.save(tmp_path / "three.npy", (real[:3, ..., 0] + 1) * 127.5)  # fewer images than k-NN needs
+    assert main(["eval", str(tmp_path / "three.npy")]) == 2
+    assert "3 images to evaluate: the k-NN metrics need more than --k 5" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "real.npy"), "--k", "300"]) == 2
+    assert not (tmp_path / "three.eval.json").exists()
 
 
 def test_eval_command_on_a_run_directory(tiny_classifier, tiny_cli, tmp_path, capsys):

@@ -113,6 +113,22 @@ def _accuracy(gan, state, ds):
     return float(np.mean(np.argmax(np.asarray(d.classify(jnp.asarray(ds.images))), 1) == ds.labels))
 
 
+def test_classifier_accuracy_counts_argmax_hits_in_padded_batches_and_per_seed():
+    ds = _three_clusters(203, seed=2)
+    gan = _sgan()
+    state = gan.init(0)
+    by_hand = _accuracy(gan, state, ds)
+    assert gj.metrics.classifier_accuracy(gan, state, ds.images, ds.labels, batch=50) == pytest.approx(by_hand)
+    seeds = gj.Seeds(gan, 2)
+    stacked = seeds.init(jax.random.key(1))
+    per_seed = gj.metrics.classifier_accuracy(seeds, stacked, ds.images, ds.labels, batch=64)
+    assert per_seed == pytest.approx([_accuracy(gan, seeds.member(stacked, i), ds) for i in range(2)])
+    with pytest.raises(ValueError, match="classify"):
+        plain = gj.GAN(functools.partial(mlp.Generator, 4, (2,), 8, 1, 0.2), functools.partial(
+            mlp.Discriminator, (2,), 8, 1, 0.2), optax.adam(1e-3), optax.adam(1e-3), z_dim=4, batch_size=8)
+        gj.metrics.classifier_accuracy(plain, plain.init(0), ds.images, ds.labels)
+
+
 @pytest.mark.parametrize("feature_matching", [False, True])
 def test_a_toy_sgan_learns_three_classes_from_two_labels_each(feature_matching):
     """600 unlabelled points in 3 clusters, 2 labels per cluster, 300 iterations: D's classifier labels
@@ -134,3 +150,54 @@ def test_seeds_train_their_own_subsets_and_resume_bitwise(tmp_path):
     assert _equal(full.state, half.state)
     one = seeds.member(full.state, 0).d_params, seeds.member(full.state, 1).d_params
     assert not _equal(*one)
+
+
+def _sgan_config(*overrides):
+    import experiments
+    from gan_jax.config import apply_overrides
+
+    return apply_overrides(experiments.get_config("mnist_sgan"), [
+        "data.source=embedded", "train.steps=20", "train.batch_size=16", "train.log_interval=10",
+        "train.sample_interval=20", "train.checkpoint_interval=10",
+        'model.kwargs={"widths": [32, 16], "g_hidden": 32}', *overrides])
+
+
+def test_the_config_path_gives_each_seed_its_subset_and_reports_d_accuracy(tmp_path):
+    """`gan-jax train mnist_sgan --seeds 2` on the embedded digits: two stratified labelled subsets (one
+    per seed, from data.seed + i), D's test accuracy per seed written at the end, and `gan-jax eval` adds
+    the same accuracy beside the sample metrics."""
+    import json
+
+    from gan_jax import build
+    from gan_jax.cli import main
+
+    cfg = _sgan_config("train.seeds=2")
+    run_dir = tmp_path / "sgan"
+    build.start(cfg, run_dir, progress=False)
+    _, ds = build.load_data(cfg)
+    idx = np.array(json.loads((run_dir / "data.json").read_text())["labelled_indices"])
+    assert idx.shape == (2, 100) and not np.array_equal(idx[0], idx[1])
+    for subset, seed in zip(idx, (0, 1)):
+        assert np.array_equal(subset, labelled_subset(ds.labels, 10, seed))
+        assert np.array_equal(np.bincount(ds.labels[subset], minlength=10), np.full(10, 10))
+    report = json.loads((run_dir / "classifier.json").read_text())
+    assert report["test_images"] == 1000 and "test" in report["test_source"] and report["labels"] == 100
+    assert len(report["test_accuracy_per_seed"]) == 2
+    assert report["test_accuracy"] == pytest.approx(np.mean(report["test_accuracy_per_seed"]))
+    assert main(["eval", str(run_dir), "--n", "200"]) == 0
+    evaluated = json.loads((run_dir / "eval.json").read_text())["d_classifier"]
+    assert evaluated["test_accuracy_per_seed"] == pytest.approx(report["test_accuracy_per_seed"])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data.labels_per_class=401"], "data.labels_per_class: .*only"),
+    (["data.split=test"], "data.split: a semi-supervised run trains on the train split"),
+    (["gan.loss=non_saturating"], "data.labels_per_class=10: a labelled subset is the data of a semi-supervised"),
+])
+def test_bad_semi_supervised_configs_fail_before_training_naming_the_key(tmp_path, overrides, message):
+    from gan_jax import build
+    from gan_jax.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        build.start(_sgan_config(*overrides), tmp_path / "bad", progress=False)
+    assert not (tmp_path / "bad").exists()

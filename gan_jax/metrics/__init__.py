@@ -101,4 +101,60 @@ def score(images, classifier=None) -> float:
     return evaluate.classifier_score(features(images, classifier)[1])
 
 
-__all__ = ["classifier", "evaluate", "frozen", "features", "fd", "precision_recall", "score"]
+def has_classifier(engine) -> bool:
+    """Whether a GAN's discriminator is also a classifier (has `classify(x)`, as a semi-supervised GAN's D).
+
+    Args:
+      engine: a GAN, or `Seeds` of one.
+
+    Returns:
+      True when `classifier_accuracy` applies.
+
+    >>> import gan_jax as gj
+    >>> has_classifier(gj.build.engine(gj.config.Config(), (28, 28, 1)))
+    False
+    """
+    d = getattr(getattr(engine, "engine", engine), "d", None)
+    return d is not None and callable(getattr(d.template, "classify", None))
+
+
+def classifier_accuracy(engine, state, images, labels, batch: int = 1000) -> float | list[float]:
+    """The test accuracy of a GAN's discriminator as a classifier: argmax of `D.classify(x)` against labels.
+
+    Args:
+      engine: a GAN whose D has `classify(x, train=False)` -> B x K logits
+        (`gan_jax.models.conditional.SemiSupervisedDiscriminator`), or `Seeds` of one.
+      state: its state (stacked for Seeds). images: N images as D takes them. labels: N ints.
+      batch: images per compiled call.
+
+    Returns:
+      The share classified correctly; a list, one per seed, for Seeds.
+
+    >>> # acc = gj.metrics.classifier_accuracy(sgan, state, test.images, test.labels)
+    """
+    import jax
+
+    if not has_classifier(engine):
+        raise ValueError("classifier_accuracy needs a GAN whose discriminator has classify(x) (a "
+                         "SemiSupervisedDiscriminator)")
+    labels = np.asarray(labels)
+    if len(images) != len(labels) or not len(labels):
+        raise ValueError(f"classifier_accuracy: {len(images)} images but {len(labels)} labels")
+    if hasattr(engine, "member"):  # Seeds: each seed's D in turn
+        return [classifier_accuracy(engine.engine, engine.member(state, i), images, labels, batch)
+                for i in range(engine.n)]
+    gan = engine
+    predict = jax.jit(lambda p, r, x: gan.d.merge(p, r, gan.settings.precision).classify(x, train=False).argmax(-1))
+    hits = 0
+    for i in range(0, len(labels), batch):
+        x = np.asarray(images[i:i + batch])
+        short = batch - len(x) if len(labels) > batch else 0
+        if short:  # one compiled shape
+            x = np.concatenate([x, np.zeros((short, *x.shape[1:]), x.dtype)])
+        pred = np.asarray(predict(state.d_params, state.d_rest, x))[:len(x) - short]
+        hits += int(np.sum(pred == labels[i:i + batch]))
+    return hits / len(labels)
+
+
+__all__ = ["classifier", "evaluate", "frozen", "features", "fd", "precision_recall", "score", "has_classifier",
+           "classifier_accuracy"]

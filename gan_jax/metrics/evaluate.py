@@ -157,6 +157,9 @@ def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, k: int
     >>> precision_recall_density_coverage(f, f, k=3)["recall"]
     1.0
     """
+    if min(len(real), len(fake)) <= k:
+        raise InputError(f"k-NN precision/recall with k={k} needs more than {k} images in each set, got "
+                         f"{len(real)} real and {len(fake)} generated; use more images or a smaller k")
     real_r = knn_radii(real, k) if real_radii is None else real_radii
     fake_r = knn_radii(fake, k)
     fake_in_real = _ball_counts(fake, real, real_r)
