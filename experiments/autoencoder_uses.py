@@ -214,7 +214,8 @@ def main() -> None:
                    help="applied to every model, e.g. data.source=npz data.path=mnist.npz")
     p.add_argument("--only", nargs="+", choices=USES, default=list(USES))
     p.add_argument("--steps-scale", type=float, default=1.0, help="multiply every training budget (quick looks)")
-    p.add_argument("--out", default="docs/autoencoder_uses")
+    p.add_argument("--out", default="runs/autoencoder_uses", 
+                   help="writes OUT.md, OUT.json and figures (the docs' copies: --out docs/autoencoder_uses)")
     args = p.parse_args()
     if args.steps_scale <= 0:
         p.error("--steps-scale must be > 0")

@@ -91,7 +91,8 @@ def main() -> None:
     p.add_argument("--mixtures", nargs="+", default=["ring8", "grid25"], choices=["ring8", "grid25"])
     p.add_argument("--variants", nargs="+", default=STUDY, choices=list(VARIANTS), metavar="VARIANT",
                    help="rows to train (default: the study's five); any of: " + "; ".join(VARIANTS))
-    p.add_argument("--out", default="docs/mode_collapse", help="writes OUT.md, OUT.json, OUT.png")
+    p.add_argument("--out", default="runs/mode_collapse", 
+                   help="writes OUT.md, OUT.json, OUT.png (the docs' copies: --out docs/mode_collapse)")
     p.add_argument("--drs", action="store_true", help="also score every variant through discriminator rejection "
                    "sampling (a row 'VARIANT + DRS'; not for packed variants)")
     p.add_argument("--render", action="store_true", help="only rewrite OUT.md from an existing OUT.json")

@@ -37,7 +37,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=20_000)
-    p.add_argument("--out", default="docs/why_gan")
+    p.add_argument("--out", default="runs/why_gan", 
+                   help="writes OUT.md, OUT.json, OUT.png (the docs' copies: --out docs/why_gan)")
     args = p.parse_args()
     if args.seeds < 1 or args.steps < 1:
         p.error("--seeds and --steps must be >= 1")

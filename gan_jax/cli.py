@@ -26,8 +26,30 @@ WEIGHTS_ARG = dict(default="auto",  # checked by build.weights_used, the one lis
                         "weights), live (the trained weights) or ema (the moving average)")
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("gan-jax")
+    except metadata.PackageNotFoundError:  # run from a clone that is not installed
+        return "(not installed)"
+
+
+def _experiment_names() -> list[str]:
+    """The experiments `train` runs, found without importing them (the studies have no get_config)."""
+    folder = Path(__file__).resolve().parent.parent / "experiments"
+    try:
+        import experiments
+
+        folder = Path(experiments.__file__).parent
+    except ImportError:
+        pass
+    return sorted(f.stem for f in folder.glob("[!_]*.py") if "\ndef get_config(" in f.read_text())
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gan-jax", description="Train and sample GANs (JAX/Flax).")
+    p.add_argument("--version", action="version", version=f"gan-jax {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def add_config_args(cmd):
@@ -36,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                          help="override a config value, e.g. --set train.steps=300 data.source=embedded")
 
-    train = sub.add_parser("train", help="train an experiment into a run directory")
+    train = sub.add_parser("train", help="train an experiment into a run directory",
+                           epilog=f"experiments: {', '.join(_experiment_names())}")
     add_config_args(train)
     train.add_argument("--run-dir", help="where the run is written (default runs/<experiment>-<time>)")
     train.add_argument("--resume", action="store_true",
@@ -58,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=int, required=True, help="number of images")
     sample.add_argument("--out", required=True, help="output .npy file (N x H x W x C float32 in [-1, 1]) or "
                                                       ".png (a grid)")
-    sample.add_argument("--seed", type=int, default=0, help="noise seed")
+    sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     sample.add_argument("--weights", **WEIGHTS_ARG)
     sample.add_argument("--label", default=None, metavar="L",
                         help="a conditional GAN's class: one label (7), a list (1,3,5) or all; --n images of each, "
@@ -76,8 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--classifier", default=None, help="a classifier made by gan-jax classifier (default: the one "
                                                       "shipped in the package, with its reference features)")
     ev.add_argument("--n", type=int, default=10_000, help="images to sample from a run (default 10000)")
-    ev.add_argument("--k", type=int, default=5, help="neighbours for precision/recall/density/coverage")
-    ev.add_argument("--seed", type=int, default=0, help="noise seed when sampling a run")
+    ev.add_argument("--k", type=int, default=5, help="neighbours for precision/recall/density/coverage (default 5)")
+    ev.add_argument("--seed", type=int, default=0, help="noise seed when sampling a run (default 0)")
     ev.add_argument("--weights", **WEIGHTS_ARG)
     ev.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                     help="reference data (default: the shipped reference of MNIST's test digits, or the given "
@@ -87,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     lik.add_argument("run_dir")
     lik.add_argument("--k", type=int, default=5000, help="importance samples per test example (default 5000)")
     lik.add_argument("--n", type=int, default=0, help="use the first N test examples (default all)")
-    lik.add_argument("--seed", type=int, default=0)
+    lik.add_argument("--seed", type=int, default=0, help="seed of the importance samples (default 0)")
     return p
 
 

@@ -124,3 +124,15 @@ def test_vae_train_then_likelihood(tmp_path, capsys, tiny_cli):
     capsys.readouterr()
     assert main(["likelihood", str(tmp_path / "g")]) == 2
     assert "the likelihood needs a VAE" in capsys.readouterr().err
+
+
+def test_version_and_train_help_lists_every_experiment(capsys):
+    import experiments
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("gan-jax 0.1")
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    listed = " ".join(capsys.readouterr().out.split()).partition("experiments: ")[2].split(", ")
+    assert listed == experiments.available()
