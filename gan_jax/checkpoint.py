@@ -5,7 +5,7 @@ after the state's pytree paths (`g_params/hidden/kernel/value`, ...). Typed PRNG
 their key data and re-wrapped on restore.
 
 orbax writes each step into `N.orbax-checkpoint-tmp` and renames it when complete, so a kill during a
-save leaves the older steps intact. A damaged step (truncated or deleted files) is still listed as the
+save leaves the older steps intact (the next open removes the unfinished folder). A damaged step (truncated or deleted files) is still listed as the
 latest by orbax, so `restore` tries the steps newest first, moves a damaged one aside to
 `<run>/damaged_checkpoints/` with a warning (otherwise orbax would refuse to save that step number
 again) and falls back to the previous good one.
@@ -146,6 +146,9 @@ class Checkpoints:
     def __init__(self, directory: str | Path, keep: int):
         self.directory = Path(directory).absolute()
         self.keep = keep
+        if parallel.primary():  # a save cut short (a kill mid-write) left its temporary folder: never a checkpoint
+            for tmp in self.directory.glob("*.orbax-checkpoint-tmp*"):
+                shutil.rmtree(tmp, ignore_errors=True)
         self._manager = self._open()
 
     def _open(self) -> ocp.CheckpointManager:

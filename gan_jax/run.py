@@ -36,6 +36,7 @@ and calls orbax; only the primary writes the other files and makes previews.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import json
 import os
@@ -361,17 +362,41 @@ class MixturePreview(GridPreview):
 
 
 class _Signals:
-    """Turns the first SIGINT/SIGTERM into a request to stop after the current call."""
+    """Turns the first SIGINT/SIGTERM into a request to stop after the current call; a second one stops at
+    once, except during a checkpoint save (`saving()`), which it lets finish first."""
 
     def __init__(self):
         self.signum: int | None = None
         self._previous: dict = {}
+        self._saving = self._urgent = False
 
     def _handle(self, signum, frame):
-        if self.signum is not None:  # a second signal: stop at once
+        if self.signum is None:
+            self.signum = signum
+            print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping (a second "
+                  "Ctrl-C stops at once, losing the steps since the last checkpoint)", flush=True)
+        elif self._saving:
+            self._urgent = True
+            print("\nstopping as soon as the checkpoint being written is complete", flush=True)
+        else:
             raise KeyboardInterrupt
-        self.signum = signum
-        print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping", flush=True)
+
+    @contextlib.contextmanager
+    def saving(self):
+        """A checkpoint save that a second signal does not cut short (it stops the run right after).
+
+        Returns:
+          A context manager.
+
+        >>> # with signals.saving(): checkpoints.save(step, state)
+        """
+        self._saving = True
+        try:
+            yield
+        finally:
+            self._saving = False
+        if self._urgent:
+            raise KeyboardInterrupt
 
     def __enter__(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -656,7 +681,8 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
                     if stop or step % checkpoint_interval == 0 or step == total:
                         if not bool(all_finite(state)):
                             raise NonFiniteLoss(f"non-finite parameters after step {step}")
-                        checkpoints.save(step, state)
+                        with signals.saving():
+                            checkpoints.save(step, state)
                     if stop:
                         if early:
                             reason = "early_stop"

@@ -120,3 +120,13 @@ def test_a_different_model_is_a_clear_error_not_damage(gan, images, tmp_path):
         ckpts.restore(wider.init(0))
     assert ckpts.steps() == [2] and not (tmp_path / "damaged_checkpoints").exists()
     ckpts.close()
+
+
+def test_opening_removes_the_folder_of_a_save_cut_short(tmp_path):
+    from gan_jax.checkpoint import Checkpoints
+
+    cut = tmp_path / "ck" / "5.orbax-checkpoint-tmp-1733140000"
+    cut.mkdir(parents=True)
+    (cut / "partial").write_text("x")
+    Checkpoints(tmp_path / "ck", 3).close()
+    assert not cut.exists() and (tmp_path / "ck").is_dir()

@@ -178,3 +178,21 @@ def test_a_convolutional_model_fused_on_the_cpu_gets_a_note():
     assert build.scan_note(with_train(dcgan, fuse=1), "cpu") is None  # single steps: nothing to say
     assert build.scan_note(with_train(dcgan, fuse=2), "gpu") is None  # only XLA:CPU has this problem
     assert build.scan_note(with_train(tiny_config(), fuse=2), "cpu") is None  # the MLP GAN has no convs
+
+
+def test_a_second_signal_lets_a_checkpoint_save_finish_then_stops(capsys):
+    import signal
+
+    from gan_jax.run import _Signals
+
+    signals = _Signals()
+    signals._handle(signal.SIGINT, None)
+    assert signals.signum == signal.SIGINT and "a second Ctrl-C stops at once" in capsys.readouterr().out
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with signals.saving():
+            signals._handle(signal.SIGINT, None)  # during the save: deferred
+            finished.append(True)
+    assert finished == [True]
+    with pytest.raises(KeyboardInterrupt):
+        signals._handle(signal.SIGINT, None)  # outside a save: at once
