@@ -479,16 +479,24 @@ def _training_data(cfg: Config, ds: data_lib.Dataset):
     return data_lib.Labelled(ds)
 
 
-def _fit(cfg: Config, eng, ds: data_lib.Dataset, run_dir: Path, resume: bool, progress: bool) -> run.Outcome:
+EMBEDDED_NOTE = ("note: data.source=auto found no local tfds copy of MNIST, so this run trains on the 4,000 "
+                 "embedded training digits; the full-MNIST numbers in the README use all 60,000 (README 'Data': "
+                 "--set data.source=npz data.path=/path/to/mnist.npz, or tfds)")
+
+
+def _fit(cfg: Config, eng, ds: data_lib.Dataset, run_dir: Path, resume: bool, progress: bool,
+         asked_source: str = "") -> run.Outcome:
     t = cfg.train
     preview, on_finish = _hooks(cfg, eng, ds)
-    note = scan_note(cfg, jax.default_backend())
+    notes = [n for n in (scan_note(cfg, jax.default_backend()),) if n]
+    if asked_source == "auto" and ds.kind == "embedded":
+        notes.insert(0, EMBEDDED_NOTE)
     return run.fit(eng, _training_data(cfg, ds), run_dir=run_dir, steps=t.steps, key=streams(cfg), fuse=t.fuse,
                    log_interval=t.log_interval, sample_interval=t.sample_interval,
                    checkpoint_interval=t.checkpoint_interval, keep_checkpoints=t.keep_checkpoints,
                    early_stop_window=t.early_stop_window, early_stop_tol=t.early_stop_tol, resume=resume,
                    progress=progress, preview=preview, on_finish=on_finish, config=config_lib.to_dict(cfg),
-                   name=f"{cfg.experiment} on {ds.source}", notes=(note,) if note else ())
+                   name=f"{cfg.experiment} on {ds.source}", notes=tuple(notes))
 
 
 def default_run_dir(experiment: str) -> Path:
@@ -520,10 +528,11 @@ def start(cfg: Config, run_dir: str | Path | None = None, progress: bool = True)
     check(cfg)
     run_dir = Path(run_dir) if run_dir else default_run_dir(cfg.experiment)
     run._check_new_run_dir(run_dir)
+    asked = cfg.data.source
     cfg, ds = load_data(cfg)
     eng = engine(cfg, ds.image_shape)
     _check_batch(cfg, eng, ds)
-    return _fit(cfg, eng, ds, run_dir, resume=False, progress=progress)
+    return _fit(cfg, eng, ds, run_dir, resume=False, progress=progress, asked_source=asked)
 
 
 def load_run_config(run_dir: str | Path) -> Config:

@@ -259,8 +259,25 @@ def tfds_prepared(name: str, data_dir: str) -> bool:
         return False
 
 
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # where tfds downloads MNIST and most of its catalogue
+
+
+def _check_reachable(name: str, timeout: float = 5.0) -> None:
+    """Fails in seconds when tfds's download host cannot be reached (offline, tfds retries for minutes)."""
+    import socket
+
+    try:
+        socket.create_connection(DOWNLOAD_HOST, timeout=timeout).close()
+    except OSError as e:
+        raise DataError(f"data.download=true: cannot reach {DOWNLOAD_HOST[0]}, where tfds downloads {name!r} "
+                        f"({type(e).__name__}: {e}); on a machine without internet copy a prepared "
+                        "~/tensorflow_datasets or an mnist.npz from one that has it; " + ALTERNATIVES) from None
+
+
 def _load_tfds(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, str]:
     tfds, builder = _tfds_builder(cfg.name, cfg.data_dir)
+    if cfg.download and not builder.is_prepared():
+        _check_reachable(cfg.name)
     try:  # with download=False an unprepared dataset fails at once (checked below for the message)
         source = tfds.data_source(cfg.name, split=cfg.split, data_dir=cfg.data_dir or None, download=cfg.download)
         items = [source[i] for i in range(len(source))]  # one at a time: __getitems__ breaks under mock_data

@@ -136,3 +136,13 @@ def test_version_and_train_help_lists_every_experiment(capsys):
         main(["train", "--help"])
     listed = " ".join(capsys.readouterr().out.split()).partition("experiments: ")[2].split(", ")
     assert listed == experiments.available()
+
+
+def test_a_run_says_when_auto_falls_back_to_the_embedded_digits(tmp_path, capsys, tiny_cli):
+    args = ["train", "mnist_gan", "--no-progress", *tiny_cli, "train.steps=2", "train.log_interval=2",
+            "train.sample_interval=2", "train.checkpoint_interval=2"]
+    assert main([*args, "data.source=auto", f"data.data_dir={tmp_path / 'no_tfds'}", "--run-dir",
+                 str(tmp_path / "auto")]) == 0
+    assert "found no local tfds copy of MNIST, so this run trains on the 4,000 embedded" in capsys.readouterr().out
+    assert main([*args, "--run-dir", str(tmp_path / "asked")]) == 0  # data.source=embedded, asked for: no note
+    assert "found no local tfds copy" not in capsys.readouterr().out

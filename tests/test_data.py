@@ -134,3 +134,17 @@ def test_auto_falls_back_to_embedded_and_says_so(tmp_path):
     assert ds.kind == "embedded" and ds.source.startswith("embedded:")
     with pytest.raises(DataError, match="'fashion_mnist' is not prepared locally"):
         data.load(DataConfig(source="auto", name="fashion_mnist", data_dir=str(tmp_path)))
+
+
+def test_a_tfds_download_without_network_fails_in_seconds(tmp_path, monkeypatch):
+    import socket
+
+    from gan_jax import data as data_lib
+    from gan_jax.config import DataConfig
+
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", offline)
+    with pytest.raises(data_lib.DataError, match="data.download=true: cannot reach storage.googleapis.com"):
+        data_lib.load(DataConfig(source="tfds", download=True, data_dir=str(tmp_path)))
