@@ -188,6 +188,20 @@ class Plateau:
         return bool(np.all(np.abs(after - before) <= self.tol * np.maximum(np.abs(before), 1e-8)))
 
 
+QUIET_S = 60.0  # without a progress bar (no terminal), a progress line at the first log step after this long
+
+
+def _duration(seconds: float) -> str:
+    """2 h 05 min, 7 min, 40 s.
+
+    >>> _duration(7500), _duration(420), _duration(40)
+    ('2 h 05 min', '7 min', '40 s')
+    """
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+    return f"{int(seconds // 60)} min" if seconds >= 60 else f"{int(seconds)} s"
+
+
 class MetricsLog:
     """metrics.jsonl + TensorBoard + progress bar; rows are means over `log_interval` steps (and one at the
     run's last step, over the steps since the row before)."""
@@ -205,7 +219,8 @@ class MetricsLog:
         self.sums: dict[str, float] = collections.defaultdict(float)
         self.count = 0
         self.last: dict = {}
-        self.clock = time.perf_counter()
+        self.clock = self.said = time.perf_counter()
+        self.quiet_s = QUIET_S
         self.bar = None
         if write and progress and sys.stderr.isatty():
             from tqdm import tqdm
@@ -257,6 +272,10 @@ class MetricsLog:
                     if name != "step":
                         self.tb.add_scalar(name, value, step)
             self.last, self.sums, self.count, self.clock = row, collections.defaultdict(float), 0, now
+            if self.bar is None and now - self.said > self.quiet_s and step < self.total:  # no progress bar
+                shown = "  ".join(f"{n} {row[n]:.4f}" for n in self.shown(row) if n not in ("step", "it_per_s"))
+                left = (self.total - step) / max(row["it_per_s"], 1e-9)
+                self.say(f"step {step}/{self.total}  {shown}  {row['it_per_s']:.1f} it/s  about {_duration(left)} left")
 
     def say(self, text: str) -> None:
         """Prints a line (above the progress bar when there is one; only on the primary process).
@@ -273,6 +292,7 @@ class MetricsLog:
             self.bar.write(text)
         elif self.file is not None:
             print(text, flush=True)
+        self.said = time.perf_counter()
 
     def close(self) -> None:
         if self.bar is not None:

@@ -146,3 +146,13 @@ def test_a_run_says_when_auto_falls_back_to_the_embedded_digits(tmp_path, capsys
     assert "found no local tfds copy of MNIST, so this run trains on the 4,000 embedded" in capsys.readouterr().out
     assert main([*args, "--run-dir", str(tmp_path / "asked")]) == 0  # data.source=embedded, asked for: no note
     assert "found no local tfds copy" not in capsys.readouterr().out
+
+
+def test_without_a_terminal_long_runs_print_progress_with_the_time_left(tmp_path, capsys, tiny_cli, monkeypatch):
+    from gan_jax import run
+
+    monkeypatch.setattr(run, "QUIET_S", 0.0)  # a progress line at every log step (default: after 60 s of quiet)
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli,
+                 "train.steps=8", "train.sample_interval=8", "train.checkpoint_interval=8"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.endswith(" left")]
+    assert [line.split()[1] for line in lines] == ["2/8", "4/8", "6/8"] and "it/s  about" in lines[0]
