@@ -156,3 +156,13 @@ def test_without_a_terminal_long_runs_print_progress_with_the_time_left(tmp_path
                  "train.steps=8", "train.sample_interval=8", "train.checkpoint_interval=8"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.endswith(" left")]
     assert [line.split()[1] for line in lines] == ["2/8", "4/8", "6/8"] and "it/s  about" in lines[0]
+
+
+def test_fuse_is_lowered_to_fit_the_steps_and_intervals(tmp_path, capsys, tiny_cli):
+    """train.fuse=4 with 6 steps and intervals of 2: the run fuses 2 steps per call and says so."""
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli, "train.steps=6",
+                 "train.fuse=4", "train.sample_interval=2", "train.checkpoint_interval=2"]) == 0
+    assert "train.fuse=4 lowered to 2 so that train.steps=6" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["fuse"] == 2
+    steps = [json.loads(r)["step"] for r in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6]
