@@ -344,7 +344,8 @@ def _likelihood(args) -> int:
         raise run.RunError(f"--k must be > 0 and --n >= 0, got {args.k} and {args.n}")
     cfg = build.load_run_config(args.run_dir)
     if cfg.model.name != "vae":
-        raise run.RunError(f"{args.run_dir} is a {cfg.model.name} run; the likelihood needs a VAE (model.name=vae)")
+        raise run.RunError(f"{args.run_dir} is a run of model.name={cfg.model.name}; the likelihood needs a VAE "
+                           "(model.name=vae)")
     if cfg.train.seeds > 1:
         raise run.RunError(f"{args.run_dir} trained {cfg.train.seeds} seeds; the likelihood takes a run of one seed "
                            "(not yet per seed: its test-set ELBO per seed is in ae_eval.json)")

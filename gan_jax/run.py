@@ -332,7 +332,7 @@ class GridPreview:
         x = np.asarray(main(self.sample(state, self.z)))  # a conditional GAN's samples: (images, labels)
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
         if x.ndim == 4 + isinstance(self.engine, Seeds):
-            return viz.save_grid(x, path, self.cols), ""
+            return viz.save_grid(x, path, self.cols, title=f"{self.run_dir.name}  step {step:,}"), ""
         return viz.save_points(x, np.zeros((0, x.shape[-1] if x.ndim > 1 else 1)), 0.0, path, f"step {step}"), ""
 
     def close(self) -> None:

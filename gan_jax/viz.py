@@ -67,21 +67,46 @@ def seeds_image(images: np.ndarray, cols: int | None = None, gap: int = 12) -> I
     return canvas
 
 
-def save_grid(images: np.ndarray, path: str | Path, cols: int | None = None) -> Path:
+TITLE_HEIGHT = 14  # pixels of the strip a titled grid has on top
+
+
+def titled(picture: Image.Image, title: str) -> Image.Image:
+    """`picture` with a white strip of TITLE_HEIGHT pixels on top holding `title`.
+
+    Args:
+      picture: a PIL image. title: one line of text.
+
+    Returns:
+      A new RGB image, TITLE_HEIGHT pixels taller.
+
+    >>> titled(grid_image(np.zeros((4, 8, 8, 1)), pad=0, scale=1), "step 10").size
+    (16, 30)
+    """
+    from PIL import ImageDraw
+
+    canvas = Image.new("RGB", (picture.width, picture.height + TITLE_HEIGHT), "white")
+    canvas.paste(picture.convert("RGB"), (0, TITLE_HEIGHT))
+    ImageDraw.Draw(canvas).text((2, 1), title, fill="black")
+    return canvas
+
+
+def save_grid(images: np.ndarray, path: str | Path, cols: int | None = None, title: str = "") -> Path:
     """Writes `grid_image(images, cols)` as a PNG (atomically); for S x N x H x W x C (a run of several
     seeds) `seeds_image`, one grid per seed.
 
     Args:
       images: N x H x W x C (or S x N x H x W x C) in [-1, 1]. path: the .png to write. cols: per row.
+      title: a line above the grid (`titled`); none when empty.
 
     Returns:
       The path.
 
-    >>> # gj.viz.save_grid(gan.sample(state, z), "grid.png")
+    >>> # gj.viz.save_grid(gan.sample(state, z), "grid.png", title="step 1000")
     """
     path = Path(path)
     picture = seeds_image if np.ndim(images) == 5 else grid_image
-    _atomic_save(lambda p: picture(images, cols).save(p, format="PNG"), path)
+    _atomic_save(lambda p: (titled(picture(images, cols), title) if title else picture(images, cols)).save(
+        p, format="PNG"), path)
     return path
 
 

@@ -93,7 +93,8 @@ def test_a_conditional_run_resumes_bitwise_and_grids_one_row_per_class(tmp_path,
     from PIL import Image
 
     grid = Image.open(out.last_grid)
-    assert abs(grid.width - grid.height) < 10 and grid.width > 10 * 28  # 10 rows (classes) x 10 columns
+    height = grid.height - gj.viz.TITLE_HEIGHT  # the grid under its title ("full  step 8")
+    assert abs(grid.width - height) < 10 and grid.width > 10 * 28  # 10 rows (classes) x 10 columns
     build.start(with_train(full, steps=4), tmp_path / "half", progress=False)
     build.resume(tmp_path / "half", ["train.steps=8"], progress=False)
     a, b = build.load_run(tmp_path / "full"), build.load_run(tmp_path / "half")

@@ -102,7 +102,8 @@ def score(images, classifier=None) -> float:
 
 
 def has_classifier(engine) -> bool:
-    """Whether a GAN's discriminator is also a classifier (has `classify(x)`, as a semi-supervised GAN's D).
+    """Whether a GAN's discriminator is also a classifier of images (has a method `classify(x, train)`, as a
+    semi-supervised GAN's D).
 
     Args:
       engine: a GAN, or `Seeds` of one.
@@ -114,8 +115,10 @@ def has_classifier(engine) -> bool:
     >>> has_classifier(gj.build.engine(gj.config.Config(), (28, 28, 1)))
     False
     """
-    d = getattr(getattr(engine, "engine", engine), "d", None)
-    return d is not None and callable(getattr(d.template, "classify", None))
+    import inspect
+
+    d = getattr(getattr(engine, "engine", engine), "d", None)  # a method, not a layer named classify (ACGAN's)
+    return d is not None and inspect.ismethod(getattr(d.template, "classify", None))
 
 
 def classifier_accuracy(engine, state, images, labels, batch: int = 1000) -> float | list[float]:
