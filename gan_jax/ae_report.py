@@ -134,6 +134,8 @@ def finish(gan: Autoencoder, state: AEState, test: data_lib.Dataset, run_dir: Pa
           f"reconstruction MSE {result['test_mse']:.4f} per pixel -> {run_dir / 'ae_eval.json'}", flush=True)
     if test.images.ndim == 4:
         write_figures(gan, state.params, x_in, t, test.labels, run_dir, test.images.shape[-1])
+        names = [f for f in FIGURES if (run_dir / f).is_file()]
+        print(f"figures: {', '.join(names)} in {run_dir}", flush=True)
     return result
 
 
@@ -163,6 +165,9 @@ def finish_seeds(seeds: Seeds, state, test: data_lib.Dataset, run_dir: Path) -> 
           f"reconstruction MSE {means['test_mse']:.4f} ± {errors['test_mse']:.4f} -> {run_dir / 'ae_eval.json'}",
           flush=True)
     return result
+
+
+FIGURES = ("latent.png", "manifold.png", "reconstructions.png", "interpolations.png", "samples_prior.png")
 
 
 def write_figures(gan: Autoencoder, params, x_in, t, labels: np.ndarray, out: Path, channels: int) -> None:

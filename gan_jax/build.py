@@ -384,8 +384,10 @@ def _hooks(cfg: Config, eng, ds: data_lib.Dataset):
     """(preview, on_finish) for a config's run: mixture scatters and scores for mixture data, the
     autoencoder's test-set report and figures at the end."""
     mixture = mixtures.MIXTURES.get(ds.kind)
+    plain_ae = cfg.model.name in AUTOENCODERS and cfg.model.name != "vae"
+    caption = "N(0, I) codes decoded; a plain autoencoder has no prior, so not samples" if plain_ae else ""
     preview = (run.MixturePreview(eng, mixture, cfg.sample_seed) if mixture
-               else run.GridPreview(eng, seed=cfg.sample_seed))
+               else run.GridPreview(eng, seed=cfg.sample_seed, caption=caption))
     if not isinstance(single(eng), Autoencoder):
         from gan_jax import metrics
 

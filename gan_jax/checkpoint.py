@@ -192,10 +192,11 @@ class Checkpoints:
                 return step, from_nested(restored, template)
             except Exception as e:  # orbax's errors differ by kind of damage
                 moved = self._quarantine(step)
+                first = str(e).splitlines()[0] if str(e) else ""
+                first = first if len(first) <= 160 else first[:157] + "..."  # orbax's can hold a whole TensorStore spec
                 warnings.warn(
-                    f"checkpoint step {step} in {self.directory} is damaged ({type(e).__name__}: "
-                    f"{str(e).splitlines()[0] if str(e) else ''}); moved it to {moved}; "
-                    "falling back to the previous checkpoint",
+                    f"checkpoint step {step} in {self.directory} is damaged ({type(e).__name__}: {first}); moved it "
+                    f"to {moved}; falling back to the previous checkpoint",
                     stacklevel=2,
                 )
         return None

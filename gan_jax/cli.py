@@ -384,8 +384,16 @@ def _experiment_first(argv: list[str]) -> list[str]:
     return argv
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """Warnings as the command's users read them: one line, no source location."""
+    return f"gan-jax: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     args = _parser().parse_args(_experiment_first(list(sys.argv[1:] if argv is None else argv)))
+    warnings.formatwarning = _warning_line
     from gan_jax.config import ConfigError
     from gan_jax.data import DataError
     from gan_jax.metrics.evaluate import InputError

@@ -304,10 +304,10 @@ class MetricsLog:
 
 class GridPreview:
     """The default preview: the engine's samples at a fixed z, a 4x4 grid of images (or, for points, a
-    scatter), written to samples/step_N.png."""
+    scatter), written to samples/step_N.png under a title (the run, the step, and `caption` if given)."""
 
-    def __init__(self, engine, n: int = GRID_SIZE, seed: int = SAMPLE_SEED):
-        self.engine, self.n, self.seed = engine, n, seed
+    def __init__(self, engine, n: int = GRID_SIZE, seed: int = SAMPLE_SEED, caption: str = ""):
+        self.engine, self.n, self.seed, self.caption = engine, n, seed, caption
         self.sample = xla.jit(engine.sample)
 
     def open(self, run_dir: Path, start_step: int) -> None:
@@ -332,7 +332,8 @@ class GridPreview:
         x = np.asarray(main(self.sample(state, self.z)))  # a conditional GAN's samples: (images, labels)
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
         if x.ndim == 4 + isinstance(self.engine, Seeds):
-            return viz.save_grid(x, path, self.cols, title=f"{self.run_dir.name}  step {step:,}"), ""
+            title = f"{self.run_dir.name}  step {step:,}" + (f"  ({self.caption})" if self.caption else "")
+            return viz.save_grid(x, path, self.cols, title=title), ""
         return viz.save_points(x, np.zeros((0, x.shape[-1] if x.ndim > 1 else 1)), 0.0, path, f"step {step}"), ""
 
     def close(self) -> None:

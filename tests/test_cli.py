@@ -117,6 +117,7 @@ def test_vae_train_then_likelihood(tmp_path, capsys, tiny_cli):
     assert main(["train", "mnist_vae", "--run-dir", str(tmp_path / "v"), "--no-progress", *tiny_vae]) == 0
     out = capsys.readouterr().out
     assert "done at step 4: loss" in out and "test elbo" in out
+    assert "figures: latent.png, manifold.png, reconstructions.png, interpolations.png, samples_prior.png in " in out
     assert main(["likelihood", str(tmp_path / "v"), "--k", "20", "--n", "50"]) == 0
     result = json.loads((tmp_path / "v" / "likelihood_k20.json").read_text())
     assert result["n_test"] == 50 and result["nll"] <= result["neg_elbo"] + 1.0  # the k-sample bound is tighter
