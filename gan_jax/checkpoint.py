@@ -5,14 +5,19 @@ after the state's pytree paths (`g_params/hidden/kernel/value`, ...). Typed PRNG
 their key data and re-wrapped on restore.
 
 orbax writes each step into `N.orbax-checkpoint-tmp` and renames it when complete, so a kill during a
-save leaves the older steps intact (the next open removes the unfinished folder). A damaged step (truncated or deleted files) is still listed as the
-latest by orbax, so `restore` tries the steps newest first, moves a damaged one aside to
+save leaves the older steps intact (the next open removes the unfinished folder). Each step's folder also
+holds the sha256 of its arrays (`CHECKSUM`), checked on restore: orbax checks no array data, so flipped
+bits would otherwise load silently. A damaged step (truncated, deleted or altered files) is still listed
+as the latest by orbax, so `restore` tries the steps newest first, moves a damaged one aside to
 `<run>/damaged_checkpoints/` with a warning (otherwise orbax would refuse to save that step number
 again) and falls back to the previous good one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import shutil
 import time
 import warnings
@@ -128,6 +133,33 @@ def nest_arrays(flat: dict[str, np.ndarray]) -> dict:
     return out
 
 
+CHECKSUM = "gan_jax_sha256.json"  # in each step's folder: the sha256 of its arrays, written after orbax's save
+
+
+class DamagedArrays(ValueError):
+    """A checkpoint loads, but its array data is not what was saved (flipped bits, overwritten bytes)."""
+
+
+def digest_arrays(nested: dict) -> str:
+    """One sha256 over a nested dict of arrays: every leaf's path, dtype, shape and bytes, in path order.
+
+    Args:
+      nested: e.g. `to_nested(state)` or a restored checkpoint.
+
+    Returns:
+      The hex digest.
+
+    >>> digest_arrays({"a": np.zeros(2)}) == digest_arrays({"a": np.zeros(2)}) != digest_arrays({"a": np.ones(2)})
+    True
+    """
+    h = hashlib.sha256()
+    for path, value in sorted(flat_arrays(nested).items()):
+        value = np.ascontiguousarray(np.asarray(jax.device_get(value)))
+        h.update(f"{path}:{value.dtype.str}:{value.shape};".encode())
+        h.update(value.tobytes())
+    return h.hexdigest()
+
+
 class CheckpointMismatch(ValueError):
     """A checkpoint is intact but its arrays do not fit the model the config builds."""
 
@@ -172,6 +204,12 @@ class Checkpoints:
         if not self._manager.save(step, args=ocp.args.StandardSave(to_nested(state)), force=True):
             raise RuntimeError(f"orbax did not save step {step} (existing steps: {self.steps()})")
         self._manager.wait_until_finished()
+        if parallel.primary():  # what restore checks the arrays against (orbax checks no array data)
+            digest = digest_arrays(to_nested(parallel.local(state)))
+            path = self.directory / str(step) / CHECKSUM
+            tmp = path.with_name(f".{CHECKSUM}.tmp")
+            tmp.write_text(json.dumps({"sha256": digest}) + "\n")
+            os.replace(tmp, path)
 
     def restore(self, template) -> tuple[int, Any] | None:
         """The newest checkpoint that loads.
@@ -189,6 +227,7 @@ class Checkpoints:
             self._check_layout(step, target)
             try:
                 restored = self._manager.restore(step, args=ocp.args.StandardRestore(target))
+                self._verify(step, restored)
                 return step, from_nested(restored, template)
             except Exception as e:  # orbax's errors differ by kind of damage
                 moved = self._quarantine(step)
@@ -216,11 +255,31 @@ class Checkpoints:
                 f"(first differences, as (path, shape): {diff}); was the run made by another version or config?"
             )
 
+    def _verify(self, step: int, restored: dict) -> None:
+        """Raises DamagedArrays when the restored arrays differ from what was saved (a checkpoint saved before
+        checksums, or killed between orbax's save and the checksum's, has none and is accepted)."""
+        path = self.directory / str(step) / CHECKSUM
+        if not path.is_file():
+            return
+        try:
+            expected = json.loads(path.read_text())["sha256"]
+        except (ValueError, KeyError) as e:
+            raise DamagedArrays(f"its checksum file {CHECKSUM} is unreadable ({e})") from None
+        if digest_arrays(restored) != expected:
+            raise DamagedArrays("its arrays do not match the checksum written when it was saved")
+
     def _quarantine(self, step: int) -> Path:
         self._manager.close()
         damaged = self.directory.parent / "damaged_checkpoints"
         target = damaged / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}"
+        for n in range(1, 1000):  # the same step damaged twice within a second
+            if not target.exists():
+                break
+            target = damaged / f"{step}-{time.strftime('%Y%m%d-%H%M%S')}-{n}"
         if parallel.primary():  # over several processes, one moves it
+            if damaged.exists() and not damaged.is_dir():
+                raise DamagedArrays(f"checkpoint step {step} is damaged, and {damaged}, where damaged checkpoints are "
+                                    "moved, is not a folder; move that file away and resume")
             damaged.mkdir(exist_ok=True)
             shutil.move(str(self.directory / str(step)), str(target))
         parallel.barrier(f"quarantined checkpoint {step}")

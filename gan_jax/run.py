@@ -52,7 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gan_jax import mixtures, parallel, viz, xla
-from gan_jax.checkpoint import CheckpointMismatch, Checkpoints
+from gan_jax.checkpoint import CheckpointMismatch, Checkpoints, DamagedArrays
 from gan_jax.gan import main
 from gan_jax.seeds import Seeds, summarise
 
@@ -523,7 +523,7 @@ def restore(run_dir: str | Path, engine, key: Any = 0, keep: int = 3):
     checkpoints = Checkpoints(Path(run_dir) / "checkpoints", keep)
     try:
         found = checkpoints.restore(engine.init(key))
-    except CheckpointMismatch as e:
+    except (CheckpointMismatch, DamagedArrays) as e:
         checkpoints.close()
         raise RunError(str(e)) from None
     if found is None:
