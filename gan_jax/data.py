@@ -193,8 +193,21 @@ def _checked(pixels: np.ndarray, labels: np.ndarray, where: str) -> tuple[np.nda
         raise DataError(f"{where}: expected images of shape N x H x W (x C), got {pixels.shape}")
     if labels.shape != (pixels.shape[0],):
         raise DataError(f"{where}: {pixels.shape[0]} images but labels of shape {labels.shape}")
-    if pixels.dtype != np.uint8 and (pixels.min() < 0 or pixels.max() > 255):
-        raise DataError(f"{where}: pixel values must lie in 0..255, got {pixels.min()}..{pixels.max()}")
+    if not (np.issubdtype(pixels.dtype, np.integer) or np.issubdtype(pixels.dtype, np.floating)):
+        raise DataError(f"{where}: pixels must be numbers (uint8 0..255), got dtype {pixels.dtype}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{where}: labels must be integers, got dtype {labels.dtype}; save them as int "
+                        "(e.g. y.astype(np.int64))")
+    if pixels.dtype != np.uint8:
+        if np.issubdtype(pixels.dtype, np.floating) and not np.all(np.isfinite(pixels)):
+            bad = int(np.sum(~np.isfinite(pixels)))
+            raise DataError(f"{where}: {bad} pixel values are NaN or infinite; pixels must be finite, in 0..255")
+        low, high = pixels.min(), pixels.max()
+        if low < 0 or high > 255:
+            raise DataError(f"{where}: pixel values must lie in 0..255, got {low}..{high}")
+        if np.issubdtype(pixels.dtype, np.floating) and high <= 1.0:
+            raise DataError(f"{where}: float pixels in {low}..{high} look like a [0, 1] scale, but pixels are read "
+                            "as 0..255; save them as uint8 (np.round(x * 255).astype(np.uint8))")
     return pixels, labels.astype(np.int32)
 
 

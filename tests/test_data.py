@@ -148,3 +148,29 @@ def test_a_tfds_download_without_network_fails_in_seconds(tmp_path, monkeypatch)
     monkeypatch.setattr(socket, "create_connection", offline)
     with pytest.raises(data_lib.DataError, match="data.download=true: cannot reach storage.googleapis.com"):
         data_lib.load(DataConfig(source="tfds", download=True, data_dir=str(tmp_path)))
+
+
+@pytest.mark.parametrize("pixels, labels, fragment", [
+    ("nan_pixel", None, "1 pixel values are NaN or infinite"),
+    ("all_nan", None, "784 pixel values are NaN"),  # every pixel of the first image
+    ("unit_floats", None, "look like a [0, 1] scale"),
+    (None, "float_labels", "labels must be integers, got dtype float64"),
+    (None, "string_labels", "labels must be integers, got dtype <U"),
+])
+def test_bad_pixels_and_labels_are_refused_naming_the_problem(tmp_path, pixels, labels, fragment):
+    x, y = _digits()
+    x = x.astype(np.float64)
+    if pixels == "nan_pixel":
+        x[3, 10, 10] = np.nan
+    elif pixels == "all_nan":
+        x[:] = 0.0
+        x[0] = np.nan
+    elif pixels == "unit_floats":
+        x = x / 255.0
+    if labels == "float_labels":
+        y = y.astype(np.float64)
+    elif labels == "string_labels":
+        y = y.astype(str)
+    np.savez(tmp_path / "bad.npz", x_train=x, y_train=y, x_test=x[:3], y_test=y[:3])
+    with pytest.raises(DataError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        data.load(DataConfig(source="npz", path=str(tmp_path / "bad.npz")))
