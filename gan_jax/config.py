@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from typing import Any
 
@@ -31,6 +32,13 @@ def _require(ok: bool, key: str, message: str) -> None:
 
 def _one_of(value: str, key: str, choices: tuple[str, ...]) -> None:
     _require(value in choices, key, f"got {value!r}, expected one of {', '.join(choices)}")
+
+
+MAX_SEED = 2**63 - 2**20  # seeds are 64-bit; seed + i for each of up to 2^20 seeds of a run must fit
+
+
+def _seed(value: int, key: str) -> None:
+    _require(0 <= value <= MAX_SEED, key, f"must be an integer in 0..{MAX_SEED}, got {value}")
 
 
 DATA_SOURCES = ("auto", "embedded", "tfds", "npz", "idx", "ring8", "grid25", "bimodal1d")
@@ -198,6 +206,7 @@ class DataConfig:
         _one_of(self.sampling, "sampling", SAMPLING)
         _one_of(self.split, "split", ("train", "test"))
         _require(self.limit >= 0, "limit", f"must be >= 0, got {self.limit}")
+        _seed(self.seed, "seed")
         _require(self.labels_per_class >= 0, "labels_per_class",
                  f"must be >= 0 (0 = no labelled subset), got {self.labels_per_class}")
         _require(
@@ -300,6 +309,10 @@ class Config:
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
 
+    def __post_init__(self):
+        for name in ("seed", "sample_seed"):
+            _seed(getattr(self, name), name)
+
 
 def _coerce(text: str, typ: Any, key: str) -> Any:
     """Parses one `--set` value as the field's declared type."""
@@ -314,7 +327,10 @@ def _coerce(text: str, typ: Any, key: str) -> Any:
         if typ is int:
             return int(text.replace("_", ""))
         if typ is float:
-            return float(text)
+            value = float(text)
+            if not math.isfinite(value):
+                raise ConfigError(f"{key}: must be a finite number, got {text!r}")
+            return value
         if typ is str:
             return text
         if typ is dict:
@@ -322,6 +338,8 @@ def _coerce(text: str, typ: Any, key: str) -> Any:
             if not isinstance(value, dict):
                 raise ValueError
             return value
+    except ConfigError:
+        raise
     except ValueError:
         what = "JSON object (e.g. '{\"width\": 64}')" if typ is dict else typ.__name__
         raise ConfigError(f"{key}: {text!r} is not a valid {what}") from None

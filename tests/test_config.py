@@ -37,6 +37,11 @@ def test_overrides_parse_each_type():
     ("gan.ema_decay=1", "gan.ema_decay: must be in [0, 1)"),
     ("gan.n_critic=0", "gan.n_critic: must be >= 1"),
     ("gan.r1_weight=-1", "gan.r1_weight: must be >= 0"),
+    ("optim.d_lr=inf", "optim.d_lr: must be a finite number, got 'inf'"),
+    ("gan.r1_weight=nan", "gan.r1_weight: must be a finite number"),
+    ("seed=9223372036854775808", "seed: must be an integer in 0.."),
+    ("sample_seed=-1", "sample_seed: must be an integer in 0.."),
+    ("data.seed=-1", "data.seed: must be an integer in 0.."),
 ])
 def test_bad_overrides_name_the_key(override, fragment):
     with pytest.raises(ConfigError) as e:
