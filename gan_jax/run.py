@@ -161,7 +161,13 @@ def _open_log(path: Path, start_step: int):
     """Opens a JSON-lines log for appending, first dropping rows after `start_step` (a resume from an
     earlier checkpoint repeats those steps)."""
     if path.exists():
-        kept = [r for r in viz.read_metrics(path) if r["step"] <= start_step]
+        rows = []
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a row cut short by a kill or a full disk: its steps are redone
+                continue
+        kept = [r for r in rows if isinstance(r, dict) and r.get("step", start_step + 1) <= start_step]
         write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
     return open(path, "a")
 

@@ -79,6 +79,11 @@ def test_resume_from_an_earlier_checkpoint_drops_later_metrics(tmp_path):
     build.resume(tmp_path / "r", progress=False)
     steps = [json.loads(x)["step"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6, 8]
+    shutil.rmtree(tmp_path / "r" / "checkpoints" / "8")  # and died again while writing the last row
+    log = tmp_path / "r" / "metrics.jsonl"
+    log.write_text(log.read_text()[:-25])
+    build.resume(tmp_path / "r", progress=False)
+    assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == [2, 4, 6, 8]
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
