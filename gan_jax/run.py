@@ -465,10 +465,61 @@ def _record_config_changes(run_dir: Path, config: dict | None, step: int) -> Non
     print(f"resuming with a changed config from step {step}: {listed} (recorded in config_changes.jsonl)", flush=True)
 
 
+LOCK = ".lock"  # held (flock) by the process training into a run directory
+
+
+RUN_FILES = {"config.json", "data.json", "metrics.jsonl", "tensorboard", "samples", "checkpoints", "curves.png",
+             ".write-test", LOCK}  # what a start writes before its first checkpoint (and a little more)
+
+
+def _unfinished_start(run_dir: Path) -> bool:
+    """A run directory whose start was cut short: only what a run writes, and no checkpoint (not even step
+    0's). Anything else in it (a user's file) and it is not cleared."""
+    steps = run_dir / "checkpoints"
+    if any(p.name not in RUN_FILES for p in run_dir.iterdir()):
+        return False
+    return not (steps.is_dir() and any(p.is_dir() and p.name.isdigit() for p in steps.iterdir()))
+
+
 def _check_new_run_dir(run_dir: Path) -> None:
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    if not run_dir.exists():
+        return
+    if not run_dir.is_dir() or (any(p.name != LOCK for p in run_dir.iterdir()) and not _unfinished_start(run_dir)):
         raise RunError(f"run directory {run_dir} already exists and is not empty; "
                        "pass --resume (resume=True) to continue it, or choose another run directory")
+
+
+class _RunLock:
+    """An exclusive lock on a run directory for as long as a process trains into it (released when the
+    process exits, however it exits), so that two runs never write into one directory."""
+
+    def __init__(self, run_dir: Path):
+        self.path, self.file = run_dir / LOCK, None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # no flock on this platform: no guard
+            return
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.file.seek(0)
+            owner = self.file.read().strip() or "another process"
+            self.file.close()
+            self.file = None
+            raise RunError(f"{self.path.parent} is in use: a run ({owner}) is training into it; wait for it to "
+                           "finish or stop it, or choose another run directory") from None
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(f"pid {os.getpid()}")
+        self.file.flush()
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()  # closing releases the flock
+            self.file = None
 
 
 def _make_run_dir(run_dir: Path) -> None:
@@ -592,14 +643,30 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
     mesh = getattr(engine, "parallel", None)
     replicate = mesh.replicate if mesh is not None else (lambda tree: tree)
 
+    lock = _RunLock(run_dir)
+    try:
+        return _fit_locked(engine, images, info, run_dir, key, steps, fuse, log_interval, sample_interval,
+                           checkpoint_interval, keep_checkpoints, early_stop_window, early_stop_tol, resume, progress,
+                           preview, on_finish, config, name, notes, primary, replicate, lock)
+    finally:
+        lock.release()
+
+
+def _fit_locked(engine, images, info, run_dir, key, steps, fuse, log_interval, sample_interval, checkpoint_interval,
+                keep_checkpoints, early_stop_window, early_stop_tol, resume, progress, preview, on_finish, config,
+                name, notes, primary, replicate, lock) -> Outcome:
     def record_config() -> None:
         if primary and config is not None:
             write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
 
     if resume:
+        if primary and run_dir.is_dir():
+            lock.acquire()
         recorded_path = run_dir / "data.json"
         if not recorded_path.is_file():
-            raise RunError(f"{run_dir} is not a run directory to resume (no data.json)")
+            hint = ("an earlier start was cut short before its first checkpoint; start it fresh (without --resume, "
+                    "resume=False), which clears it") if run_dir.is_dir() else "no such directory"
+            raise RunError(f"{run_dir} is not a run directory to resume (no data.json): {hint}")
         recorded = json.loads(recorded_path.read_text())
         if recorded["n"] != info["n"] or recorded["image_shape"] != info["image_shape"]:
             raise RunError(f"the data changed since the run started: recorded {recorded}, now {info}")
@@ -620,6 +687,14 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
         parallel.barrier("run directory checked")  # before the primary writes in it
         if primary:
             _make_run_dir(run_dir)
+            lock.acquire()  # two starts racing on one directory: the second stops here, touching nothing
+            _check_new_run_dir(run_dir)
+            if any(p.name != LOCK for p in run_dir.iterdir()):  # what a start cut short left
+                print(f"clearing {run_dir}: an earlier start there was cut short before its first checkpoint",
+                      flush=True)
+                for p in run_dir.iterdir():
+                    if p.name != LOCK:
+                        shutil.rmtree(p) if p.is_dir() else p.unlink()
         try:
             record_config()
             if primary:
@@ -631,9 +706,12 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
             checkpoints.save(0, state)
         except BaseException:  # nothing half-written: the run did not get its first checkpoint
             if primary:
-                shutil.rmtree(run_dir, ignore_errors=True)
-                if existed:
-                    run_dir.mkdir()
+                for p in run_dir.iterdir() if run_dir.is_dir() else ():
+                    if p.name != LOCK:
+                        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                if not existed:
+                    lock.release()
+                    shutil.rmtree(run_dir, ignore_errors=True)
             raise
     return _loop(engine, images, run_dir, state, checkpoints, replicate, primary, steps, fuse, log_interval,
                  sample_interval, checkpoint_interval, early_stop_window, early_stop_tol, progress,

@@ -201,3 +201,36 @@ def test_a_second_signal_lets_a_checkpoint_save_finish_then_stops(capsys):
     assert finished == [True]
     with pytest.raises(KeyboardInterrupt):
         signals._handle(signal.SIGINT, None)  # outside a save: at once
+
+
+def test_a_run_directory_in_use_refuses_a_second_writer_and_keeps_its_files(tmp_path):
+    cfg = tiny_config(steps=4)
+    build.start(cfg, tmp_path / "r", progress=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir() if p.is_file()}
+    live = run._RunLock(tmp_path / "r")  # as if another process were training into it
+    live.acquire()
+    try:
+        with pytest.raises(run.RunError, match=r"is in use: a run \(pid \d+\) is training into it"):
+            build.resume(tmp_path / "r", ["train.steps=8"], progress=False)
+        import shutil
+
+        shutil.rmtree(tmp_path / "r" / "checkpoints")  # even a directory a fresh start could clear
+        with pytest.raises(run.RunError, match="is in use"):
+            build.start(cfg, tmp_path / "r", progress=False)
+    finally:
+        live.release()
+    after = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir() if p.is_file() and p.name != run.LOCK}
+    assert after == {k: v for k, v in before.items() if k != run.LOCK}
+
+
+def test_a_start_cut_short_before_its_first_checkpoint_is_no_dead_end(tmp_path, capsys):
+    cfg = tiny_config(steps=4)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_text("{}")  # a kill during start-up left only this
+    with pytest.raises(run.RunError, match="an earlier start was cut short before its first checkpoint; start it fresh"):
+        run.fit(build.engine(cfg, (28, 28, 1)), np.zeros((64, 28, 28, 1), np.float32), run_dir=tmp_path / "r",
+                steps=4, resume=True, progress=False)
+    out = build.start(cfg, tmp_path / "r", progress=False)
+    assert out.step == 4 and "clearing" in capsys.readouterr().out
+    with pytest.raises(run.RunError, match="already exists and is not empty"):  # a real run is never cleared
+        build.start(cfg, tmp_path / "r", progress=False)
