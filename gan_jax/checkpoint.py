@@ -134,6 +134,7 @@ def nest_arrays(flat: dict[str, np.ndarray]) -> dict:
 
 
 CHECKSUM = "gan_jax_sha256.json"  # in each step's folder: the sha256 of its arrays, written after orbax's save
+EXTRA = "gan_jax_extra.json"  # in each step's folder: host-side state of the run loop (early stopping's history)
 
 
 class DamagedArrays(ValueError):
@@ -190,11 +191,12 @@ class Checkpoints:
     def steps(self) -> list[int]:
         return sorted(self._manager.all_steps())
 
-    def save(self, step: int, state) -> None:
+    def save(self, step: int, state, extra: dict | None = None) -> None:
         """Writes `state` as step `step` and waits until it is complete on disk.
 
         Args:
           step: the step number. state: the pytree.
+          extra: JSON-able host-side state kept with the step (`extra(step)` reads it back).
 
         Returns:
           None.
@@ -210,6 +212,28 @@ class Checkpoints:
             tmp = path.with_name(f".{CHECKSUM}.tmp")
             tmp.write_text(json.dumps({"sha256": digest}) + "\n")
             os.replace(tmp, path)
+            if extra:
+                path = self.directory / str(step) / EXTRA
+                tmp = path.with_name(f".{EXTRA}.tmp")
+                tmp.write_text(json.dumps(extra) + "\n")
+                os.replace(tmp, path)
+
+    def extra(self, step: int) -> dict:
+        """What `save(step, state, extra)` kept beside the arrays ({} when nothing).
+
+        Args:
+          step: a saved step.
+
+        Returns:
+          The dict.
+
+        >>> # Checkpoints("runs/x/checkpoints", 3).extra(1000).get("plateau", [])
+        """
+        path = self.directory / str(step) / EXTRA
+        try:
+            return json.loads(path.read_text()) if path.is_file() else {}
+        except ValueError:
+            return {}
 
     def restore(self, template) -> tuple[int, Any] | None:
         """The newest checkpoint that loads.

@@ -675,6 +675,7 @@ def _fit_locked(engine, images, info, run_dir, key, steps, fuse, log_interval, s
             checkpoints.close()
             raise RunError(f"steps={steps} is below the step the run reached, {step}: resuming trains until `steps`; "
                            f"to train longer give more (--set train.steps=N with N > {step})")
+        plateau_history = checkpoints.extra(step).get("plateau", [])
         state = replicate(state)
         if primary:
             _record_config_changes(run_dir, config, step)
@@ -682,6 +683,7 @@ def _fit_locked(engine, images, info, run_dir, key, steps, fuse, log_interval, s
         if primary:
             print(f"resuming {run_dir} from step {step}", flush=True)
     else:
+        plateau_history = []
         _check_new_run_dir(run_dir)
         existed = run_dir.exists()  # an empty directory the user made: keep it, but nothing in it
         parallel.barrier("run directory checked")  # before the primary writes in it
@@ -715,12 +717,13 @@ def _fit_locked(engine, images, info, run_dir, key, steps, fuse, log_interval, s
             raise
     return _loop(engine, images, run_dir, state, checkpoints, replicate, primary, steps, fuse, log_interval,
                  sample_interval, checkpoint_interval, early_stop_window, early_stop_tol, progress,
-                 preview if preview is not None else GridPreview(engine), on_finish, name or run_dir.name, notes)
+                 preview if preview is not None else GridPreview(engine), on_finish, name or run_dir.name, notes,
+                 plateau_history)
 
 
 def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replicate, primary: bool, total: int,
           fuse: int, log_interval: int, sample_interval: int, checkpoint_interval: int, window: int, tol: float,
-          progress: bool, preview, on_finish, name: str, notes) -> Outcome:
+          progress: bool, preview, on_finish, name: str, notes, plateau_history=()) -> Outcome:
     step = step_of(parallel.local(state))
     advance = xla.jit(repeat(engine.train_step, fuse), donate_argnums=0)
     images = replicate(jax.device_put(images))  # the state is already replicated
@@ -738,6 +741,7 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
     for note in notes:
         log.say(note)
     plateau = Plateau(window, tol)
+    plateau.history.extend(tuple(h) for h in plateau_history)
     last_grid, reason, early, stopped_by = None, "done", False, None
 
     def take(pending) -> None:
@@ -786,8 +790,9 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
                     if stop or step % checkpoint_interval == 0 or step == total:
                         if not bool(all_finite(state)):
                             raise NonFiniteLoss(f"non-finite parameters after step {step}")
-                        with signals.saving():
-                            checkpoints.save(step, state)
+                        with signals.saving():  # early stopping's history too: a resume stops where this would
+                            checkpoints.save(step, state, {"plateau": [list(h) for h in plateau.history]}
+                                             if window else None)
                     if stop:
                         if early:
                             reason = "early_stop"

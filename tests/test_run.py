@@ -234,3 +234,16 @@ def test_a_start_cut_short_before_its_first_checkpoint_is_no_dead_end(tmp_path, 
     assert out.step == 4 and "clearing" in capsys.readouterr().out
     with pytest.raises(run.RunError, match="already exists and is not empty"):  # a real run is never cleared
         build.start(cfg, tmp_path / "r", progress=False)
+
+
+def test_an_early_stopping_run_resumes_to_the_same_stop_bitwise(tmp_path):
+    """The plateau's history is kept with each checkpoint: stopped 4 steps before the uninterrupted run's
+    early stop (step 80 here) and resumed, the run stops there too, in the same state (without the
+    history it would need 2 x 10 more steps to judge)."""
+    cfg = tiny_config(steps=400, early_stop_window=10, early_stop_tol=0.02)
+    full = build.start(cfg, tmp_path / "full", progress=False)
+    assert full.reason == "early_stop" and 40 < full.step < 400
+    build.start(with_train(cfg, steps=full.step - 4), tmp_path / "half", progress=False)
+    resumed = build.resume(tmp_path / "half", ["train.steps=400"], progress=False)
+    assert resumed.reason == "early_stop" and resumed.step == full.step
+    assert _equal(_final_state(tmp_path / "full", cfg)[1], _final_state(tmp_path / "half", cfg)[1])
