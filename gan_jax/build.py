@@ -677,7 +677,7 @@ def load_run(run_dir: str | Path, engine=None) -> LoadedRun:
         except (run.RunError, ConfigError):
             cfg = None
     step, state, checkpoints = run.restore(run_dir, engine, streams(cfg) if cfg else 0,
-                                           cfg.train.keep_checkpoints if cfg else 3)
+                                           cfg.train.keep_checkpoints if cfg else 3, read_only=True)
     checkpoints.close()
     return LoadedRun(engine, state, cfg, step)
 
@@ -777,9 +777,12 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weight
         return single(eng).noise_fn.for_labels(jax.random.fold_in(key, i), part)
 
     out = [np.asarray(draw(state, noise(i))) for i in range(-(-n // batch))]
-    if isinstance(eng, Seeds):
-        return np.concatenate(out, axis=1)[:, :n]
-    return np.concatenate(out)[:n]
+    images = np.concatenate(out, axis=1)[:, :n] if isinstance(eng, Seeds) else np.concatenate(out)[:n]
+    if not np.all(np.isfinite(images)):
+        bad = int(np.sum(~np.isfinite(images)))
+        raise run.RunError(f"{bad} of the {images.size} values sampled from {run_dir} are NaN or infinite: its "
+                           "weights are not finite (the run diverged); nothing written")
+    return images
 
 
 __all__ = ["engine", "single", "classes_of", "classifier_report", "classifier_line", "check", "start", "resume", "load_run", "load_run_config", "sample", "weights_used", "resolve",

@@ -176,16 +176,22 @@ def _layout(tree) -> dict:
 class Checkpoints:
     """Step-numbered checkpoints of one run under `directory`, keeping the newest `keep`."""
 
-    def __init__(self, directory: str | Path, keep: int):
+    def __init__(self, directory: str | Path, keep: int, read_only: bool = False):
         self.directory = Path(directory).absolute()
-        self.keep = keep
-        if parallel.primary():  # a save cut short (a kill mid-write) left its temporary folder: never a checkpoint
+        self.keep, self.read_only = keep, read_only
+        if read_only and not self.directory.is_dir():
+            raise FileNotFoundError(f"no checkpoints folder {self.directory}")
+        if parallel.primary() and not read_only:  # a save cut short left its temporary folder: never a checkpoint
             for tmp in self.directory.glob("*.orbax-checkpoint-tmp*"):
                 shutil.rmtree(tmp, ignore_errors=True)
         self._manager = self._open()
 
     def _open(self) -> ocp.CheckpointManager:
-        options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True, enable_async_checkpointing=False)
+        if self.read_only:  # orbax warns unless the save settings are off too
+            options = ocp.CheckpointManagerOptions(max_to_keep=None, save_interval_steps=0, create=False,
+                                                   enable_async_checkpointing=False, read_only=True)
+        else:
+            options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True, enable_async_checkpointing=False)
         return ocp.CheckpointManager(self.directory, options=options, item_handlers=ocp.StandardCheckpointHandler())
 
     def steps(self) -> list[int]:
@@ -254,12 +260,13 @@ class Checkpoints:
                 self._verify(step, restored)
                 return step, from_nested(restored, template)
             except Exception as e:  # orbax's errors differ by kind of damage
-                moved = self._quarantine(step)
+                # read-only (sample, eval): the run is left as it is; training moves the step aside
+                where = "left it in place" if self.read_only else f"moved it to {self._quarantine(step)}"
                 first = str(e).splitlines()[0] if str(e) else ""
                 first = first if len(first) <= 160 else first[:157] + "..."  # orbax's can hold a whole TensorStore spec
                 warnings.warn(
-                    f"checkpoint step {step} in {self.directory} is damaged ({type(e).__name__}: {first}); moved it "
-                    f"to {moved}; falling back to the previous checkpoint",
+                    f"checkpoint step {step} in {self.directory} is damaged ({type(e).__name__}: {first}); {where}; "
+                    "falling back to the previous checkpoint",
                     stacklevel=2,
                 )
         return None

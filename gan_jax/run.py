@@ -564,12 +564,14 @@ def _typed(key: Any):
     return jax.random.key(key) if isinstance(key, int) else key
 
 
-def restore(run_dir: str | Path, engine, key: Any = 0, keep: int = 3):
+def restore(run_dir: str | Path, engine, key: Any = 0, keep: int = 3, read_only: bool = False):
     """The newest good checkpoint of a run.
 
     Args:
       run_dir: the run. engine: gives the state's structure (`engine.init(key)`; an int key is
         jax.random.key(key)). keep: checkpoints kept when the manager saves later.
+      read_only: change nothing in the run (a damaged step is skipped, not moved aside; a read-only copy
+        works): for reading a run, not training it.
 
     Returns:
       (step, state, the open `Checkpoints`); RunError when none loads or the model differs.
@@ -577,7 +579,10 @@ def restore(run_dir: str | Path, engine, key: Any = 0, keep: int = 3):
     >>> # step, state, ckpts = restore("runs/x", gan); ckpts.close()
     """
     key = _typed(key)
-    checkpoints = Checkpoints(Path(run_dir) / "checkpoints", keep)
+    try:
+        checkpoints = Checkpoints(Path(run_dir) / "checkpoints", keep, read_only=read_only)
+    except FileNotFoundError:
+        raise RunError(f"{run_dir} has no checkpoints folder; is it a run directory?") from None
     try:
         found = checkpoints.restore(engine.init(key))
     except (CheckpointMismatch, DamagedArrays) as e:

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -167,3 +168,19 @@ def test_fuse_is_lowered_to_fit_the_steps_and_intervals(tmp_path, capsys, tiny_c
     assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["fuse"] == 2
     steps = [json.loads(r)["step"] for r in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6]
+
+
+def test_sample_refuses_to_write_non_finite_images(tmp_path, capsys, tiny_cli, monkeypatch):
+    from gan_jax import build
+
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli, "train.steps=4"]) == 0
+    real_load = build.load_run
+
+    def diverged(run_dir, engine=None):  # as if the weights had gone to NaN
+        loaded = real_load(run_dir, engine)
+        bad = jax.tree.map(lambda x: x * np.nan, loaded.state.g_params)
+        return loaded._replace(state=loaded.state.replace(g_params=bad))
+
+    monkeypatch.setattr(build, "load_run", diverged)
+    assert main(["sample", str(tmp_path / "r"), "--n", "5", "--out", str(tmp_path / "x.npy")]) == 2
+    assert "are NaN or infinite" in capsys.readouterr().err and not (tmp_path / "x.npy").exists()
