@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
+EXIT_DISK_FULL = 75  # EX_TEMPFAIL: the run stopped at its last good checkpoint; free space and --resume
 WEIGHTS_ARG = dict(default="auto",  # checked by build.weights_used, the one list of the choices
                    help="G's weights: auto (the moving average when the run keeps one, else the trained "
                         "weights), live (the trained weights) or ema (the moving average)")
@@ -137,10 +138,17 @@ def _train(args) -> int:
         asked = experiments.get_config(args.experiment).experiment
         if saved.experiment != asked:
             raise run.RunError(f"{args.run_dir} is a run of {saved.experiment!r}, not {asked!r}")
-        outcome = build.resume(args.run_dir, args.overrides, progress=not args.no_progress)
-    else:
-        cfg = config_lib.apply_overrides(experiments.get_config(args.experiment), args.overrides)
-        outcome = build.start(cfg, args.run_dir, progress=not args.no_progress)
+    try:
+        if args.resume:
+            outcome = build.resume(args.run_dir, args.overrides, progress=not args.no_progress)
+        else:
+            cfg = config_lib.apply_overrides(experiments.get_config(args.experiment), args.overrides)
+            run_dir = args.run_dir or build.default_run_dir(cfg.experiment)
+            outcome = build.start(cfg, run_dir, progress=not args.no_progress)
+    except run.DiskFull as e:
+        print(f"gan-jax train: {e}\nresume with: gan-jax train {args.experiment} --run-dir "
+              f"{args.run_dir or run_dir} --resume", file=sys.stderr)
+        return EXIT_DISK_FULL
     code = 0 if outcome.signum is None else 128 + outcome.signum
     if not parallel.primary():
         return code

@@ -68,6 +68,33 @@ class NonFiniteLoss(RuntimeError):
     """Training produced a NaN or infinite loss or parameter."""
 
 
+class DiskFull(RuntimeError):
+    """A checkpoint or log write found no space left; the run stopped with its last complete checkpoint."""
+
+
+def _is_disk_full(e: BaseException) -> bool:
+    """ENOSPC, however the storage layer wraps it (TensorStore raises ValueErrors naming it)."""
+    import errno
+
+    return (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or "No space left on device" in str(e)
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+
+
+def _disk_full(run_dir: Path, checkpoints, step: int, what: str) -> DiskFull:
+    """The DiskFull to raise: the unfinished save removed, how much space is free and what a save takes."""
+    for tmp in (run_dir / "checkpoints").glob("*.orbax-checkpoint-tmp*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    done = checkpoints.steps()
+    need = _folder_bytes(run_dir / "checkpoints" / str(done[-1])) if done else 0
+    free = shutil.disk_usage(run_dir).free
+    return DiskFull(f"no space left on the device of {run_dir} while {what} at step {step} ({free / 2**20:.0f} MB "
+                    f"free; a checkpoint takes about {need / 2**20:.1f} MB). The last good checkpoint is step "
+                    f"{done[-1] if done else None}; free some space and resume")
+
+
 @dataclasses.dataclass
 class Outcome:
     """What `fit` returns: where, how far, why it stopped, the last metrics row and preview."""
@@ -795,9 +822,14 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
                     if stop or step % checkpoint_interval == 0 or step == total:
                         if not bool(all_finite(state)):
                             raise NonFiniteLoss(f"non-finite parameters after step {step}")
-                        with signals.saving():  # early stopping's history too: a resume stops where this would
-                            checkpoints.save(step, state, {"plateau": [list(h) for h in plateau.history]}
-                                             if window else None)
+                        try:
+                            with signals.saving():  # early stopping's history too: a resume stops where this would
+                                checkpoints.save(step, state, {"plateau": [list(h) for h in plateau.history]}
+                                                 if window else None)
+                        except Exception as e:
+                            if _is_disk_full(e):
+                                raise _disk_full(run_dir, checkpoints, step, "saving a checkpoint") from None
+                            raise
                     if stop:
                         if early:
                             reason = "early_stop"
@@ -812,14 +844,24 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
         good = checkpoints.steps()
         raise NonFiniteLoss(f"{e}; training stopped. The last good checkpoint is step {good[-1] if good else None} "
                             f"in {run_dir / 'checkpoints'}; try lower learning rates") from None
+    except DiskFull:
+        raise
+    except Exception as e:  # a log write (metrics, TensorBoard, a grid) on a full disk
+        if _is_disk_full(e):
+            raise _disk_full(run_dir, checkpoints, step, "writing the logs") from None
+        raise
     finally:
         log.close()
         checkpoints.close()
         if primary:
             preview.close()
             if (run_dir / "metrics.jsonl").exists():
-                viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", name,
-                                tuple(getattr(engine, "panels", ()) or ()))
+                try:
+                    viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", name,
+                                    tuple(getattr(engine, "panels", ()) or ()))
+                except OSError as e:  # a full disk: the run's own error says so
+                    if not _is_disk_full(e):
+                        raise
     local = parallel.local(state)
     if stopped_by is None and primary and on_finish is not None:
         on_finish(local, run_dir)

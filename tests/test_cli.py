@@ -184,3 +184,28 @@ def test_sample_refuses_to_write_non_finite_images(tmp_path, capsys, tiny_cli, m
     monkeypatch.setattr(build, "load_run", diverged)
     assert main(["sample", str(tmp_path / "r"), "--n", "5", "--out", str(tmp_path / "x.npy")]) == 2
     assert "are NaN or infinite" in capsys.readouterr().err and not (tmp_path / "x.npy").exists()
+
+
+def test_a_full_disk_stops_the_run_like_a_signal_and_it_resumes(tmp_path, capsys, tiny_cli, monkeypatch):
+    import errno
+
+    from gan_jax import checkpoint
+
+    real_save = checkpoint.Checkpoints.save
+
+    def full_at_step_8(self, step, state, extra=None):
+        if step == 8:
+            (self.directory / "8.orbax-checkpoint-tmp-1").mkdir()  # what a save cut short leaves
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(self, step, state, extra)
+
+    monkeypatch.setattr(checkpoint.Checkpoints, "save", full_at_step_8)
+    run_dir = tmp_path / "r"
+    assert main(["train", "mnist_gan", "--run-dir", str(run_dir), "--no-progress", *tiny_cli, "train.steps=12"]) == 75
+    err = capsys.readouterr().err
+    assert "no space left on the device of" in err and "The last good checkpoint is step 4" in err
+    assert f"resume with: gan-jax train mnist_gan --run-dir {run_dir} --resume" in err and "Traceback" not in err
+    assert not list((run_dir / "checkpoints").glob("*tmp*"))
+    monkeypatch.setattr(checkpoint.Checkpoints, "save", real_save)
+    assert main(["train", "mnist_gan", "--run-dir", str(run_dir), "--resume", "--no-progress"]) == 0
+    assert "done at step 12" in capsys.readouterr().out
