@@ -203,6 +203,9 @@ def _checked(pixels: np.ndarray, labels: np.ndarray, where: str) -> tuple[np.nda
             bad = int(np.sum(~np.isfinite(pixels)))
             raise DataError(f"{where}: {bad} pixel values are NaN or infinite; pixels must be finite, in 0..255")
         low, high = pixels.min(), pixels.max()
+        if np.issubdtype(pixels.dtype, np.floating) and -1.0 <= low < 0 and high <= 1.0:
+            raise DataError(f"{where}: float pixels in {low}..{high} look like a [-1, 1] scale, but pixels are read "
+                            "as 0..255; save them as uint8 (np.round((x + 1) * 127.5).astype(np.uint8))")
         if low < 0 or high > 255:
             raise DataError(f"{where}: pixel values must lie in 0..255, got {low}..{high}")
         if np.issubdtype(pixels.dtype, np.floating) and high <= 1.0:

@@ -154,6 +154,7 @@ def test_a_tfds_download_without_network_fails_in_seconds(tmp_path, monkeypatch)
     ("nan_pixel", None, "1 pixel values are NaN or infinite"),
     ("all_nan", None, "784 pixel values are NaN"),  # every pixel of the first image
     ("unit_floats", None, "look like a [0, 1] scale"),
+    ("signed_floats", None, "look like a [-1, 1] scale"),
     (None, "float_labels", "labels must be integers, got dtype float64"),
     (None, "string_labels", "labels must be integers, got dtype <U"),
 ])
@@ -167,6 +168,8 @@ def test_bad_pixels_and_labels_are_refused_naming_the_problem(tmp_path, pixels, 
         x[0] = np.nan
     elif pixels == "unit_floats":
         x = x / 255.0
+    elif pixels == "signed_floats":
+        x = x / 127.5 - 1.0
     if labels == "float_labels":
         y = y.astype(np.float64)
     elif labels == "string_labels":
