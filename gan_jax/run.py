@@ -301,6 +301,7 @@ class MetricsLog:
             if self.file is not None:
                 self.file.write(json.dumps(row) + "\n")
                 self.file.flush()
+                self._check_tensorboard()
                 for name, value in row.items():
                     if name != "step":
                         self.tb.add_scalar(name, value, step)
@@ -309,6 +310,19 @@ class MetricsLog:
                 shown = "  ".join(f"{n} {row[n]:.4f}" for n in self.shown(row) if n not in ("step", "it_per_s"))
                 left = (self.total - step) / max(row["it_per_s"], 1e-9)
                 self.say(f"step {step}/{self.total}  {shown}  {row['it_per_s']:.1f} it/s  about {_duration(left)} left")
+
+    def _check_tensorboard(self) -> None:
+        """tensorboardX writes in a thread that dies on a write error (a full disk); adding to its full queue
+        would then block for ever, so a dead writer stops the run instead."""
+        worker = getattr(getattr(getattr(self.tb, "file_writer", None), "event_writer", None), "_worker", None)
+        if worker is None or worker.is_alive():
+            return
+        import errno
+
+        free = shutil.disk_usage(self.path.parent).free
+        if free < 64 * 2**20:
+            raise OSError(errno.ENOSPC, f"No space left on device (TensorBoard's writer stopped; {free} bytes free)")
+        raise OSError(errno.EIO, "TensorBoard's event writer thread stopped (a write failed); the run stops here")
 
     def say(self, text: str) -> None:
         """Prints a line (above the progress bar when there is one; only on the primary process).

@@ -209,3 +209,23 @@ def test_a_full_disk_stops_the_run_like_a_signal_and_it_resumes(tmp_path, capsys
     monkeypatch.setattr(checkpoint.Checkpoints, "save", real_save)
     assert main(["train", "mnist_gan", "--run-dir", str(run_dir), "--resume", "--no-progress"]) == 0
     assert "done at step 12" in capsys.readouterr().out
+
+
+def test_a_dead_tensorboard_writer_on_a_full_disk_stops_the_run_instead_of_hanging(tmp_path, capsys, tiny_cli,
+                                                                                   monkeypatch):
+    import collections
+    import shutil
+
+    from tensorboardX import event_file_writer
+
+    from gan_jax import run
+
+    real_usage = shutil.disk_usage
+    monkeypatch.setattr(event_file_writer._EventLoggerThread, "is_alive", lambda self: False)  # died on ENOSPC
+    monkeypatch.setattr(run.shutil, "disk_usage",
+                        lambda p: collections.namedtuple("u", "total used free")(1, 1, 1000) if "r" in str(p)
+                        else real_usage(p))
+    run_dir = tmp_path / "r"
+    assert main(["train", "mnist_gan", "--run-dir", str(run_dir), "--no-progress", *tiny_cli, "train.steps=8"]) == 75
+    err = capsys.readouterr().err
+    assert "no space left on the device of" in err and "while writing the logs" in err and "resume with:" in err
