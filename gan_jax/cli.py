@@ -418,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLoss as e:
         print(f"gan-jax {args.command}: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) before a run's first checkpoint, or a second one
+        print(f"gan-jax {args.command}: interrupted; a run keeps what its last checkpoint holds (resume with "
+              "--resume), a start cut short leaves nothing", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -429,6 +429,17 @@ class MixturePreview(GridPreview):
         self.scores.close()
 
 
+def _interrupt(signum, frame):
+    """SIGTERM during a run's start-up: unwind like Ctrl-C, so that the start leaves nothing behind."""
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 class _Signals:
     """Turns the first SIGINT/SIGTERM into a request to stop after the current call; a second one stops at
     once, except during a checkpoint save (`saving()`), which it lets finish first."""
@@ -520,6 +531,10 @@ def _unfinished_start(run_dir: Path) -> bool:
     if any(p.name not in RUN_FILES for p in run_dir.iterdir()):
         return False
     return not (steps.is_dir() and any(p.is_dir() and p.name.isdigit() for p in steps.iterdir()))
+
+
+def _has_rows(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
 
 
 def _check_new_run_dir(run_dir: Path) -> None:
@@ -705,6 +720,10 @@ def _fit_locked(engine, images, info, run_dir, key, steps, fuse, log_interval, s
         if primary and config is not None:
             write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
 
+    if resume and run_dir.is_dir() and _unfinished_start(run_dir) and not _has_rows(run_dir / "metrics.jsonl"):
+        if primary:
+            print(f"{run_dir} holds no checkpoint yet (its start was cut short): starting it fresh", flush=True)
+        resume = False
     if resume:
         if primary and run_dir.is_dir():
             lock.acquire()
@@ -743,6 +762,7 @@ def _fit_locked(engine, images, info, run_dir, key, steps, fuse, log_interval, s
                 for p in run_dir.iterdir():
                     if p.name != LOCK:
                         shutil.rmtree(p) if p.is_dir() else p.unlink()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
         try:
             record_config()
             if primary:
@@ -761,6 +781,9 @@ def _fit_locked(engine, images, info, run_dir, key, steps, fuse, log_interval, s
                     lock.release()
                     shutil.rmtree(run_dir, ignore_errors=True)
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
     return _loop(engine, images, run_dir, state, checkpoints, replicate, primary, steps, fuse, log_interval,
                  sample_interval, checkpoint_interval, early_stop_window, early_stop_tol, progress,
                  preview if preview is not None else GridPreview(engine), on_finish, name or run_dir.name, notes,

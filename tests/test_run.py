@@ -225,15 +225,35 @@ def test_a_run_directory_in_use_refuses_a_second_writer_and_keeps_its_files(tmp_
 
 def test_a_start_cut_short_before_its_first_checkpoint_is_no_dead_end(tmp_path, capsys):
     cfg = tiny_config(steps=4)
-    (tmp_path / "r").mkdir()
-    (tmp_path / "r" / "config.json").write_text("{}")  # a kill during start-up left only this
-    with pytest.raises(run.RunError, match="an earlier start was cut short before its first checkpoint; start it fresh"):
-        run.fit(build.engine(cfg, (28, 28, 1)), np.zeros((64, 28, 28, 1), np.float32), run_dir=tmp_path / "r",
-                steps=4, resume=True, progress=False)
-    out = build.start(cfg, tmp_path / "r", progress=False)
-    assert out.step == 4 and "clearing" in capsys.readouterr().out
-    with pytest.raises(run.RunError, match="already exists and is not empty"):  # a real run is never cleared
-        build.start(cfg, tmp_path / "r", progress=False)
+    images = np.zeros((64, 28, 28, 1), np.float32)
+    for resume in (False, True):  # a fresh start clears it; --resume starts it fresh
+        (tmp_path / "r").mkdir()
+        (tmp_path / "r" / "config.json").write_text("{}")  # a kill -9 during start-up left only this
+        out = run.fit(build.engine(cfg, (28, 28, 1)), images, run_dir=tmp_path / "r", steps=4, resume=resume,
+                      progress=False, checkpoint_interval=4, sample_interval=4)
+        said = capsys.readouterr().out
+        assert out.step == 4 and ("starting it fresh" in said if resume else "clearing" in said)
+        with pytest.raises(run.RunError, match="already exists and is not empty"):  # a real run is never cleared
+            build.start(cfg, tmp_path / "r", progress=False)
+        import shutil
+
+        shutil.rmtree(tmp_path / "r")
+
+
+def test_sigterm_during_start_up_leaves_nothing(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from gan_jax import checkpoint
+
+    def killed(self, step, state, extra=None):  # SIGTERM arrives while step 0 is being written
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(checkpoint.Checkpoints, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        build.start(tiny_config(steps=4), tmp_path / "r", progress=False)
+    assert not (tmp_path / "r").exists()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def test_an_early_stopping_run_resumes_to_the_same_stop_bitwise(tmp_path):
