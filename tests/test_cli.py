@@ -229,3 +229,34 @@ def test_a_dead_tensorboard_writer_on_a_full_disk_stops_the_run_instead_of_hangi
     assert main(["train", "mnist_gan", "--run-dir", str(run_dir), "--no-progress", *tiny_cli, "train.steps=8"]) == 75
     err = capsys.readouterr().err
     assert "no space left on the device of" in err and "while writing the logs" in err and "resume with:" in err
+
+
+def test_two_processes_on_one_run_directory_never_destroy_each_other(tmp_path, tiny_cli):
+    """Two real `train` processes started together on one directory: one trains, the other stops with a
+    clear error and deletes nothing; `--resume` into the live run is refused the same way."""
+    import signal
+
+    run_dir = tmp_path / "r"
+    cmd = [sys.executable, "-m", "gan_jax.cli", "train", "mnist_gan", "--run-dir", str(run_dir), "--no-progress",
+           *tiny_cli, "train.steps=1000000", "train.checkpoint_interval=1000000", "train.sample_interval=1000000"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    root = Path(__file__).parent.parent
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=root)
+             for _ in range(2)]
+    deadline = time.time() + 120
+    while not (run_dir / "checkpoints" / "0").is_dir() and time.time() < deadline:
+        time.sleep(0.2)
+    resume = subprocess.run([*cmd[:7], "--resume", "--no-progress"], capture_output=True, text=True, env=env, cwd=root)
+    assert resume.returncode == 2 and "is in use: a run (pid" in resume.stderr
+    while all(p.poll() is None for p in procs) and time.time() < deadline:
+        time.sleep(0.2)
+    loser = [p for p in procs if p.poll() is not None]
+    assert len(loser) == 1 and loser[0].returncode == 2
+    said = loser[0].communicate()[0]
+    assert "is in use" in said or "already exists" in said
+    survivor = next(p for p in procs if p is not loser[0])
+    survivor.send_signal(signal.SIGTERM)
+    assert survivor.wait(timeout=120) == 143
+    for name in ("config.json", "data.json", "metrics.jsonl"):
+        assert (run_dir / name).is_file()
+    assert len([p for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()]) == 2  # step 0 and the stop
