@@ -802,10 +802,11 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
         preview.open(run_dir, step)
     log = MetricsLog(run_dir, total, log_interval, step, progress, headline or None, write=primary)
     mesh = getattr(engine, "parallel", None)
-    where = ""
-    if mesh is not None and mesh.n > 1:
-        hosts = f" on {jax.process_count()} processes" if jax.process_count() > 1 else ""
-        where = f"{mesh.n} {jax.devices()[0].platform} devices{hosts}, "
+    used = mesh.n if mesh is not None else 1
+    hosts = f" on {jax.process_count()} processes" if jax.process_count() > 1 else ""
+    kind = jax.devices()[0].device_kind
+    where = (f"{used} {jax.devices()[0].platform} device{'s' * (used > 1)} ({kind}){hosts} of "
+             f"{jax.device_count()}, ")  # the backend in use, always: a GPU box that fell back to CPU says so
     log.say(f"training {name} ({_first(images).shape[0]} samples) into {run_dir}; {where}steps {step} -> {total}")
     for note in notes:
         log.say(note)

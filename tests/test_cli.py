@@ -260,3 +260,10 @@ def test_two_processes_on_one_run_directory_never_destroy_each_other(tmp_path, t
     for name in ("config.json", "data.json", "metrics.jsonl"):
         assert (run_dir / name).is_file()
     assert len([p for p in (run_dir / "checkpoints").iterdir() if p.name.isdigit()]) == 2  # step 0 and the stop
+
+
+def test_every_run_names_its_backend_and_devices(tmp_path, capsys, tiny_cli):
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli, "train.steps=2",
+                 "train.sample_interval=2", "train.checkpoint_interval=2"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert f"1 {jax.default_backend()} device ({jax.devices()[0].device_kind}) of {jax.device_count()}, steps 0 -> 2" in first
