@@ -105,7 +105,7 @@ def test_two_processes_equal_one_over_the_same_devices_and_write_the_run_once(tm
     """jax.distributed over 2 CPU processes x 2 devices, with a resume half way, against 1 process x 4."""
     outs = _train(tmp_path / "multi", 4, devices=2, processes=2)
     ours = [[line for line in out.splitlines() if "peer ranks" not in line] for out in outs]  # Gloo's own
-    assert "4 cpu devices on 2 processes" in outs[0] and ours[1] == []  # only the primary speaks
+    assert "4 cpu devices (cpu) on 2 processes" in outs[0] and ours[1] == []  # only the primary speaks
     _train(tmp_path / "multi", 8, devices=2, processes=2, resume=True)
     _train(tmp_path / "single", 8, devices=4, processes=1)
     rows = {name: [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
