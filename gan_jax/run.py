@@ -741,6 +741,10 @@ def _fit_locked(engine, images, info, run_dir, key, steps, fuse, log_interval, s
             raise RunError(f"steps={steps} is below the step the run reached, {step}: resuming trains until `steps`; "
                            f"to train longer give more (--set train.steps=N with N > {step})")
         plateau_history = checkpoints.extra(step).get("plateau", [])
+        # orbax's arrays come back committed to a device, the re-wrapped PRNG keys do not: the same on every
+        # leaf, or the step compiles twice (once for the restored state, once for its own outputs)
+        if jax.process_count() == 1:
+            state = jax.device_put(state, jax.local_devices()[0])
         state = replicate(state)
         if primary:
             _record_config_changes(run_dir, config, step)
