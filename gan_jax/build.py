@@ -360,6 +360,24 @@ def _check_batch(cfg: Config, eng, ds: data_lib.Dataset) -> None:
         )
 
 
+def gpu_note(backend: str, nvidia_device: bool) -> str | None:
+    """A warning when an NVIDIA GPU is present but JAX runs on the CPU (the CPU jaxlib was installed).
+
+    Args:
+      backend: jax.default_backend(). nvidia_device: whether /dev/nvidia0 exists.
+
+    Returns:
+      The note, or None.
+
+    >>> gpu_note("cpu", True).startswith("note: this machine has an NVIDIA GPU")
+    True
+    """
+    if backend != "cpu" or not nvidia_device:
+        return None
+    return ("note: this machine has an NVIDIA GPU but JAX runs on the CPU; install the GPU build of the same jax: "
+            "pip install -e '.[cuda12]' (or '.[cuda13]')")
+
+
 def scan_note(cfg: Config, backend: str) -> str | None:
     """A warning for convolutional models fused with lax.scan on XLA:CPU, which runs their steps far slower
     inside a scan (DCGAN: 0.05 it/s at train.fuse=5 vs 3.7 at 1; docs/speed.md).
@@ -516,7 +534,8 @@ def _fit(cfg: Config, eng, ds: data_lib.Dataset, run_dir: Path, resume: bool, pr
     cfg, fuse_note = fitted_fuse(cfg)
     t = cfg.train
     preview, on_finish = _hooks(cfg, eng, ds)
-    notes = [n for n in (fuse_note, scan_note(cfg, jax.default_backend())) if n]
+    backend = jax.default_backend()
+    notes = [n for n in (gpu_note(backend, Path("/dev/nvidia0").exists()), fuse_note, scan_note(cfg, backend)) if n]
     if asked_source == "auto" and ds.kind == "embedded":
         notes.insert(0, EMBEDDED_NOTE)
     return run.fit(eng, _training_data(cfg, ds), run_dir=run_dir, steps=t.steps, key=streams(cfg), fuse=t.fuse,
