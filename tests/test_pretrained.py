@@ -73,3 +73,17 @@ def test_every_shipped_file_is_in_the_package_data():
     files = [p.relative_to(root).as_posix() for p in (root / "assets").rglob("*") if p.is_file()]
     missing = [f for f in files if not any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/") for g in globs)]
     assert files and not missing, missing
+
+
+def test_the_accelerator_extras_pin_the_same_jax_as_the_cpu_build():
+    import re
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    pinned = next(d for d in project["dependencies"] if d.startswith("jax=="))
+    version = pinned.split("==")[1]
+    extras = project["optional-dependencies"]
+    for name in ("cuda12", "cuda13", "tpu"):
+        assert extras[name] == [f"jax[{name}]=={version}"]
+    assert re.fullmatch(r"jax==\d+\.\d+\.\d+", pinned)
