@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
-import numpy as np
-import pytest
+# On a GPU: the suite's CLI tests start subprocesses that need GPU memory too, so this process must not
+# take 75% of it up front (XLA's default); set before JAX is imported.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
-from gan_jax.config import Config, DataConfig, ModelConfig, TrainConfig
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from gan_jax.config import Config, DataConfig, ModelConfig, TrainConfig  # noqa: E402
+
+# Tests compare float32 results at tight tolerances; TF32 GPUs and TPUs default to lower-precision
+# matmuls, so ask for full float32 (no effect on the CPU).
+jax.config.update("jax_default_matmul_precision", "highest")
 
 
 def tiny_config(**train) -> Config:
