@@ -329,7 +329,11 @@ def _eval(args) -> int:
     if requested is not None:
         print(evaluate.conditional_table(results["conditional"], clf.info["test_accuracy"],
                                          results.get("conditional_se")))
-    if source.is_dir():  # a semi-supervised GAN's D is a classifier: its test accuracy is the result
+    from gan_jax import metrics
+
+    cfg = build.load_run_config(source) if source.is_dir() else None
+    if cfg is not None and metrics.has_classifier(build.engine(cfg, build._recorded_shape(source))):
+        # a semi-supervised GAN's D is a classifier: its test accuracy is the result
         eng, state, cfg, _ = build.load_run(source)
         report = build.classifier_report(cfg, eng, state)
         if report is not None:

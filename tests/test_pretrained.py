@@ -12,7 +12,7 @@ from gan_jax import build, pretrained
 from gan_jax.cli import main
 from gan_jax.gan import GAN
 
-SHIPPED = ("mnist_gan", "mnist_vae", "mnist_dcgan")
+SHIPPED = ("mnist_gan", "mnist_vae", "mnist_dcgan", "mnist_dcgan_tuned")
 
 
 def test_the_books_models_are_shipped_with_cards():
