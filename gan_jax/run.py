@@ -240,7 +240,7 @@ class MetricsLog:
     run's last step, over the steps since the row before)."""
 
     def __init__(self, run_dir: Path, total: int, log_interval: int, start_step: int, progress: bool,
-                 headline: tuple[str, ...] | None, write: bool = True):
+                 headline: tuple[str, ...] | None, write: bool = True, sample_interval: int = 0):
         self.total, self.log_interval, self.headline = total, log_interval, headline
         self.path = run_dir / "metrics.jsonl"
         self.file = self.tb = None  # `write` False (a secondary process): keeps the numbers, writes nothing
@@ -253,7 +253,7 @@ class MetricsLog:
         self.count = 0
         self.last: dict = {}
         self.clock = self.said = time.perf_counter()
-        self.quiet_s = QUIET_S
+        self.quiet_s, self.sample_interval = QUIET_S, sample_interval
         self.bar = None
         if write and progress and sys.stderr.isatty():
             from tqdm import tqdm
@@ -306,7 +306,8 @@ class MetricsLog:
                     if name != "step":
                         self.tb.add_scalar(name, value, step)
             self.last, self.sums, self.count, self.clock = row, collections.defaultdict(float), 0, now
-            if self.bar is None and now - self.said > self.quiet_s and step < self.total:  # no progress bar
+            if (self.bar is None and now - self.said > self.quiet_s and step < self.total
+                    and (not self.sample_interval or step % self.sample_interval)):  # a sample step prints its own
                 shown = "  ".join(f"{n} {row[n]:.4f}" for n in self.shown(row) if n not in ("step", "it_per_s"))
                 left = (self.total - step) / max(row["it_per_s"], 1e-9)
                 self.say(f"step {step}/{self.total}  {shown}  {row['it_per_s']:.1f} it/s  about {_duration(left)} left")
@@ -804,7 +805,8 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
     watched = tuple(getattr(engine, "plateau", None) or headline)
     if primary:
         preview.open(run_dir, step)
-    log = MetricsLog(run_dir, total, log_interval, step, progress, headline or None, write=primary)
+    log = MetricsLog(run_dir, total, log_interval, step, progress, headline or None, write=primary,
+                     sample_interval=sample_interval)
     mesh = getattr(engine, "parallel", None)
     used = mesh.n if mesh is not None else 1
     hosts = f" on {jax.process_count()} processes" if jax.process_count() > 1 else ""
@@ -859,7 +861,9 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
                         r = log.last
                         if r:
                             shown = "  ".join(f"{n} {r[n]:.4f}" for n in log.shown(r) if n not in ("step", "it_per_s"))
-                            log.say(f"step {step}/{total}  {shown}  {r['it_per_s']:.1f} it/s  "
+                            left = f"about {_duration((total - step) / max(r['it_per_s'], 1e-9))} left  " \
+                                if step < total else ""
+                            log.say(f"step {step}/{total}  {shown}  {r['it_per_s']:.1f} it/s  {left}"
                                     f"{words + '  ' if words else ''}-> {last_grid}")
                     if stop or step % checkpoint_interval == 0 or step == total:
                         if not bool(all_finite(state)):
