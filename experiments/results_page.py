@@ -56,9 +56,9 @@ CONDITIONAL = [
 # (model, its `gan-jax eval` JSON under docs/results/, the command): the semi-supervised GAN, 100 labels
 SEMI = "--seeds 5 --set " + DATA
 SEMI_SUPERVISED = [
-    ("semi-supervised GAN (feature matching)", "mnist_sgan.eval.json", f"gan-jax train mnist_sgan {SEMI}"),
-    ("the same D on the 100 labels alone (the baseline)", "mnist_sgan_supervised.eval.json",
-     f"gan-jax train mnist_sgan_supervised {SEMI}"),
+    ("semi-supervised GAN (non-saturating G)", "20,000", "mnist_sgan.eval.json", f"gan-jax train mnist_sgan {SEMI}"),
+    ("the same D on the 100 labels alone (the baseline)", "5,000", "mnist_sgan_supervised.eval.json",
+     f"gan-jax train mnist_sgan_supervised {SEMI} train.steps=5000"),
 ]
 SALIMANS_ERRORS = (93, 6.5)  # test errors of 10,000, 100 labels, feature matching (Salimans et al. 2016, table 1)
 BOOK_BASELINE = 0.692  # the book's notebook: the supervised-only baseline's test accuracy on 100 labels
@@ -166,7 +166,7 @@ def conditional_table() -> list[str]:
 
 
 def semi_supervised_table() -> list[str]:
-    rows = [(m, json.loads((DOCS / "results" / f).read_text()), c) for m, f, c in SEMI_SUPERVISED
+    rows = [(m, it, json.loads((DOCS / "results" / f).read_text()), c) for m, it, f, c in SEMI_SUPERVISED
             if (DOCS / "results" / f).is_file()]
     if not rows:
         return []
@@ -177,21 +177,24 @@ def semi_supervised_table() -> list[str]:
         "10 labelled training digits per class, the other training digits unlabelled; D's test accuracy on",
         "the 10,000 MNIST test digits, mean ± standard error over 5 label subsets trained at once (seed i",
         "picks its subset from data.seed + i; the baseline sees the same subsets). The model and budget:",
-        "`experiments/mnist_sgan.py`. G's samples are scored as in the MNIST table (feature matching trades",
-        "sample quality for the classifier, as Salimans et al. note).",
+        "`experiments/mnist_sgan.py` (D 500-250-250 with Gaussian noise and weight norm, batch 100 + 100",
+        "labelled, Adam 3e-3 on a cosine). The baseline has the supervised term only; its loss is 0.04 by",
+        "iteration 1,000 (0.0002 at 5,000), hence its shorter budget. G's samples are scored as in the MNIST",
+        "table: a semi-supervised D makes a poor teacher for G (Salimans et al. note the same trade-off).",
+        "The target, 98.5%, is not reached at this budget (the paper trains 180,000 iterations).",
         "",
-        "| model | test accuracy | errors of 10,000 | G's FD (floor) | command |",
-        "|---|---|---|---|---|",
+        "| model | iterations | test accuracy | errors of 10,000 | G's FD (floor) | command |",
+        "|---|---|---|---|---|---|",
     ]
-    for model, e, command in rows:
+    for model, iterations, e, command in rows:
         d, s, f = e["d_classifier"], e["samples"], e["real_floor"]
         acc, se = 100 * d["test_accuracy"], 100 * d["test_accuracy_se"]
-        lines.append(f"| {model} | {acc:.2f}% ± {se:.2f} | {(1 - d['test_accuracy']) * d['test_images']:.0f} ± "
+        lines.append(f"| {model} | {iterations} | {acc:.2f}% ± {se:.2f} | {(1 - d['test_accuracy']) * d['test_images']:.0f} ± "
                      f"{d['test_accuracy_se'] * d['test_images']:.0f} | "
                      f"{s['fd']:.1f} ({f['fd']:.2f}) | `{command}` |")
-    lines += [f"| published: Salimans et al. 2016, feature matching, permutation-invariant MNIST | "
+    lines += [f"| published: Salimans et al. 2016, feature matching, permutation-invariant MNIST | 180,000 | "
               f"{100 - errors / 100:.2f}% ± {spread / 100:.3f} | {errors} ± {spread} | | |",
-              f"| published: the book's notebook, supervised-only baseline | {100 * BOOK_BASELINE:.1f}% | | | |"]
+              f"| published: the book's notebook, supervised-only baseline | | {100 * BOOK_BASELINE:.1f}% | | | |"]
     return lines
 
 
