@@ -182,26 +182,35 @@ class Checkpoints:
         self.keep, self.read_only = keep, read_only
         if read_only and not self.directory.is_dir():
             raise FileNotFoundError(f"no checkpoints folder {self.directory}")
-        if parallel.primary() and not read_only:  # a save cut short left its temporary folder: never a checkpoint
-            for tmp in self.directory.glob("*.orbax-checkpoint-tmp*"):
-                shutil.rmtree(tmp, ignore_errors=True)
+        if parallel.primary() and not read_only:
+            self.remove_unfinished()
         self._manager = self._open()
 
+    def remove_unfinished(self) -> None:
+        """Deletes the temporary folders of saves cut short (a kill or a full disk mid-write): never checkpoints.
+
+        Returns:
+          None.
+
+        >>> # Checkpoints("runs/x/checkpoints", 3).remove_unfinished()
+        """
+        for tmp in self.directory.glob("*.orbax-checkpoint-tmp*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def _open(self) -> ocp.CheckpointManager:
-        if self.read_only:  # orbax warns unless the save settings are off too, and logs that it is read-only
+        if self.read_only:  # orbax warns unless the save settings are off too
             options = ocp.CheckpointManagerOptions(max_to_keep=None, save_interval_steps=0, create=False,
                                                    enable_async_checkpointing=False, read_only=True)
-            absl = logging.getLogger("absl")
-            level = absl.level
-            absl.setLevel(logging.ERROR)
-            try:
-                return ocp.CheckpointManager(self.directory, options=options,
-                                             item_handlers=ocp.StandardCheckpointHandler())
-            finally:
-                absl.setLevel(level)
         else:
             options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True, enable_async_checkpointing=False)
-        return ocp.CheckpointManager(self.directory, options=options, item_handlers=ocp.StandardCheckpointHandler())
+        absl = logging.getLogger("absl")
+        level = absl.level
+        if self.read_only:  # ... and logs that the directory is read-only
+            absl.setLevel(logging.ERROR)
+        try:
+            return ocp.CheckpointManager(self.directory, options=options, item_handlers=ocp.StandardCheckpointHandler())
+        finally:
+            absl.setLevel(level)
 
     def steps(self) -> list[int]:
         return sorted(self._manager.all_steps())
@@ -222,16 +231,16 @@ class Checkpoints:
             raise RuntimeError(f"orbax did not save step {step} (existing steps: {self.steps()})")
         self._manager.wait_until_finished()
         if parallel.primary():  # what restore checks the arrays against (orbax checks no array data)
-            digest = digest_arrays(to_nested(parallel.local(state)))
-            path = self.directory / str(step) / CHECKSUM
-            tmp = path.with_name(f".{CHECKSUM}.tmp")
-            tmp.write_text(json.dumps({"sha256": digest}) + "\n")
-            os.replace(tmp, path)
+            self._write_beside(step, CHECKSUM, {"sha256": digest_arrays(to_nested(parallel.local(state)))})
             if extra:
-                path = self.directory / str(step) / EXTRA
-                tmp = path.with_name(f".{EXTRA}.tmp")
-                tmp.write_text(json.dumps(extra) + "\n")
-                os.replace(tmp, path)
+                self._write_beside(step, EXTRA, extra)
+
+    def _write_beside(self, step: int, name: str, content: dict) -> None:
+        """A JSON file in step's folder, written atomically (a kill leaves the old one or none)."""
+        path = self.directory / str(step) / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(json.dumps(content) + "\n")
+        os.replace(tmp, path)
 
     def extra(self, step: int) -> dict:
         """What `save(step, state, extra)` kept beside the arrays ({} when nothing).

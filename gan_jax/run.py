@@ -85,8 +85,7 @@ def _folder_bytes(path: Path) -> int:
 
 def _disk_full(run_dir: Path, checkpoints, step: int, what: str) -> DiskFull:
     """The DiskFull to raise: the unfinished save removed, how much space is free and what a save takes."""
-    for tmp in (run_dir / "checkpoints").glob("*.orbax-checkpoint-tmp*"):
-        shutil.rmtree(tmp, ignore_errors=True)
+    checkpoints.remove_unfinished()
     done = checkpoints.steps()
     need = _folder_bytes(run_dir / "checkpoints" / str(done[-1])) if done else 0
     free = shutil.disk_usage(run_dir).free
