@@ -186,14 +186,8 @@ def repeat(train_step: Callable, k: int) -> Callable:
 def _open_log(path: Path, start_step: int):
     """Opens a JSON-lines log for appending, first dropping rows after `start_step` (a resume from an
     earlier checkpoint repeats those steps)."""
-    if path.exists():
-        rows = []
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:  # a row cut short by a kill or a full disk: its steps are redone
-                continue
-        kept = [r for r in rows if isinstance(r, dict) and r.get("step", start_step + 1) <= start_step]
+    if path.exists():  # a torn last row is dropped (read_metrics skips it): its steps are redone
+        kept = [r for r in viz.read_metrics(path) if r.get("step", start_step + 1) <= start_step]
         write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
     return open(path, "a")
 

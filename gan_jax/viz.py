@@ -111,7 +111,7 @@ def save_grid(images: np.ndarray, path: str | Path, cols: int | None = None, tit
 
 
 def read_metrics(path: str | Path) -> list[dict]:
-    """The rows of a metrics.jsonl.
+    """The rows of a metrics.jsonl; a row that does not parse (cut short by a kill or a full disk) is skipped.
 
     Args:
       path: the file.
@@ -121,8 +121,16 @@ def read_metrics(path: str | Path) -> list[dict]:
 
     >>> # rows = read_metrics("runs/x/metrics.jsonl")
     """
+    rows = []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            try:
+                row = json.loads(line) if line.strip() else None
+            except json.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
 
 
 def save_curves(rows: list[dict], path: str | Path, title: str = "", panels: tuple[tuple[str, ...], ...] = ()
