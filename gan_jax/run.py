@@ -301,9 +301,23 @@ class MetricsLog:
             self.last, self.sums, self.count, self.clock = row, collections.defaultdict(float), 0, now
             if (self.bar is None and now - self.said > self.quiet_s and step < self.total
                     and (not self.sample_interval or step % self.sample_interval)):  # a sample step prints its own
-                shown = "  ".join(f"{n} {row[n]:.4f}" for n in self.shown(row) if n not in ("step", "it_per_s"))
-                left = (self.total - step) / max(row["it_per_s"], 1e-9)
-                self.say(f"step {step}/{self.total}  {shown}  {row['it_per_s']:.1f} it/s  about {_duration(left)} left")
+                self.say(self.line(step, row))
+
+    def line(self, step: int, row: dict, tail: str = "") -> str:
+        """A progress line: the step, the headline metrics of `row`, it/s, the time left and `tail`.
+
+        Args:
+          step: the step reached. row: a metrics row (with it_per_s). tail: appended words.
+
+        Returns:
+          The line.
+
+        >>> # log.line(1000, log.last, "-> samples/step_001000.png")
+        """
+        shown = "  ".join(f"{n} {row[n]:.4f}" for n in self.shown(row) if n not in ("step", "it_per_s"))
+        seconds = (self.total - step) / max(row["it_per_s"], 1e-9)
+        left = f"  about {_duration(seconds)} left" if step < self.total else ""
+        return f"step {step}/{self.total}  {shown}  {row['it_per_s']:.1f} it/s{left}" + (f"  {tail}" if tail else "")
 
     def _check_tensorboard(self) -> None:
         """tensorboardX writes in a thread that dies on a write error (a full disk); adding to its full queue
@@ -502,7 +516,8 @@ def _record_config_changes(run_dir: Path, config: dict | None, step: int) -> Non
     except json.JSONDecodeError:
         return
     after = _flat(json.loads(json.dumps(config)))
-    changed = {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
+    changed = {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after))
+               if before.get(k) != after.get(k)}
     if not changed:
         return
     with open(run_dir / "config_changes.jsonl", "a") as f:
@@ -525,6 +540,13 @@ def _unfinished_start(run_dir: Path) -> bool:
     if any(p.name not in RUN_FILES for p in run_dir.iterdir()):
         return False
     return not (steps.is_dir() and any(p.is_dir() and p.name.isdigit() for p in steps.iterdir()))
+
+
+def _clear_run_dir(run_dir: Path) -> None:
+    """Deletes everything in a run directory but its lock (what a start cut short, or failed, wrote)."""
+    for p in run_dir.iterdir() if run_dir.is_dir() else ():
+        if p.name != LOCK:
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
 def _has_rows(path: Path) -> bool:
@@ -570,6 +592,12 @@ class _RunLock:
         if self.file is not None:
             self.file.close()  # closing releases the flock
             self.file = None
+
+    def __enter__(self) -> "_RunLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def _make_run_dir(run_dir: Path) -> None:
@@ -698,94 +726,79 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
     mesh = getattr(engine, "parallel", None)
     replicate = mesh.replicate if mesh is not None else (lambda tree: tree)
 
-    lock = _RunLock(run_dir)
-    try:
-        return _fit_locked(engine, images, info, run_dir, key, steps, fuse, log_interval, sample_interval,
-                           checkpoint_interval, keep_checkpoints, early_stop_window, early_stop_tol, resume, progress,
-                           preview, on_finish, config, name, notes, primary, replicate, lock)
-    finally:
-        lock.release()
-
-
-def _fit_locked(engine, images, info, run_dir, key, steps, fuse, log_interval, sample_interval, checkpoint_interval,
-                keep_checkpoints, early_stop_window, early_stop_tol, resume, progress, preview, on_finish, config,
-                name, notes, primary, replicate, lock) -> Outcome:
     def record_config() -> None:
         if primary and config is not None:
             write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
 
-    if resume and run_dir.is_dir() and _unfinished_start(run_dir) and not _has_rows(run_dir / "metrics.jsonl"):
-        if primary:
-            print(f"{run_dir} holds no checkpoint yet (its start was cut short): starting it fresh", flush=True)
-        resume = False
-    if resume:
-        if primary and run_dir.is_dir():
-            lock.acquire()
-        recorded_path = run_dir / "data.json"
-        if not recorded_path.is_file():
-            hint = ("an earlier start was cut short before its first checkpoint; start it fresh (without --resume, "
-                    "resume=False), which clears it") if run_dir.is_dir() else "no such directory"
-            raise RunError(f"{run_dir} is not a run directory to resume (no data.json): {hint}")
-        recorded = json.loads(recorded_path.read_text())
-        if recorded["n"] != info["n"] or recorded["image_shape"] != info["image_shape"]:
-            raise RunError(f"the data changed since the run started: recorded {recorded}, now {info}")
-        step, state, checkpoints = restore(run_dir, engine, key, keep_checkpoints)
-        if steps < step:
-            checkpoints.close()
-            raise RunError(f"steps={steps} is below the step the run reached, {step}: resuming trains until `steps`; "
-                           f"to train longer give more (--set train.steps=N with N > {step})")
-        plateau_history = checkpoints.extra(step).get("plateau", [])
-        # orbax's arrays come back committed to a device, the re-wrapped PRNG keys do not: the same on every
-        # leaf, or the step compiles twice (once for the restored state, once for its own outputs)
-        if jax.process_count() == 1:
-            state = jax.device_put(state, jax.local_devices()[0])
-        state = replicate(state)
-        if primary:
-            _record_config_changes(run_dir, config, step)
-        record_config()
-        if primary:
-            print(f"resuming {run_dir} from step {step}", flush=True)
-    else:
-        plateau_history = []
-        _check_new_run_dir(run_dir)
-        existed = run_dir.exists()  # an empty directory the user made: keep it, but nothing in it
-        parallel.barrier("run directory checked")  # before the primary writes in it
-        if primary:
-            _make_run_dir(run_dir)
-            lock.acquire()  # two starts racing on one directory: the second stops here, touching nothing
-            _check_new_run_dir(run_dir)
-            if any(p.name != LOCK for p in run_dir.iterdir()):  # what a start cut short left
-                print(f"clearing {run_dir}: an earlier start there was cut short before its first checkpoint",
-                      flush=True)
-                for p in run_dir.iterdir():
-                    if p.name != LOCK:
-                        shutil.rmtree(p) if p.is_dir() else p.unlink()
-        previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
-        try:
+    with _RunLock(run_dir) as lock:  # released however fit ends
+        if resume and run_dir.is_dir() and _unfinished_start(run_dir) and not _has_rows(run_dir / "metrics.jsonl"):
+            if primary:
+                print(f"{run_dir} holds no checkpoint yet (its start was cut short): starting it fresh", flush=True)
+            resume = False
+        if resume:
+            if primary and run_dir.is_dir():
+                lock.acquire()
+            recorded_path = run_dir / "data.json"
+            if not recorded_path.is_file():
+                hint = ("an earlier start was cut short before its first checkpoint; start it fresh (without --resume, "
+                        "resume=False), which clears it") if run_dir.is_dir() else "no such directory"
+                raise RunError(f"{run_dir} is not a run directory to resume (no data.json): {hint}")
+            recorded = json.loads(recorded_path.read_text())
+            if recorded["n"] != info["n"] or recorded["image_shape"] != info["image_shape"]:
+                raise RunError(f"the data changed since the run started: recorded {recorded}, now {info}")
+            step, state, checkpoints = restore(run_dir, engine, key, keep_checkpoints)
+            if steps < step:
+                checkpoints.close()
+                raise RunError(f"steps={steps} is below the step the run reached, {step}: resuming trains until "
+                               f"`steps`; to train longer give more (--set train.steps=N with N > {step})")
+            plateau_history = checkpoints.extra(step).get("plateau", [])
+            # orbax's arrays come back committed to a device, the re-wrapped PRNG keys do not: the same on every
+            # leaf, or the step compiles twice (once for the restored state, once for its own outputs)
+            if jax.process_count() == 1:
+                state = jax.device_put(state, jax.local_devices()[0])
+            state = replicate(state)
+            if primary:
+                _record_config_changes(run_dir, config, step)
             record_config()
             if primary:
-                write_atomic(run_dir / "data.json", json.dumps(info, indent=2) + "\n")
-            parallel.barrier("run directory made")
-            # a copy: the loop donates the state, which must not delete arrays the caller still holds
-            state = replicate(jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, engine.init(key)))
-            checkpoints = Checkpoints(run_dir / "checkpoints", keep_checkpoints)
-            checkpoints.save(0, state)
-        except BaseException:  # nothing half-written: the run did not get its first checkpoint
+                print(f"resuming {run_dir} from step {step}", flush=True)
+        else:
+            plateau_history = []
+            _check_new_run_dir(run_dir)
+            existed = run_dir.exists()  # an empty directory the user made: keep it, but nothing in it
+            parallel.barrier("run directory checked")  # before the primary writes in it
             if primary:
-                for p in run_dir.iterdir() if run_dir.is_dir() else ():
-                    if p.name != LOCK:
-                        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-                if not existed:
-                    lock.release()
-                    shutil.rmtree(run_dir, ignore_errors=True)
-            raise
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
-    return _loop(engine, images, run_dir, state, checkpoints, replicate, primary, steps, fuse, log_interval,
-                 sample_interval, checkpoint_interval, early_stop_window, early_stop_tol, progress,
-                 preview if preview is not None else GridPreview(engine), on_finish, name or run_dir.name, notes,
-                 plateau_history)
+                _make_run_dir(run_dir)
+                lock.acquire()  # two starts racing on one directory: the second stops here, touching nothing
+                _check_new_run_dir(run_dir)
+                if any(p.name != LOCK for p in run_dir.iterdir()):  # what a start cut short left
+                    print(f"clearing {run_dir}: an earlier start there was cut short before its first checkpoint",
+                          flush=True)
+                    _clear_run_dir(run_dir)
+            previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+            try:
+                record_config()
+                if primary:
+                    write_atomic(run_dir / "data.json", json.dumps(info, indent=2) + "\n")
+                parallel.barrier("run directory made")
+                # a copy: the loop donates the state, which must not delete arrays the caller still holds
+                state = replicate(jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, engine.init(key)))
+                checkpoints = Checkpoints(run_dir / "checkpoints", keep_checkpoints)
+                checkpoints.save(0, state)
+            except BaseException:  # nothing half-written: the run did not get its first checkpoint
+                if primary:
+                    _clear_run_dir(run_dir)
+                    if not existed:
+                        lock.release()
+                        shutil.rmtree(run_dir, ignore_errors=True)
+                raise
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
+        return _loop(engine, images, run_dir, state, checkpoints, replicate, primary, steps, fuse, log_interval,
+                     sample_interval, checkpoint_interval, early_stop_window, early_stop_tol, progress,
+                     preview if preview is not None else GridPreview(engine), on_finish, name or run_dir.name, notes,
+                     plateau_history)
 
 
 def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replicate, primary: bool, total: int,
@@ -851,13 +864,8 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
                     stop = requested or early
                     if sample and primary:
                         last_grid, words = preview(parallel.local(state), step)
-                        r = log.last
-                        if r:
-                            shown = "  ".join(f"{n} {r[n]:.4f}" for n in log.shown(r) if n not in ("step", "it_per_s"))
-                            left = f"about {_duration((total - step) / max(r['it_per_s'], 1e-9))} left  " \
-                                if step < total else ""
-                            log.say(f"step {step}/{total}  {shown}  {r['it_per_s']:.1f} it/s  {left}"
-                                    f"{words + '  ' if words else ''}-> {last_grid}")
+                        if log.last:
+                            log.say(log.line(step, log.last, f"{words + '  ' if words else ''}-> {last_grid}"))
                     if stop or step % checkpoint_interval == 0 or step == total:
                         if not bool(all_finite(state)):
                             raise NonFiniteLoss(f"non-finite parameters after step {step}")
