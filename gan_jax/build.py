@@ -603,6 +603,12 @@ def load_run_config(run_dir: str | Path) -> Config:
         raise run.RunError(f"{path} is not valid JSON: {e}") from None
 
 
+FIXED_ON_RESUME = ("experiment", "seed", "model.", "ae.", "gan.loss", "gan.pack", "gan.d_update", "gan.ema_decay",
+                   "train.seeds", "data.name", "data.labels_per_class", "data.digit", "data.colors")
+"""Config keys (and prefixes) a resume refuses to change; the rest (rates, steps, intervals, where the data
+file is) may change and are recorded in config_changes.jsonl."""
+
+
 def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True) -> run.Outcome:
     """Continues the run in `run_dir` from its newest good checkpoint.
 
@@ -616,7 +622,15 @@ def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True
     >>> # resume("runs/x", ["train.steps=40000"])
     """
     run_dir = Path(run_dir)
-    cfg = config_lib.apply_overrides(load_run_config(run_dir), list(overrides))
+    saved = load_run_config(run_dir)
+    cfg = config_lib.apply_overrides(saved, list(overrides))
+    before, after = (config_lib.flat(config_lib.to_dict(c)) for c in (saved, cfg))
+    fixed = [f"{k} ({before.get(k)} -> {after.get(k)})" for k in sorted(set(before) | set(after))
+             if before.get(k) != after.get(k) and k.startswith(FIXED_ON_RESUME)]
+    if fixed:
+        raise config_lib.ConfigError(
+            f"--resume cannot change {', '.join(fixed)}: the saved checkpoints were made with it (the model's "
+            f"shape, the game, the seeds or the data); start a new run in another --run-dir instead")
     check(cfg)
     cfg, ds = load_data(cfg)
     eng = engine(cfg, ds.image_shape)
@@ -660,11 +674,26 @@ def _load_pretrained(source: str) -> LoadedRun:
     return LoadedRun(eng, state, cfg, int(card["iterations"]))
 
 
-def _recorded_shape(run_dir: Path) -> tuple[int, ...]:
-    path = run_dir / "data.json"
+def recorded_data(run_dir: str | Path) -> dict:
+    """What a run trained on, from its data.json.
+
+    Args:
+      run_dir: a run directory.
+
+    Returns:
+      {"source": "npz:/.../mnist.npz[train]", "n": 60000, "image_shape": [28, 28, 1], ...}; RunError when
+      there is no data.json.
+
+    >>> # recorded_data("runs/x")["source"]  -> 'embedded[train]'
+    """
+    path = Path(run_dir) / "data.json"
     if not path.is_file():
         raise run.RunError(f"{run_dir} is not a run directory (no data.json)")
-    return tuple(json.loads(path.read_text())["image_shape"])
+    return json.loads(path.read_text())
+
+
+def _recorded_shape(run_dir: Path) -> tuple[int, ...]:
+    return tuple(recorded_data(run_dir)["image_shape"])
 
 
 def load_run(run_dir: str | Path, engine=None) -> LoadedRun:

@@ -194,13 +194,15 @@ def _sample(args) -> int:
     images = build.sample(args.run_dir, n, args.seed, weights=args.weights, seed_index=args.seed_index,
                           labels=labels)
     seeds = args.seed_index is None and _is_seeds_run(args.run_dir)  # then S x N x ...
-    count = f"{images.shape[1]} images from each of {images.shape[0]} seeds" if seeds else f"{images.shape[0]} images"
+    shape = images.shape[2 if seeds else 1:]
+    what = "images" if len(shape) == 3 else f"{shape[0]}-d points" if len(shape) == 1 else "samples"
+    count = f"{images.shape[1]} {what} from each of {images.shape[0]} seeds" if seeds else f"{len(images)} {what}"
     if out.suffix == ".png":
         from gan_jax import viz
 
-        if images.ndim != (5 if seeds else 4):
-            raise run.RunError(f"--out {out}: a grid needs images; these samples have shape "
-                               f"{images.shape[2 if seeds else 1:]}")
+        if len(shape) != 3:
+            raise run.RunError(f"--out {out}: a grid needs images, and this run's samples are {what} (shape "
+                               f"{shape}); write them to a .npy instead (its curves.png and samples/ show them)")
         viz.save_grid(images, out, cols)
         rows = f", one row per label ({', '.join(str(v) for v in dict.fromkeys(labels.tolist()))})" if cols else ""
         print(f"wrote {'one grid per seed' if seeds else 'a grid'} of {count} to {out}{rows}")
@@ -208,7 +210,8 @@ def _sample(args) -> int:
     tmp = out.with_name(f".{out.name}.tmp.npy")
     np.save(tmp, images.astype(np.float32), allow_pickle=False)
     os.replace(tmp, out)
-    print(f"wrote {count} of shape {images.shape[2 if seeds else 1:]} in [-1, 1] to {out}")
+    span = "in [-1, 1]" if len(shape) == 3 else f"in [{images.min():.3g}, {images.max():.3g}]"
+    print(f"wrote {count}{f' of shape {shape}' if len(shape) != 1 else ''} {span} to {out}")
     return 0
 
 
@@ -261,6 +264,15 @@ def _eval(args) -> int:
         raise run.RunError(f"--n and --k must be > 0, got {args.n} and {args.k}")
     source = Path(args.source)
     weights = requested = None
+    trained_on = None
+    if source.is_dir():
+        recorded = build.recorded_data(source)
+        shape = recorded["image_shape"]
+        if len(shape) != 3:
+            raise run.RunError(f"{source} samples {shape[0]}-d points, not images: the evaluator scores images with an "
+                               f"MNIST classifier; a mixture run's own measures (modes, high quality, reverse KL) are "
+                               f"in its metrics.jsonl and curves.png")
+        trained_on = recorded["source"]
     if pretrained.is_name(args.source) or source.is_dir():
         k = build.load_run_config(args.source).model.classes  # the config says; no need to load the weights twice
         requested = np.arange(args.n) % k if k else None  # a conditional GAN: every class equally
@@ -325,7 +337,11 @@ def _eval(args) -> int:
             results["conditional_se"], results["conditional_per_seed"] = cond_se, per_set
     results.update(input=str(source), weights=weights, classifier=str(args.classifier or "shipped"),
                    classifier_test_accuracy=clf.info["test_accuracy"])
+    if trained_on:
+        results["trained_on"] = trained_on
     print(evaluate.table(results["samples"], results["real_floor"], results.get("samples_se")))
+    if trained_on and trained_on.startswith("embedded"):
+        print(EMBEDDED_EVAL_NOTE)
     if requested is not None:
         print(evaluate.conditional_table(results["conditional"], clf.info["test_accuracy"],
                                          results.get("conditional_se")))
@@ -342,6 +358,11 @@ def _eval(args) -> int:
     run.write_atomic(out, json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
+
+
+EMBEDDED_EVAL_NOTE = ("note: this run trained on the 4,000 embedded digits, not full MNIST; the README's numbers "
+                      "train on all 60,000 and score better (FD lower, recall higher): README 'Data' says how to "
+                      "get them")
 
 
 def _likelihood(args) -> int:

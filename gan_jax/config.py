@@ -432,6 +432,27 @@ def to_json(cfg) -> str:
     return json.dumps(to_dict(cfg), indent=2, sort_keys=True) + "\n"
 
 
+def flat(tree: dict, prefix: str = "") -> dict:
+    """A nested dict (a config's `to_dict`) as {"dotted.key": value}.
+
+    Args:
+      tree: nested dicts. prefix: put before every key.
+
+    Returns:
+      One level of dotted keys; an empty dict stays a value.
+
+    >>> flat({"train": {"steps": 3}, "seed": 0})
+    {'train.steps': 3, 'seed': 0}
+    """
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict) and v:
+            out.update(flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def apply_overrides(cfg, overrides: list[str]):
     """Applies `key=value` strings (dotted keys) to a config.
 

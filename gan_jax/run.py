@@ -53,6 +53,7 @@ import numpy as np
 
 from gan_jax import mixtures, parallel, viz, xla
 from gan_jax.checkpoint import CheckpointMismatch, Checkpoints, DamagedArrays
+from gan_jax.config import flat
 from gan_jax.gan import main
 from gan_jax.seeds import Seeds, summarise
 
@@ -214,7 +215,7 @@ class Plateau:
         return bool(np.all(np.abs(after - before) <= self.tol * np.maximum(np.abs(before), 1e-8)))
 
 
-QUIET_S = 60.0  # without a progress bar (no terminal), a progress line at the first log step after this long
+QUIET_S = 30.0  # without a progress bar (no terminal), a progress line at the first call after this long
 
 
 def _duration(seconds: float) -> str:
@@ -287,10 +288,10 @@ class MetricsLog:
         if self.bar is not None:
             self.bar.update(k)
             self.bar.set_postfix({name: f"{metrics[name][-1]:.3f}" for name in self.shown(metrics)}, refresh=False)
+        now = time.perf_counter()
+        row = {"step": step, **{n: s / self.count for n, s in self.sums.items()}}  # the means since the last row
+        row["it_per_s"] = self.count / max(now - self.clock, 1e-9)
         if step % self.log_interval == 0 or step == self.total:  # the last steps of a run are logged too
-            now = time.perf_counter()
-            row = {"step": step, **{n: s / self.count for n, s in self.sums.items()}}
-            row["it_per_s"] = self.count / max(now - self.clock, 1e-9)
             if self.file is not None:
                 self.file.write(json.dumps(row) + "\n")
                 self.file.flush()
@@ -299,9 +300,9 @@ class MetricsLog:
                     if name != "step":
                         self.tb.add_scalar(name, value, step)
             self.last, self.sums, self.count, self.clock = row, collections.defaultdict(float), 0, now
-            if (self.bar is None and now - self.said > self.quiet_s and step < self.total
-                    and (not self.sample_interval or step % self.sample_interval)):  # a sample step prints its own
-                self.say(self.line(step, row))
+        if (self.bar is None and now - self.said > self.quiet_s and step < self.total
+                and (not self.sample_interval or step % self.sample_interval)):  # a sample step prints its own
+            self.say(self.line(step, row))  # at any step: a line at least every quiet_s (plus one call)
 
     def line(self, step: int, row: dict, tail: str = "") -> str:
         """A progress line: the step, the headline metrics of `row`, it/s, the time left and `tail`.
@@ -495,16 +496,6 @@ class _Signals:
             signal.signal(sig, handler)
 
 
-def _flat(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in tree.items():
-        if isinstance(v, dict) and v:
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _record_config_changes(run_dir: Path, config: dict | None, step: int) -> None:
     """On resume, what differs from the recorded config.json: printed, and appended to config_changes.jsonl
     ({"step", "changed": {key: [before, after]}}) before config.json is overwritten."""
@@ -512,10 +503,10 @@ def _record_config_changes(run_dir: Path, config: dict | None, step: int) -> Non
     if config is None or not path.is_file():
         return
     try:
-        before = _flat(json.loads(path.read_text()))
+        before = flat(json.loads(path.read_text()))
     except json.JSONDecodeError:
         return
-    after = _flat(json.loads(json.dumps(config)))
+    after = flat(json.loads(json.dumps(config)))
     changed = {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after))
                if before.get(k) != after.get(k)}
     if not changed:

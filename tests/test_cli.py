@@ -32,6 +32,38 @@ def test_bad_input_is_a_clear_error_with_no_run_left(argv, fragment, capsys, tmp
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
+BAD_ARGS = {  # every subcommand, each with arguments argparse accepts but the command must refuse
+    "train": [(["train", "mnist_gan", "--seeds", "0"], "--seeds must be >= 1")],
+    "config": [(["config", "mnist_gan", "--set", "optim.d_lr=inf"], "optim.d_lr")],
+    "sample": [(["sample", "pretrained:nope", "--n", "4", "--out", "x.npy"], "pretrained"),
+               (["sample", "pretrained:mnist_gan", "--n", "4", "--out", "x.gif"], "must end in .npy")],
+    "classifier": [(["classifier", "--set", "epochz=3"], "epochz")],
+    "eval": [(["eval", "missing.npy"], "is neither a run directory nor a .npy file"),
+             (["eval", "pretrained:mnist_gan", "--n", "0"], "--n and --k must be > 0"),
+             (["eval", "pretrained:mnist_gan", "--n", "3"], "need more than --k 5")],
+    "likelihood": [(["likelihood", "pretrained:mnist_vae", "--k", "0"], "--k must be > 0"),
+                   (["likelihood", "no-such-run"], "is not a run directory")],
+}
+
+
+def test_every_subcommand_refuses_bad_arguments_with_exit_2_and_a_message(capsys, tmp_path, monkeypatch):
+    from gan_jax.cli import _parser
+
+    commands = set(next(a for a in _parser()._actions if a.dest == "command").choices)
+    assert set(BAD_ARGS) == commands  # a new subcommand needs its bad-argument cases here
+    monkeypatch.chdir(tmp_path)
+    for command, cases in BAD_ARGS.items():
+        for argv, fragment in cases:
+            assert main(argv) == 2, argv
+            err = capsys.readouterr().err
+            assert err.startswith(f"gan-jax {command}: error: ") and fragment in err and "Traceback" not in err, err
+            assert len(err.strip().splitlines()) == 1, err
+    with pytest.raises(SystemExit) as stop:  # what argparse itself refuses: a missing argument, exit 2 too
+        main(["sample", "pretrained:mnist_gan"])
+    assert stop.value.code == 2 and "--n" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_corrupt_data_file(tmp_path, capsys):
     bad = tmp_path / "mnist.npz"
     bad.write_bytes(b"this is not a zip archive")
@@ -74,6 +106,13 @@ def test_resume_records_what_it_changed_and_refuses_fewer_steps(tmp_path, capsys
     rows = [json.loads(line) for line in (tmp_path / "r" / "config_changes.jsonl").read_text().splitlines()]
     assert rows == [{"step": 4, "changed": {"optim.g_lr": [0.001, 0.002], "train.steps": [4, 6]}}]
     assert json.loads((tmp_path / "r" / "config.json").read_text())["optim"]["g_lr"] == 0.002
+    # what the checkpoints were made with cannot change: refused by name, in one line, nothing recorded
+    assert main(["train", "mnist_gan", "--run-dir", run_dir, "--resume", "--no-progress", "--set", "train.steps=8",
+                 "model.z_dim=4", "gan.loss=hinge"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume cannot change gan.loss (non_saturating -> hinge), model.z_dim (8 -> 4): " in err
+    assert len(err.strip().splitlines()) == 1 and len(rows) == 1
+    assert len((tmp_path / "r" / "config_changes.jsonl").read_text().splitlines()) == 1
 
 
 def test_config_prints_the_resolved_config(capsys):
@@ -153,11 +192,12 @@ def test_a_run_says_when_auto_falls_back_to_the_embedded_digits(tmp_path, capsys
 def test_without_a_terminal_long_runs_print_progress_with_the_time_left(tmp_path, capsys, tiny_cli, monkeypatch):
     from gan_jax import run
 
-    monkeypatch.setattr(run, "QUIET_S", 0.0)  # a progress line at every log step (default: after 60 s of quiet)
+    monkeypatch.setattr(run, "QUIET_S", 0.0)  # a progress line at every call (default: after 30 s of quiet)
     assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli,
                  "train.steps=8", "train.sample_interval=8", "train.checkpoint_interval=8"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.endswith(" left")]
-    assert [line.split()[1] for line in lines] == ["2/8", "4/8", "6/8"] and "it/s  about" in lines[0]
+    # every step, log step (2, 4, 6) or not: a line does not wait for train.log_interval
+    assert [line.split()[1] for line in lines] == [f"{i}/8" for i in range(1, 8)] and "it/s  about" in lines[0]
 
 
 def test_fuse_is_lowered_to_fit_the_steps_and_intervals(tmp_path, capsys, tiny_cli):
