@@ -89,8 +89,25 @@ def test_train_then_sample(tmp_path, capsys, tiny_cli):
     assert "keeps no moving average" in capsys.readouterr().err and not (tmp_path / "y.npy").exists()
     assert main(["eval", str(tmp_path / "x.npy"), "--weights", "live"]) == 2
     assert "is not a run directory" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "r"), "--n", "20"]) == 0  # trained on the embedded digits: it says so
+    assert "this run trained on the 4,000 embedded digits, not full MNIST" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r" / "eval.json").read_text())["trained_on"].startswith("embedded")
     assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), *tiny_cli]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_mixture_run_samples_points_and_eval_says_it_scores_images(tmp_path, capsys):
+    run_dir = str(tmp_path / "m")
+    assert main(["train", "ring8_gan", "--run-dir", run_dir, "--no-progress", "--set", "train.steps=4",
+                 "data.limit=200"]) == 0
+    capsys.readouterr()
+    assert main(["sample", run_dir, "--n", "6", "--out", str(tmp_path / "p.npy")]) == 0
+    assert capsys.readouterr().out.startswith("wrote 6 2-d points in [")
+    assert np.load(tmp_path / "p.npy").shape == (6, 2)
+    assert main(["sample", run_dir, "--n", "6", "--out", str(tmp_path / "p.png")]) == 2
+    assert "this run's samples are 2-d points" in capsys.readouterr().err and not (tmp_path / "p.png").exists()
+    assert main(["eval", run_dir]) == 2
+    assert "samples 2-d points, not images" in capsys.readouterr().err
 
 
 def test_resume_records_what_it_changed_and_refuses_fewer_steps(tmp_path, capsys, tiny_cli):
