@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -24,6 +25,13 @@ from gan_jax import config as config_lib
 from gan_jax.checkpoint import flat_arrays, to_nested
 from gan_jax.config import DataConfig
 from gan_jax.gan import GAN
+
+
+def _without_folder(source: str) -> str:
+    """npz:/home/me/data/mnist.npz[test] -> npz:mnist.npz[test]: where the file was on this machine is no
+    one else's business (and no use to them)."""
+    kind, _, rest = source.partition(":")
+    return f"{kind}:{Path(rest).name}" if rest.startswith("/") else source
 
 
 def main() -> None:
@@ -59,7 +67,8 @@ def main() -> None:
         if path.is_file():
             r = json.loads(path.read_text())
             evals[name] = {k: r[k] for k in ("samples", "real_floor", "k", "weights", "classifier") if k in r} \
-                if name == "eval.json" else r
+                if name == "eval.json" else {**r, **({"test_data": _without_folder(r["test_data"])}
+                                                     if "test_data" in r else {})}
     card = {"name": a.name, "experiment": cfg.experiment, "iterations": int(step), "seed": cfg.seed,
             "data_seed": cfg.data.seed, "data": f"{data['n']} MNIST training digits ({cfg.data.source})",
             "command": f"gan-jax train {cfg.experiment} --set data.source=npz data.path=/path/to/mnist.npz",

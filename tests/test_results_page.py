@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 from experiments import results_page
 
@@ -26,3 +27,14 @@ def test_a_row_follows_its_json(tmp_path, monkeypatch):
     assert "| 77.70 ± 0.54 |" in page
     assert "../shared" not in page and "/path/to/mnist.npz" in page
     assert results_page.main(["--check", "--out", str(tmp_path / "missing.md")]) == 1
+
+
+def test_user_facing_text_never_names_the_developers_shared_folder():
+    """README, docs (but the dated developer notes), the package and the examples show the user's routes
+    (/path/to/mnist.npz, tfds), never the developers' ../shared folder."""
+    root = Path(__file__).resolve().parent.parent
+    files = [root / "README.md", *(root / "docs").rglob("*"), *(root / "gan_jax").rglob("*"), *(root / "examples").rglob("*")]
+    named = [str(f.relative_to(root)) for f in files
+             if f.is_file() and "notes" not in f.relative_to(root).parts and f.suffix in (".md", ".json", ".py", ".txt")
+             and ("../shared" in f.read_text(errors="ignore") or "/work/shared" in f.read_text(errors="ignore"))]
+    assert named == []
