@@ -360,6 +360,25 @@ def _check_batch(cfg: Config, eng, ds: data_lib.Dataset) -> None:
         )
 
 
+def _check_class_labels(cfg: Config, eng, ds: data_lib.Dataset) -> None:
+    """A semi-supervised D classifies K classes (its `classify` gives B x K logits): the labelled subset's
+    labels must lie in 0 .. K-1, or the loss's one-hot would silently read a label it has no logit for."""
+    from gan_jax import metrics
+
+    if not cfg.data.labels_per_class or not metrics.has_classifier(eng):
+        return
+    gan = single(eng)
+    state = jax.eval_shape(gan.init, jax.random.key(0))
+    x = jax.ShapeDtypeStruct((1, *ds.image_shape), np.float32)
+    logits = jax.eval_shape(lambda s, x: gan.d.merge(s.d_params, s.d_rest, gan.settings.precision)
+                            .classify(x, train=False), state, x)
+    k, top = logits.shape[-1], int(np.max(ds.labels))
+    if top >= k:
+        raise ConfigError(f"data: {ds.source} has labels up to {top}, but D (model.name={cfg.model.name}) classifies "
+                          f"{k} classes, 0 .. {k - 1}; give D {top + 1} classes (model.kwargs) or keep the labels "
+                          f"below {k} (data.digit, your own data)")
+
+
 def gpu_note(backend: str, nvidia_device: bool) -> str | None:
     """A warning when an NVIDIA GPU is present but JAX runs on the CPU (the CPU jaxlib was installed).
 
@@ -579,6 +598,7 @@ def start(cfg: Config, run_dir: str | Path | None = None, progress: bool = True)
     cfg, ds = load_data(cfg)
     eng = engine(cfg, ds.image_shape)
     _check_batch(cfg, eng, ds)
+    _check_class_labels(cfg, eng, ds)
     return _fit(cfg, eng, ds, run_dir, resume=False, progress=progress, asked_source=asked)
 
 
