@@ -44,14 +44,23 @@ LIKELIHOOD = [
      f"gan-jax train mnist_vae50 --set {DATA} ae.k=50 train.steps=30000 train.fuse=100 --run-dir R; "
      "gan-jax likelihood R --k 5000 --n 2000"),
 ]
-# (model, its eval JSON under docs/results/, the command): conditional GANs, MLP players, full MNIST
+# (players, budget, model, its eval JSON under docs/results/, the command): conditional GANs, full MNIST, one
+# seed, batch 32 (the chapter's); each player family at one budget, its unconditional baseline first
+DCGAN_STEPS = f"{DATA} train.steps=12000"
 MLP_STEPS = f"{DATA} model.name=mlp train.steps=20000"
 CONDITIONAL = [
-    ("unconditional MLP GAN (the baseline)", "mlp_gan_b32.eval.json",
+    ("DCGAN", "12,000", "unconditional DCGAN (the baseline)", "dcgan_b32_12k.eval.json",
+     f"gan-jax train mnist_dcgan --set {DCGAN_STEPS} train.batch_size=32"),
+    ("DCGAN", "12,000", "CGAN, the book's conditioning", "dcgan_cgan_12k.eval.json", f"gan-jax train mnist_cgan --set {DATA}"),
+    ("DCGAN", "12,000", "CGAN, projection D", "dcgan_cgan_projection_12k.eval.json",
+     f"gan-jax train mnist_cgan_projection --set {DATA}"),
+    ("DCGAN", "12,000", "ACGAN", "dcgan_acgan_12k.eval.json", f"gan-jax train mnist_acgan --set {DATA}"),
+    ("MLP", "20,000", "unconditional MLP GAN (the baseline)", "mlp_gan_b32.eval.json",
      f"gan-jax train mnist_gan --set {DATA} train.batch_size=32 train.steps=20000"),
-    ("CGAN, the book's conditioning", "mlp_cgan.eval.json", f"gan-jax train mnist_cgan --set {MLP_STEPS}"),
-    ("CGAN, projection D", "mlp_cgan_projection.eval.json", f"gan-jax train mnist_cgan_projection --set {MLP_STEPS}"),
-    ("ACGAN", "mlp_acgan.eval.json", f"gan-jax train mnist_acgan --set {MLP_STEPS}"),
+    ("MLP", "20,000", "CGAN, the book's conditioning", "mlp_cgan.eval.json", f"gan-jax train mnist_cgan --set {MLP_STEPS}"),
+    ("MLP", "20,000", "CGAN, projection D", "mlp_cgan_projection.eval.json",
+     f"gan-jax train mnist_cgan_projection --set {MLP_STEPS}"),
+    ("MLP", "20,000", "ACGAN", "mlp_acgan.eval.json", f"gan-jax train mnist_acgan --set {MLP_STEPS}"),
 ]
 # (model, its `gan-jax eval` JSON under docs/results/, the command): the semi-supervised GAN, 100 labels
 SEMI = "--seeds 5 --set " + DATA
@@ -140,28 +149,30 @@ def likelihood_table() -> list[str]:
 
 
 def conditional_table() -> list[str]:
-    rows = [(m, json.loads((DOCS / "results" / f).read_text()), c) for m, f, c in CONDITIONAL
+    rows = [(pl, it, m, json.loads((DOCS / "results" / f).read_text()), c) for pl, it, m, f, c in CONDITIONAL
             if (DOCS / "results" / f).is_file()]
     lines = [
-        "## Conditional GANs (chapter 8), MLP players",
+        "## Conditional GANs (chapter 8)",
         "",
-        "The chapter-3 MLP players made conditional (`model.name=mlp`), 20,000 iterations of batch 32 (the",
-        "chapter's batch; Adam 1e-3), full MNIST, one seed; `gan-jax eval RUN` asks for every digit equally",
-        "(1,000 samples each). Label accuracy: the share of samples the shipped classifier puts in the class",
-        "asked for; its floor is the classifier's test accuracy. FD by class: each digit's samples against",
-        "that digit's test images, beside real training digits of the class (about 1,000 each). The",
-        "experiments' own DCGAN players are not measured yet. Grids (one row per digit):",
-        "`docs/figures/mlp_cgan_20k_step_020000.png`, `..._cgan_projection_...`, `..._acgan_...`.",
+        "The experiments' DCGAN players (`mnist_cgan`, `mnist_cgan_projection`, `mnist_acgan` as shipped:",
+        "12,000 iterations of batch 32, the chapter's) and the chapter-3 MLP players made conditional",
+        "(`model.name=mlp`, 20,000 iterations of batch 32), each beside the same players unconditional at the",
+        "same budget; Adam as each experiment sets it, full MNIST, one seed. `gan-jax eval RUN` asks for every",
+        "digit equally (1,000 samples each). Label accuracy: the share of samples the shipped classifier puts",
+        "in the class asked for; its floor is the classifier's test accuracy. FD by class: each digit's",
+        "samples against that digit's test images, beside real training digits of the class (about 1,000",
+        "each). Grids (one row per digit): `docs/figures/dcgan_cgan_12k.png`, `dcgan_cgan_projection_12k.png`,",
+        "`dcgan_acgan_12k.png`; `mlp_cgan_20k_step_020000.png`, `..._cgan_projection_...`, `..._acgan_...`.",
         "",
-        "| model | FD (floor) | recall (floor) | label accuracy (floor) | FD by class, mean (floor) | command |",
-        "|---|---|---|---|---|---|",
+        "| players | iterations | model | FD (floor) | recall (floor) | label accuracy (floor) | FD by class, mean (floor) | command |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for model, e, command in rows:
+    for players, iterations, model, e, command in rows:
         s, f, c = e["samples"], e["real_floor"], e.get("conditional")
         cond = (f"{c['label_accuracy']:.3f} ({e['classifier_test_accuracy']:.3f}) | {c['fd_class_mean']:.1f} "
                 f"({c['fd_class_mean_floor']:.2f})") if c else "(unconditional) |"
-        lines.append(f"| {model} | {s['fd']:.1f} ({f['fd']:.2f}) | {s['recall']:.3f} ({f['recall']:.3f}) | {cond} | "
-                     f"`{command}` |")
+        lines.append(f"| {players} | {iterations} | {model} | {s['fd']:.1f} ({f['fd']:.2f}) | {s['recall']:.3f} "
+                     f"({f['recall']:.3f}) | {cond} | `{command}` |")
     return lines if rows else []
 
 

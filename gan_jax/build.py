@@ -372,11 +372,11 @@ def _check_class_labels(cfg: Config, eng, ds: data_lib.Dataset) -> None:
     x = jax.ShapeDtypeStruct((1, *ds.image_shape), np.float32)
     logits = jax.eval_shape(lambda s, x: gan.d.merge(s.d_params, s.d_rest, gan.settings.precision)
                             .classify(x, train=False), state, x)
-    k, top = logits.shape[-1], int(np.max(ds.labels))
-    if top >= k:
-        raise ConfigError(f"data: {ds.source} has labels up to {top}, but D (model.name={cfg.model.name}) classifies "
-                          f"{k} classes, 0 .. {k - 1}; give D {top + 1} classes (model.kwargs) or keep the labels "
-                          f"below {k} (data.digit, your own data)")
+    k, low, top = logits.shape[-1], int(np.min(ds.labels)), int(np.max(ds.labels))
+    if low < 0 or top >= k:
+        raise ConfigError(f"data: {ds.source} has labels {low} to {top}, but D (model.name={cfg.model.name}) "
+                          f"classifies {k} classes, 0 .. {k - 1}; give D {top + 1} classes (model.kwargs) or keep "
+                          f"the labels in 0 .. {k - 1}")
 
 
 def gpu_note(backend: str, nvidia_device: bool) -> str | None:

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -162,6 +163,24 @@ def digest_arrays(nested: dict) -> str:
     return h.hexdigest()
 
 
+def _quiet_closed_loop_callbacks() -> None:
+    """Drops one kind of noise, once per process: when orbax's restore of a damaged checkpoint fails, its
+    event loop closes while TensorStore reads are still in flight, and each of them reports its completion
+    to the closed loop, printing dozens of "RuntimeError: Event loop is closed" tracebacks (through
+    sys.unraisablehook) over the one warning that matters. Every other unraisable exception is shown."""
+    previous = sys.unraisablehook
+    if getattr(previous, "gan_jax_quiet", False):
+        return
+
+    def hook(unraisable):
+        e = unraisable.exc_value
+        if not (isinstance(e, RuntimeError) and str(e) == "Event loop is closed"):
+            previous(unraisable)
+
+    hook.gan_jax_quiet = True
+    sys.unraisablehook = hook
+
+
 class CheckpointMismatch(ValueError):
     """A checkpoint is intact but its arrays do not fit the model the config builds."""
 
@@ -271,6 +290,7 @@ class Checkpoints:
         >>> # step, state = Checkpoints("runs/x/checkpoints", keep=3).restore(gan.init(0))
         """
         target = to_nested(template)
+        _quiet_closed_loop_callbacks()
         for step in reversed(self.steps()):
             self._check_layout(step, target)
             try:

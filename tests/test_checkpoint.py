@@ -200,3 +200,27 @@ def test_reading_a_run_changes_nothing_in_it_even_when_damaged_or_read_only(gan,
             p.chmod(p.stat().st_mode | stat.S_IWUSR)
     assert sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "r").rglob("*")) == listing
     assert os.access(tmp_path / "r", os.W_OK)
+
+
+def test_a_failed_restore_prints_no_closed_event_loop_tracebacks(monkeypatch):
+    """orbax's failed restores leave TensorStore reads that report to a closed event loop; those reports
+    (and only those) are dropped, so a damaged checkpoint reads as one warning, not dozens of tracebacks."""
+    import sys
+
+    from gan_jax import checkpoint
+
+    shown = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: shown.append(str(u.exc_value)))
+    checkpoint._quiet_closed_loop_callbacks()
+    checkpoint._quiet_closed_loop_callbacks()  # once per process: no second wrapper
+
+    class Raises:
+        def __init__(self, message):
+            self.message = message
+
+        def __del__(self):
+            raise RuntimeError(self.message)
+
+    Raises("Event loop is closed")
+    Raises("something else")
+    assert shown == ["something else"]

@@ -194,7 +194,7 @@ def test_the_config_path_gives_each_seed_its_subset_and_reports_d_accuracy(tmp_p
     (["data.split=test"], "data.split: a semi-supervised run trains on the train split"),
     (["gan.loss=non_saturating"], "data.labels_per_class=10: a labelled subset is the data of a semi-supervised"),
     (['model.kwargs={"widths": [32, 16], "g_hidden": 32, "classes": 8}'],
-     r"has labels up to 9, but D \(model.name=experiments.mnist_sgan:players\) classifies 8 classes, 0 .. 7"),
+     r"has labels 0 to 9, but D \(model.name=experiments.mnist_sgan:players\) classifies 8 classes, 0 .. 7"),
 ])
 def test_bad_semi_supervised_configs_fail_before_training_naming_the_key(tmp_path, overrides, message):
     from gan_jax import build
