@@ -792,7 +792,7 @@ def classes_of(eng) -> int:
 
 
 def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weights: str = "auto",
-           seed_index: int | None = None, labels=None) -> np.ndarray:
+           seed_index: int | None = None, labels=None, loaded: LoadedRun | None = None) -> np.ndarray:
     """Samples from the newest good checkpoint of a run.
 
     Args:
@@ -801,6 +801,7 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weight
         trained G's either way).
       seed_index: in a run of several seeds (train.seeds > 1), only this seed's model; None: every seed's.
       labels: a conditional GAN's labels, one per image (n of them); None: drawn uniformly.
+      loaded: `load_run(run_dir)` when the caller has it already (it wants the step too); None: loaded here.
 
     Returns:
       N x H x W x C float32 in [-1, 1] (numpy); for a run of S seeds without `seed_index`,
@@ -813,7 +814,7 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weight
     if pretrained.is_name(run_dir) and weights != "auto":
         raise run.RunError("a pretrained model holds one set of G's weights (its card's `weights`); use --weights auto")
     live = weights_used(load_run_config(run_dir), weights) == "live" and not pretrained.is_name(run_dir)
-    eng, state, _, _ = load_run(run_dir)
+    eng, state, _, _ = loaded or load_run(run_dir)
     if seed_index is not None:
         if not isinstance(eng, Seeds):
             raise run.RunError(f"--seed-index picks one seed of a run trained with --seeds; {run_dir} has one seed")

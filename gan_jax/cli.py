@@ -191,8 +191,9 @@ def _sample(args) -> int:
     if labels is not None:
         cols, labels = args.n, np.repeat(labels, args.n)
         n = len(labels)
+    loaded = build.load_run(args.run_dir)
     images = build.sample(args.run_dir, n, args.seed, weights=args.weights, seed_index=args.seed_index,
-                          labels=labels)
+                          labels=labels, loaded=loaded)
     seeds = args.seed_index is None and _is_seeds_run(args.run_dir)  # then S x N x ...
     shape = images.shape[2 if seeds else 1:]
     what = "images" if len(shape) == 3 else f"{shape[0]}-d points" if len(shape) == 1 else "samples"
@@ -203,7 +204,8 @@ def _sample(args) -> int:
         if len(shape) != 3:
             raise run.RunError(f"--out {out}: a grid needs images, and this run's samples are {what} (shape "
                                f"{shape}); write them to a .npy instead (its curves.png and samples/ show them)")
-        viz.save_grid(images, out, cols)
+        name = loaded.config.experiment if loaded.config else Path(args.run_dir).name
+        viz.save_grid(images, out, cols, title=f"{name} step {loaded.step:,}, seed {args.seed}")
         rows = f", one row per label ({', '.join(str(v) for v in dict.fromkeys(labels.tolist()))})" if cols else ""
         print(f"wrote {'one grid per seed' if seeds else 'a grid'} of {count} to {out}{rows}")
         return 0
