@@ -28,7 +28,6 @@ import hashlib
 import importlib
 import importlib.util
 import json
-import math
 import os
 import sys
 import time
@@ -519,30 +518,6 @@ def _training_data(cfg: Config, ds: data_lib.Dataset):
     return data_lib.Labelled(ds)
 
 
-def fitted_fuse(cfg: Config) -> tuple[Config, str | None]:
-    """train.fuse lowered, when needed, to the largest value that divides train.steps and every interval (a
-    run loop counts them in fused calls), with a note saying so.
-
-    Args:
-      cfg: a Config.
-
-    Returns:
-      (the Config, the note or None when fuse is kept).
-
-    >>> from gan_jax.config import apply_overrides
-    >>> cfg, note = fitted_fuse(apply_overrides(Config(), ["train.fuse=100", "train.steps=50"]))
-    >>> cfg.train.fuse
-    50
-    """
-    t = cfg.train
-    fuse = math.gcd(t.fuse, t.steps, t.log_interval, t.sample_interval, t.checkpoint_interval)
-    if fuse == t.fuse:
-        return cfg, None
-    note = (f"note: train.fuse={t.fuse} lowered to {fuse} so that train.steps={t.steps} and the intervals are whole "
-            f"numbers of fused calls")
-    return dataclasses.replace(cfg, train=dataclasses.replace(t, fuse=fuse)), note
-
-
 EMBEDDED_NOTE = ("note: data.source=auto found no local tfds copy of MNIST, so this run trains on the 4,000 "
                  "embedded training digits; the full-MNIST numbers in the README use all 60,000 (README 'Data': "
                  "--set data.source=npz data.path=/path/to/mnist.npz, or tfds)")
@@ -550,11 +525,10 @@ EMBEDDED_NOTE = ("note: data.source=auto found no local tfds copy of MNIST, so t
 
 def _fit(cfg: Config, eng, ds: data_lib.Dataset, run_dir: Path, resume: bool, progress: bool,
          asked_source: str = "") -> run.Outcome:
-    cfg, fuse_note = fitted_fuse(cfg)
     t = cfg.train
     preview, on_finish = _hooks(cfg, eng, ds)
     backend = jax.default_backend()
-    notes = [n for n in (gpu_note(backend, Path("/dev/nvidia0").exists()), fuse_note, scan_note(cfg, backend)) if n]
+    notes = [n for n in (gpu_note(backend, Path("/dev/nvidia0").exists()), scan_note(cfg, backend)) if n]
     if asked_source == "auto" and ds.kind == "embedded":
         notes.insert(0, EMBEDDED_NOTE)
     return run.fit(eng, _training_data(cfg, ds), run_dir=run_dir, steps=t.steps, key=streams(cfg), fuse=t.fuse,

@@ -267,7 +267,7 @@ class TrainConfig:
 
     steps: int = 20_000
     batch_size: int = 128
-    fuse: int = 1  # iterations per compiled call (lax.scan); lowered to divide steps and the intervals
+    fuse: int = 1  # iterations per compiled call (lax.scan); a shorter call reaches each interval's step
     log_interval: int = 100  # metrics.jsonl / TensorBoard rows (means over the interval)
     sample_interval: int = 1_000  # sample grid at the fixed z
     checkpoint_interval: int = 1_000
@@ -291,8 +291,8 @@ class TrainConfig:
         _require(self.seeds == 1 or self.devices <= 1, "seeds",
                  f"{self.seeds} seeds train on one device; set train.devices=1 (or 0) instead of {self.devices}")
         _one_of(self.precision, "precision", ("float32", "bfloat16"))
-        # steps and intervals need not be multiples of fuse: a run lowers fuse to fit them, with a note
-        # (`gan_jax.build.fitted_fuse`)
+        # steps and intervals need not be multiples of fuse: the call before each interval's step (and the
+        # last) runs the remainder (`gan_jax.run.fit`)
 
 
 @dataclasses.dataclass(frozen=True)

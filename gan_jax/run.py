@@ -666,11 +666,20 @@ def restore(run_dir: str | Path, engine, key: Any = 0, keep: int = 3, read_only:
 def _check_intervals(steps: int, fuse: int, **intervals: int) -> None:
     if fuse < 1 or steps < 0:
         raise ValueError(f"fuse must be >= 1 and steps >= 0, got fuse={fuse}, steps={steps}")
-    for name, value in {"steps": steps, **intervals}.items():
-        if value <= 0 and name != "steps":
+    for name, value in intervals.items():
+        if value <= 0:
             raise ValueError(f"{name} must be > 0, got {value}")
-        if value % fuse:
-            raise ValueError(f"{name}={value} is not a multiple of fuse={fuse}; intervals are counted in fused calls")
+
+
+def _chunk(step: int, total: int, fuse: int, *intervals: int) -> int:
+    """The iterations of the next compiled call: `fuse`, or fewer to land on the next multiple of an interval
+    (a log, sample or checkpoint step) or on the last step.
+
+    >>> _chunk(0, 10, 4, 5), _chunk(4, 10, 4, 5), _chunk(5, 10, 4, 5), _chunk(0, 50, 100, 500)
+    (4, 1, 4, 50)
+    """
+    boundary = min([total, *((step // n + 1) * n for n in intervals)])
+    return min(fuse, boundary - step)
 
 
 def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: int = 1, log_interval: int = 100,
@@ -687,7 +696,8 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
       run_dir: the run directory (new or empty; with resume=True, an existing run).
       steps: train until this step (a resumed run continues to it).
       key: what `engine.init` takes: a typed key (an int seed is jax.random.key(seed)), or `gan_jax.Streams`.
-      fuse: iterations per compiled call (`repeat`); steps and intervals must be multiples of it.
+      fuse: iterations per compiled call (`repeat`); the call before a log, sample or checkpoint step, or
+        the last step, runs fewer when they are not multiples of it (compiled once per length).
       log_interval, sample_interval, checkpoint_interval: in steps. keep_checkpoints: the newest kept.
       early_stop_window, early_stop_tol: stop when the `plateau` metrics' means over the last window moved
         less than tol relative to the window before (0 = off).
@@ -796,7 +806,13 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
           fuse: int, log_interval: int, sample_interval: int, checkpoint_interval: int, window: int, tol: float,
           progress: bool, preview, on_finish, name: str, notes, plateau_history=()) -> Outcome:
     step = step_of(parallel.local(state))
-    advance = xla.jit(repeat(engine.train_step, fuse), donate_argnums=0)
+    compiled: dict[int, Callable] = {}
+
+    def advance(state, images, n: int):  # n iterations in one call, compiled once per n
+        if n not in compiled:
+            compiled[n] = xla.jit(repeat(engine.train_step, n), donate_argnums=0)
+        return compiled[n](state, images)
+
     images = replicate(jax.device_put(images))  # the state is already replicated
     headline = tuple(getattr(engine, "headline", None) or ())
     watched = tuple(getattr(engine, "plateau", None) or headline)
@@ -835,8 +851,9 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
             pending = None
             compile_start = time.perf_counter()
             while step < total:
-                state, metrics = advance(state, images)
-                step += fuse
+                n = _chunk(step, total, fuse, log_interval, sample_interval, checkpoint_interval)
+                state, metrics = advance(state, images, n)
+                step += n
                 if compile_start is not None:  # the first call compiles; keep it out of it/s
                     jax.block_until_ready(metrics)
                     log.say(f"compiled in {time.perf_counter() - compile_start:.1f}s")

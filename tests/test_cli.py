@@ -236,14 +236,21 @@ def test_without_a_terminal_long_runs_print_progress_with_the_time_left(tmp_path
     assert [line.split()[1] for line in lines] == [f"{i}/8" for i in range(1, 8)] and "it/s  about" in lines[0]
 
 
-def test_fuse_is_lowered_to_fit_the_steps_and_intervals(tmp_path, capsys, tiny_cli):
-    """train.fuse=4 with 6 steps and intervals of 2: the run fuses 2 steps per call and says so."""
-    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli, "train.steps=6",
-                 "train.fuse=4", "train.sample_interval=2", "train.checkpoint_interval=2"]) == 0
-    assert "train.fuse=4 lowered to 2 so that train.steps=6" in capsys.readouterr().out
-    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["fuse"] == 2
-    steps = [json.loads(r)["step"] for r in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [2, 4, 6]
+def test_steps_and_intervals_need_not_be_multiples_of_fuse(tmp_path, capsys, tiny_cli):
+    """train.fuse=4 with 10 steps and logs every 5: calls of 4, 1, 4, 1 iterations land on every log step,
+    the config keeps fuse=4, and the run ends bitwise where single steps end (the MLP players)."""
+    common = [*tiny_cli, "train.steps=10", "train.log_interval=5", "train.sample_interval=10",
+              "train.checkpoint_interval=10"]
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "f"), "--no-progress", *common, "train.fuse=4"]) == 0
+    assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "s"), "--no-progress", *common]) == 0
+    assert json.loads((tmp_path / "f" / "config.json").read_text())["train"]["fuse"] == 4
+    steps = [json.loads(r)["step"] for r in (tmp_path / "f" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [5, 10]
+    from gan_jax import build
+    from test_gan import _equal
+
+    fused, single = build.load_run(tmp_path / "f"), build.load_run(tmp_path / "s")
+    assert fused.step == single.step == 10 and _equal(fused.state, single.state)
 
 
 def test_sample_refuses_to_write_non_finite_images(tmp_path, capsys, tiny_cli, monkeypatch):
