@@ -90,3 +90,27 @@ def test_gj_jit_compiles_cpu_convolutions_as_the_xla_flag_did_and_import_changes
     assert run("gj", GAN_JAX_CPU_EIGEN_CONVOLUTIONS="0") == default  # turned off
     assert run("gj", XLA_FLAGS="--xla_cpu_experimental_ynn_fusion_type=") == run(
         "jax", XLA_FLAGS="--xla_cpu_experimental_ynn_fusion_type=")  # the user's XLA_FLAGS win
+
+
+def test_on_a_gpu_jit_compiles_deterministically_unless_told_not_to(monkeypatch):
+    """What `gj.jit` adds per backend: the CPU convolution option on the CPU only; on a GPU the
+    deterministic-ops option (a resumed run's new compile must pick the same kernels), off by switch or by
+    the user's XLA_FLAGS; the option's name is one this jaxlib accepts (an unknown one fails to compile)."""
+    from gan_jax import xla
+
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.delenv(xla.GPU_SWITCH, raising=False)
+    assert xla.compiler_options() == xla.CPU_OPTIONS  # this machine
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert xla.compiler_options() == {"xla_gpu_deterministic_ops": True}
+    assert xla.compiler_options(deterministic=False) == {}
+    monkeypatch.setenv(xla.GPU_SWITCH, "0")
+    assert xla.compiler_options() == {}
+    monkeypatch.delenv(xla.GPU_SWITCH)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_gpu_deterministic_ops=false")
+    assert xla.compiler_options() == {}
+    monkeypatch.setattr(jax, "default_backend", lambda: "tpu")
+    monkeypatch.delenv("XLA_FLAGS")
+    assert xla.compiler_options() == {}
+    compiled = jax.jit(lambda x: x * 2, compiler_options=xla.GPU_OPTIONS)  # accepted by name (here on the CPU)
+    assert float(compiled(jnp.ones(()))) == 2.0
