@@ -163,18 +163,25 @@ def digest_arrays(nested: dict) -> str:
     return h.hexdigest()
 
 
-def _quiet_closed_loop_callbacks() -> None:
-    """Drops one kind of noise, once per process: when orbax's restore of a damaged checkpoint fails, its
-    event loop closes while TensorStore reads are still in flight, and each of them reports its completion
-    to the closed loop, printing dozens of "RuntimeError: Event loop is closed" tracebacks (through
-    sys.unraisablehook) over the one warning that matters. Every other unraisable exception is shown."""
+def _abandoned_read(unraisable) -> bool:
+    """An exception nobody could catch, left by orbax's restore of a damaged checkpoint: once one read
+    fails, the restore's event loop closes with the other arrays' read coroutines abandoned; they finalize
+    later with their own errors, and TensorStore reads still in flight report to the closed loop
+    ("Event loop is closed")."""
+    e, where = unraisable.exc_value, getattr(getattr(unraisable.object, "cr_code", None), "co_filename", "")
+    return (isinstance(e, RuntimeError) and str(e) == "Event loop is closed") or f"{os.sep}orbax{os.sep}" in where
+
+
+def _quiet_abandoned_reads() -> None:
+    """Once per process: the dozens of tracebacks a failed restore's abandoned reads print (through
+    sys.unraisablehook) are dropped, leaving the one warning that names the damaged checkpoint; every other
+    unraisable exception is shown as before."""
     previous = sys.unraisablehook
     if getattr(previous, "gan_jax_quiet", False):
         return
 
     def hook(unraisable):
-        e = unraisable.exc_value
-        if not (isinstance(e, RuntimeError) and str(e) == "Event loop is closed"):
+        if not _abandoned_read(unraisable):
             previous(unraisable)
 
     hook.gan_jax_quiet = True
@@ -290,7 +297,7 @@ class Checkpoints:
         >>> # step, state = Checkpoints("runs/x/checkpoints", keep=3).restore(gan.init(0))
         """
         target = to_nested(template)
-        _quiet_closed_loop_callbacks()
+        _quiet_abandoned_reads()
         for step in reversed(self.steps()):
             self._check_layout(step, target)
             try:

@@ -1,3 +1,4 @@
+import os
 import warnings
 from pathlib import Path
 
@@ -202,17 +203,19 @@ def test_reading_a_run_changes_nothing_in_it_even_when_damaged_or_read_only(gan,
     assert os.access(tmp_path / "r", os.W_OK)
 
 
-def test_a_failed_restore_prints_no_closed_event_loop_tracebacks(monkeypatch):
-    """orbax's failed restores leave TensorStore reads that report to a closed event loop; those reports
-    (and only those) are dropped, so a damaged checkpoint reads as one warning, not dozens of tracebacks."""
+def test_a_failed_restore_prints_no_tracebacks_of_its_abandoned_reads(monkeypatch):
+    """orbax's failed restores leave read coroutines that finalize with errors and TensorStore reads that
+    report to a closed event loop; those (and only those) unraisable exceptions are dropped, so a damaged
+    checkpoint reads as one warning, not dozens of tracebacks."""
     import sys
+    import types
 
     from gan_jax import checkpoint
 
     shown = []
     monkeypatch.setattr(sys, "unraisablehook", lambda u: shown.append(str(u.exc_value)))
-    checkpoint._quiet_closed_loop_callbacks()
-    checkpoint._quiet_closed_loop_callbacks()  # once per process: no second wrapper
+    checkpoint._quiet_abandoned_reads()
+    checkpoint._quiet_abandoned_reads()  # once per process: no second wrapper
 
     class Raises:
         def __init__(self, message):
@@ -223,4 +226,8 @@ def test_a_failed_restore_prints_no_closed_event_loop_tracebacks(monkeypatch):
 
     Raises("Event loop is closed")
     Raises("something else")
-    assert shown == ["something else"]
+    orbax_coroutine = types.SimpleNamespace(cr_code=types.SimpleNamespace(
+        co_filename=f"{os.sep}site-packages{os.sep}orbax{os.sep}checkpoint{os.sep}serialization.py"))
+    sys.unraisablehook(types.SimpleNamespace(exc_value=ValueError("read failed"), object=orbax_coroutine))
+    sys.unraisablehook(types.SimpleNamespace(exc_value=ValueError("mine"), object=None))
+    assert shown == ["something else", "mine"]
