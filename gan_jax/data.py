@@ -324,6 +324,9 @@ def _load_npz(path: str, split: str) -> tuple[np.ndarray, np.ndarray, str]:
     if not os.path.isfile(path):
         raise DataError(f"data.path {path!r} is not a file; expected a keras-style mnist.npz; " + ALTERNATIVES)
     x_key, y_key = f"x_{split}", f"y_{split}"
+    if not zipfile.is_zipfile(path):  # np.load would read it as a pickle and say so, which misleads
+        raise DataError(f"{path} is not a readable .npz archive (not a zip file: an .npz is one, made by "
+                        "np.savez); re-download it or use another source")
     try:
         with np.load(path, allow_pickle=False) as archive:  # never unpickles: loading cannot run code
             missing = [k for k in (x_key, y_key) if k not in archive.files]
