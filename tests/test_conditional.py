@@ -67,7 +67,7 @@ def test_acgan_loss_by_hand():
     logit_r, logit_f = jnp.array([2.0, -1.0]), jnp.array([0.5, 0.0])
     cls_r, cls_f = jnp.array([[2.0, 0.0], [0.0, 1.0]]), jnp.array([[0.0, 0.0], [3.0, 0.0]])
     y_r, y_f = jnp.array([0, 1]), jnp.array([1, 0])
-    d, g = gj.losses.ACGANLoss(weight=0.5)((logit_r, cls_r, y_r), (logit_f, cls_f, y_f))
+    d, g = gj.losses.ACGANLoss(weight=0.5, classify_fakes=True)((logit_r, cls_r, y_r), (logit_f, cls_f, y_f))
     sp = lambda t: np.log1p(np.exp(t))  # noqa: E731  softplus
     ce = lambda logits, k: -(logits[k] - np.log(np.exp(logits).sum()))  # noqa: E731
     d_adv = np.mean([sp(-2.0), sp(1.0)]) + np.mean([sp(0.5), sp(0.0)])  # the book's split terms, summed
@@ -76,7 +76,7 @@ def test_acgan_loss_by_hand():
     ce_f = np.mean([ce(np.array([0.0, 0.0]), 1), ce(np.array([3.0, 0.0]), 0)])
     assert float(d) == pytest.approx(d_adv + 0.5 * (ce_r + ce_f), rel=1e-5)
     assert float(g) == pytest.approx(g_adv + 0.5 * ce_f, rel=1e-5)
-    d, g = gj.losses.ACGANLoss(weight=0.5, classify_fakes=False)((logit_r, cls_r, y_r), (logit_f, cls_f, y_f))
+    d, g = gj.losses.ACGANLoss(weight=0.5)((logit_r, cls_r, y_r), (logit_f, cls_f, y_f))  # the default
     assert float(d) == pytest.approx(d_adv + 0.5 * ce_r, rel=1e-5)  # only real samples teach D's classifier
     assert float(g) == pytest.approx(g_adv + 0.5 * ce_f, rel=1e-5)
 
