@@ -163,6 +163,18 @@ def digest_arrays(nested: dict) -> str:
     return h.hexdigest()
 
 
+def _reason(e: Exception) -> str:
+    """What broke, in a line a user reads: orbax's and TensorStore's first line without the spec repr
+    TensorStore appends ("See full TensorStore details: <bound method ...>"), cut at 160 characters.
+
+    >>> _reason(ValueError('Error reading "x/.zarray". See full TensorStore details: <bound method spec>'))
+    'Error reading "x/.zarray"'
+    """
+    first = str(e).splitlines()[0] if str(e) else ""
+    first = first.split(" See full TensorStore details")[0].split(" <bound method")[0].rstrip(" .:")
+    return first if len(first) <= 160 else first[:157] + "..."
+
+
 def _abandoned_read(unraisable) -> bool:
     """An exception nobody could catch, left by orbax's restore of a damaged checkpoint: once one read
     fails, the restore's event loop closes with the other arrays' read coroutines abandoned; they finalize
@@ -307,8 +319,7 @@ class Checkpoints:
             except Exception as e:  # orbax's errors differ by kind of damage
                 # read-only (sample, eval): the run is left as it is; training moves the step aside
                 where = "left it in place" if self.read_only else f"moved it to {self._quarantine(step)}"
-                first = str(e).splitlines()[0] if str(e) else ""
-                first = first if len(first) <= 160 else first[:157] + "..."  # orbax's can hold a whole TensorStore spec
+                first = _reason(e)
                 warnings.warn(
                     f"checkpoint step {step} in {self.directory} is damaged ({type(e).__name__}: {first}); {where}; "
                     "falling back to the previous checkpoint",
