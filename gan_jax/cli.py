@@ -107,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="reference data (default: the shipped reference of MNIST's test digits, or the given "
                          "classifier's data), e.g. data.source=npz data.path=mnist.npz")
     ev.add_argument("--json", default=None, help="where to write the results (default: beside the input)")
+    data = sub.add_parser("data", help="get a dataset once, on a machine with internet (tfds)")
+    data.add_argument("action", choices=["fetch"], help="fetch: download and prepare it with tfds")
+    data.add_argument("name", nargs="?", default="mnist", help="a tfds dataset: mnist (default), fashion_mnist, ...")
+    data.add_argument("--data-dir", default="", help="where tfds keeps it (default ~/tensorflow_datasets)")
     lik = sub.add_parser("likelihood", help="a VAE run's test-set NLL by importance sampling (IWAE estimator)")
     lik.add_argument("run_dir")
     lik.add_argument("--k", type=int, default=5000, help="importance samples per test example (default 5000)")
@@ -367,6 +371,18 @@ EMBEDDED_EVAL_NOTE = ("note: this run trained on the 4,000 embedded digits, not 
                       "get them")
 
 
+def _data(args) -> int:
+    from gan_jax import data
+
+    got = data.fetch(args.name, args.data_dir)
+    state = "was already prepared" if got["already"] else "downloaded and prepared"
+    where = f" data.data_dir={args.data_dir}" if args.data_dir else ""
+    print(f"{got['name']} {state} under {got['data_dir']}: {got['train']} training and {got['test']} test "
+          f"images; train on it with --set data.source=tfds data.name={got['name']}{where} (data.source=auto, "
+          "the default, finds mnist there)")
+    return 0
+
+
 def _likelihood(args) -> int:
     import dataclasses
     import json
@@ -436,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     from gan_jax.run import NonFiniteLoss, RunError
 
     commands = {"train": _train, "config": _config, "sample": _sample, "classifier": _classifier, "eval": _eval,
-                "likelihood": _likelihood}
+                "data": _data, "likelihood": _likelihood}
     try:
         return commands[args.command](args)
     except (ConfigError, DataError, RunError, InputError, DistributedError) as e:

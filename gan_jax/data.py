@@ -285,9 +285,32 @@ def _check_reachable(name: str, timeout: float = 5.0) -> None:
     try:
         socket.create_connection(DOWNLOAD_HOST, timeout=timeout).close()
     except OSError as e:
-        raise DataError(f"data.download=true: cannot reach {DOWNLOAD_HOST[0]}, where tfds downloads {name!r} "
+        raise DataError(f"cannot reach {DOWNLOAD_HOST[0]}, where tfds downloads {name!r} "
                         f"({type(e).__name__}: {e}); on a machine without internet copy a prepared "
                         "~/tensorflow_datasets or an mnist.npz from one that has it; " + ALTERNATIVES) from None
+
+
+def fetch(name: str = "mnist", data_dir: str = "") -> dict:
+    """Downloads and prepares a tfds dataset once (the one step that needs internet), then reads both splits
+    as a check; afterwards `data.source=auto` (or tfds) finds it with downloading off.
+
+    Args:
+      name: a tfds image dataset with `image` and `label` features (mnist, fashion_mnist, ...).
+      data_dir: where tfds keeps it ("" = tfds's default, ~/tensorflow_datasets).
+
+    Returns:
+      {"name", "data_dir", "already": bool, "train": N, "test": N}; DataError naming the alternatives
+      when the download host cannot be reached (within seconds) or the dataset is unknown.
+
+    >>> # fetch("fashion_mnist")["train"]  -> 60000
+    """
+    _, builder = _tfds_builder(name, data_dir)
+    already = builder.is_prepared()
+    if not already:
+        _check_reachable(name)
+    sizes = {split: len(load(DataConfig(source="tfds", name=name, data_dir=data_dir, download=not already,
+                                        split=split)).images) for split in ("train", "test")}
+    return {"name": name, "data_dir": str(builder.data_dir), "already": already, **sizes}
 
 
 def _load_tfds(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, str]:

@@ -41,6 +41,8 @@ BAD_ARGS = {  # every subcommand, each with arguments argparse accepts but the c
     "eval": [(["eval", "missing.npy"], "is neither a run directory nor a .npy file"),
              (["eval", "pretrained:mnist_gan", "--n", "0"], "--n and --k must be > 0"),
              (["eval", "pretrained:mnist_gan", "--n", "3"], "need more than --k 5")],
+    "data": [(["data", "fetch", "no_such_dataset"], "tfds has no dataset 'no_such_dataset'"),
+             (["data", "fetch", "mnist", "--data-dir", "EMPTY"], "cannot reach storage.googleapis.com")],
     "likelihood": [(["likelihood", "pretrained:mnist_vae", "--k", "0"], "--k must be > 0"),
                    (["likelihood", "no-such-run"], "is not a run directory")],
 }
@@ -49,11 +51,19 @@ BAD_ARGS = {  # every subcommand, each with arguments argparse accepts but the c
 def test_every_subcommand_refuses_bad_arguments_with_exit_2_and_a_message(capsys, tmp_path, monkeypatch):
     from gan_jax.cli import _parser
 
+    import socket
+
+    def offline(*args, **kwargs):
+        raise OSError("Network is unreachable")
+
     commands = set(next(a for a in _parser()._actions if a.dest == "command").choices)
     assert set(BAD_ARGS) == commands  # a new subcommand needs its bad-argument cases here
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(socket, "create_connection", offline)  # never a download in a test
+    empty = tmp_path.parent / f"{tmp_path.name}_tfds"  # a tfds folder with nothing prepared
     for command, cases in BAD_ARGS.items():
         for argv, fragment in cases:
+            argv = [str(empty) if a == "EMPTY" else a for a in argv]
             assert main(argv) == 2, argv
             err = capsys.readouterr().err
             assert err.startswith(f"gan-jax {command}: error: ") and fragment in err and "Traceback" not in err, err
