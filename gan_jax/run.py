@@ -23,9 +23,10 @@ A run directory holds:
   checkpoints/N/       orbax checkpoints every `checkpoint_interval`, at step 0 and at the end
 
 Nothing is created before the run directory has been checked; a fresh run that fails before its first
-checkpoint removes what it wrote. Metrics are fetched one compiled call behind, so the host waits for the
-device only at sample and checkpoint steps. A non-finite metric stops the run without checkpointing the
-bad state. SIGINT/SIGTERM finish the current call, save a checkpoint and return. Resuming (`resume=True`)
+checkpoint removes what it wrote. Metrics stay on the device until a log, sample or checkpoint step (or
+30 s without one, for the progress line), so the host waits for the device and copies from it only there.
+A non-finite metric stops the run (at the next such step, naming the step it appeared) without
+checkpointing the bad state. SIGINT/SIGTERM finish the current call, save a checkpoint and return. Resuming (`resume=True`)
 continues from the newest good checkpoint and is bitwise the uninterrupted run (each step's batch and noise
 come from `fold_in(key, step)`).
 
@@ -833,23 +834,29 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
     plateau.history.extend(tuple(h) for h in plateau_history)
     last_grid, reason, early, stopped_by = None, "done", False, None
 
-    def take(pending) -> None:
+    def take(pending: list) -> None:
+        """The metrics of the calls since the last fetch, fetched in one transfer, checked and logged call
+        by call (the plateau too, so its verdict does not depend on when they were fetched)."""
         nonlocal early, watched
-        at, metrics = pending
-        metrics = jax.device_get(metrics)
-        bad = [n for n, v in metrics.items() if not np.all(np.isfinite(v))]
-        if bad:
-            first = at - len(metrics[bad[0]]) + 1 + int(np.argmin(np.isfinite(metrics[bad[0]])))
-            raise NonFiniteLoss(f"non-finite {', '.join(bad)} at step {first}")
-        log.add(at, metrics)
-        if window:
-            watched = watched or tuple(metrics)
-            early = plateau.update(*(metrics[n] for n in watched)) or early
+        if not pending:
+            return
+        for at, metrics in zip([at for at, _ in pending], jax.device_get([m for _, m in pending])):
+            bad = [n for n, v in metrics.items() if not np.all(np.isfinite(v))]
+            if bad:
+                first = at - len(metrics[bad[0]]) + 1 + int(np.argmin(np.isfinite(metrics[bad[0]])))
+                raise NonFiniteLoss(f"non-finite {', '.join(bad)} at step {first}")
+            log.add(at, metrics)
+            if window:
+                watched = watched or tuple(metrics)
+                early = plateau.update(*(metrics[n] for n in watched)) or early
+        pending.clear()
 
     try:
         with _Signals() as signals:
-            pending = None
-            compile_start = time.perf_counter()
+            # metrics stay on the device until a log, sample or checkpoint step (or QUIET_S without one):
+            # the host neither waits for the device nor copies from it at every call
+            pending: list = []
+            compile_start, fetched = time.perf_counter(), time.perf_counter()
             while step < total:
                 n = _chunk(step, total, fuse, log_interval, sample_interval, checkpoint_interval)
                 state, metrics = advance(state, images, n)
@@ -859,17 +866,16 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
                     log.say(f"compiled in {time.perf_counter() - compile_start:.1f}s")
                     compile_start = None
                     log.restart_clock()
-                if pending is not None:
-                    take(pending)
-                pending = (step, metrics)
+                pending.append((step, metrics))
                 sample = step % sample_interval == 0 or step == total
+                boundary = sample or step % log_interval == 0 or step % checkpoint_interval == 0
                 # over several processes, compared at log steps only: no host round trip at every call
                 requested = parallel.agree(signals.signum is not None, sync=step % log_interval == 0)
-                stop = requested or early
-                if sample or stop or step % checkpoint_interval == 0:
+                if boundary or requested or time.perf_counter() - fetched > log.quiet_s:
                     take(pending)
-                    pending = None
-                    stop = requested or early
+                    fetched = time.perf_counter()
+                stop = requested or (early and boundary)  # early stopping at a step that does not hang on timing
+                if sample or stop or step % checkpoint_interval == 0:
                     if sample and primary:
                         last_grid, words = preview(parallel.local(state), step)
                         if log.last:
@@ -893,8 +899,7 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
                             stopped_by = signals.signum or signal.SIGTERM
                             reason = f"signal:{signal.Signals(stopped_by).name}"
                         break
-            if pending is not None:
-                take(pending)
+            take(pending)
     except NonFiniteLoss as e:
         good = checkpoints.steps()
         raise NonFiniteLoss(f"{e}; training stopped. The last good checkpoint is step {good[-1] if good else None} "

@@ -283,3 +283,25 @@ def test_a_resumed_run_compiles_its_step_once(tmp_path, caplog):
         jax.config.update("jax_log_compiles", False)
     compiled = [r.getMessage().split()[1] for r in caplog.records if r.getMessage().startswith("Compiling")]
     assert compiled and len(compiled) == len(set(compiled)), compiled
+
+
+def test_metrics_stay_on_the_device_until_a_log_step(tmp_path, monkeypatch):
+    """20 steps logged every 5: the loop copies metrics from the device 4 times, 5 calls' worth each, not
+    at every call (on a GPU a copy per call makes the loop wait for the device)."""
+    from gan_jax import run
+
+    fetched = []
+    real = jax.device_get
+
+    def counting(tree):
+        if isinstance(tree, list):  # the loop's fetch: a list of the calls' metrics
+            fetched.append(len(tree))
+        return real(tree)
+
+    monkeypatch.setattr(run.jax, "device_get", counting)
+    monkeypatch.setattr(run, "QUIET_S", 1e9)  # no fetch for the progress line
+    out = build.start(tiny_config(steps=20, log_interval=5, sample_interval=10, checkpoint_interval=10),
+                      tmp_path / "r", progress=False)
+    assert out.step == 20 and fetched == [5, 5, 5, 5]
+    rows = [json.loads(r) for r in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [5, 10, 15, 20]
