@@ -576,7 +576,7 @@ class Autoencoder:
         >>> # state, metrics = gj.jit(ae.train_step, donate_argnums=0)(state, images)
         """
         k_prep, k_z = jax.random.split(jax.random.fold_in(state.key, state.step))
-        batch = self.parallel.shard(jnp.take(data, self.batch_indices(state, data.shape[0]), axis=0))
+        batch = self.parallel.shard(sampling.pixels(jnp.take(data, self.batch_indices(state, data.shape[0]), axis=0)))
         x_in, t = self.prepare(batch, k_prep)
 
         def loss(params):

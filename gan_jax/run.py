@@ -52,7 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax import mixtures, parallel, viz, xla
+from gan_jax import mixtures, parallel, sampling, viz, xla
 from gan_jax.checkpoint import CheckpointMismatch, Checkpoints, DamagedArrays
 from gan_jax.config import flat
 from gan_jax.gan import main
@@ -814,7 +814,7 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
             compiled[n] = xla.jit(repeat(engine.train_step, n), donate_argnums=0)
         return compiled[n](state, images)
 
-    images = replicate(jax.device_put(images))  # the state is already replicated
+    images = replicate(jax.device_put(sampling.compact(images)))  # pixels as uint8; the state is replicated
     headline = tuple(getattr(engine, "headline", None) or ())
     watched = tuple(getattr(engine, "plateau", None) or headline)
     if primary:

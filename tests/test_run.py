@@ -5,6 +5,7 @@ import json
 import struct
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -305,3 +306,25 @@ def test_metrics_stay_on_the_device_until_a_log_step(tmp_path, monkeypatch):
     assert out.step == 20 and fetched == [5, 5, 5, 5]
     rows = [json.loads(r) for r in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [5, 10, 15, 20]
+
+
+def test_images_sit_on_the_device_as_uint8_and_train_bit_for_bit_as_floats(tmp_path, monkeypatch):
+    """data.load's images go to the device as uint8 (a quarter of the memory) and are looked up as the
+    same float32 values inside the step: a run ends bitwise where the same run on float32 images ends.
+    Arrays that are not exactly pixels (a user's floats, labels, 2-D points) are left as they are."""
+    from gan_jax import data as data_lib
+    from gan_jax import sampling
+
+    p = np.arange(256, dtype=np.uint8).reshape(4, 8, 8, 1)
+    assert np.array_equal(np.asarray(sampling.pixels(jnp.asarray(p))), data_lib.to_unit_range(p))
+    x = data_lib.to_unit_range(p)
+    assert sampling.compact(x).dtype == np.uint8 and np.array_equal(sampling.compact(x), p)
+    assert sampling.compact(x + 1e-3).dtype == np.float32  # not pixels: kept
+    labels = np.arange(4)
+    assert sampling.compact((x, labels))[1] is labels
+    cfg = tiny_config(steps=6, log_interval=2, sample_interval=6, checkpoint_interval=6)
+    assert sampling.compact(build.load_data(cfg)[1].images).dtype == np.uint8  # the run's data does go as uint8
+    compact = build.start(cfg, tmp_path / "uint8", progress=False)
+    monkeypatch.setattr(run.sampling, "compact", lambda d: d)
+    floats = build.start(cfg, tmp_path / "float32", progress=False)
+    assert compact.step == floats.step == 6 and _equal(compact.state, floats.state)
