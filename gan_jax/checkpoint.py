@@ -15,6 +15,7 @@ again) and falls back to the previous good one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -163,6 +164,19 @@ def digest_arrays(nested: dict) -> str:
     return h.hexdigest()
 
 
+@contextlib.contextmanager
+def _absl_at(level: int | None):
+    """The absl logger (orbax logs through it) at `level` inside the block (None: unchanged)."""
+    absl = logging.getLogger("absl")
+    before = absl.level
+    if level is not None:
+        absl.setLevel(level)
+    try:
+        yield
+    finally:
+        absl.setLevel(before)
+
+
 def _reason(e: Exception) -> str:
     """What broke, in a line a user reads: orbax's and TensorStore's first line without the spec repr
     TensorStore appends ("See full TensorStore details: <bound method ...>"), cut at 160 characters.
@@ -241,14 +255,10 @@ class Checkpoints:
                                                    enable_async_checkpointing=False, read_only=True)
         else:
             options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True, enable_async_checkpointing=False)
-        absl = logging.getLogger("absl")
-        level = absl.level
-        if self.read_only:  # ... and logs that the directory is read-only
-            absl.setLevel(logging.ERROR)
-        try:
+        # orbax logs that a read-only directory is read-only, and what it makes of damaged metadata (which
+        # restore decides on, and reports in one line)
+        with _absl_at(logging.CRITICAL):
             return ocp.CheckpointManager(self.directory, options=options, item_handlers=ocp.StandardCheckpointHandler())
-        finally:
-            absl.setLevel(level)
 
     def steps(self) -> list[int]:
         return sorted(self._manager.all_steps())
@@ -308,8 +318,11 @@ class Checkpoints:
 
         >>> # step, state = Checkpoints("runs/x/checkpoints", keep=3).restore(gan.init(0))
         """
-        target = to_nested(template)
         _quiet_abandoned_reads()
+        with _absl_at(logging.CRITICAL):  # orbax's logs of damaged metadata: the checksum decides, and says so
+            return self._restore(to_nested(template), template)
+
+    def _restore(self, target: dict, template) -> tuple[int, Any] | None:
         for step in reversed(self.steps()):
             self._check_layout(step, target)
             try:
