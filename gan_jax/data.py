@@ -305,9 +305,7 @@ def fetch(name: str = "mnist", data_dir: str = "") -> dict:
     >>> # fetch("fashion_mnist")["train"]  -> 60000
     """
     _, builder = _tfds_builder(name, data_dir)
-    already = builder.is_prepared()
-    if not already:
-        _check_reachable(name)
+    already = builder.is_prepared()  # if not, loading checks first that the download host answers
     sizes = {split: len(load(DataConfig(source="tfds", name=name, data_dir=data_dir, download=not already,
                                         split=split)).images) for split in ("train", "test")}
     return {"name": name, "data_dir": str(builder.data_dir), "already": already, **sizes}

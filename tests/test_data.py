@@ -177,3 +177,27 @@ def test_bad_pixels_and_labels_are_refused_naming_the_problem(tmp_path, pixels, 
     np.savez(tmp_path / "bad.npz", x_train=x, y_train=y, x_test=x[:3], y_test=y[:3])
     with pytest.raises(DataError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         data.load(DataConfig(source="npz", path=str(tmp_path / "bad.npz")))
+
+
+def test_fetch_prepares_and_reads_back_both_splits_without_a_download(tmp_path, monkeypatch, capsys):
+    """`gan-jax data fetch fashion_mnist` on tfds's mock data (the download host taken as reachable, the
+    network itself refused): it reports both splits read back, and tells how to train on them."""
+    import socket
+
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from gan_jax.cli import main
+
+    def offline(*args, **kwargs):
+        raise OSError("no network in tests")
+
+    checked = []
+    monkeypatch.setattr(socket, "create_connection", offline)
+    monkeypatch.setattr(data, "_check_reachable", lambda name, timeout=5.0: checked.append(name))
+    with tfds.testing.mock_data(num_examples=20):
+        got = data.fetch("fashion_mnist", str(tmp_path))
+        assert (got["name"], got["already"], got["train"], got["test"]) == ("fashion_mnist", False, 20, 20)
+        assert main(["data", "fetch", "mnist", "--data-dir", str(tmp_path)]) == 0
+    assert checked[0] == "fashion_mnist" and "mnist" in checked  # the host is checked before any download
+    out = capsys.readouterr().out
+    assert "mnist downloaded and prepared under" in out and "20 training and 20 test images" in out
+    assert "--set data.source=tfds data.name=mnist data.data_dir=" in out
