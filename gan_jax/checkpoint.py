@@ -356,10 +356,14 @@ class Checkpoints:
             )
 
     def _verify(self, step: int, restored: dict) -> None:
-        """Raises DamagedArrays when the restored arrays differ from what was saved (a checkpoint saved before
-        checksums, or killed between orbax's save and the checksum's, has none and is accepted)."""
+        """Raises DamagedArrays when the restored arrays differ from what was saved, or when the step has no
+        checksum while another step of the run has one (a save killed before its checksum was written, or a
+        deleted one: unverifiable, so the verified step before it is used). A run from before checksums has
+        none at all and is accepted."""
         path = self.directory / str(step) / CHECKSUM
         if not path.is_file():
+            if any((self.directory / str(other) / CHECKSUM).is_file() for other in self.steps() if other != step):
+                raise DamagedArrays(f"it has no checksum file {CHECKSUM}, where the run's other checkpoints do")
             return
         try:
             expected = json.loads(path.read_text())["sha256"]
