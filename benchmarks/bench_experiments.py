@@ -41,7 +41,7 @@ STEPS = {"mnist_dcgan": 200, "mnist_dcgan_tuned": 200, "mnist_cgan": 400, "mnist
 def measure(experiment: str, overrides: list[str], scale: float) -> dict:
     cfg = config_lib.apply_overrides(experiments.get_config(experiment), overrides)
     full = cfg.train.steps
-    fuse = cfg.train.fuse
+    fuse = build.fuse_of(cfg)
     steps = max(fuse, int(STEPS.get(experiment, 4000) * scale) // fuse * fuse)
     short = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):

@@ -256,7 +256,7 @@ def bad_inputs(out: Path) -> list[tuple[str, list[str]]]:
              ("data.seed = -1", ["data.seed=-1"]), ("sample_seed = 2^64", ["sample_seed=18446744073709551616"]),
              ("optim.d_lr = inf", ["optim.d_lr=inf"]), ("optim.g_lr = nan", ["optim.g_lr=nan"]),
              ("optim.d_lr = 0", ["optim.d_lr=0"]), ("train.steps = -1", ["train.steps=-1"]),
-             ("train.batch_size = 0", ["train.batch_size=0"]), ("train.fuse = 0", ["train.fuse=0"]),
+             ("train.batch_size = 0", ["train.batch_size=0"]), ("train.fuse = -1", ["train.fuse=-1"]),
              ("model.z_dim = 0", ["model.z_dim=0"]), ("train.seeds = 0", ["train.seeds=0"]),
              ("an unknown key", ["train.stepz=3"]), ("a wrong type", ["train.steps=ten"]),
              ("data.digit = 12", ["data.digit=12"]), ("gan.loss unknown", ["gan.loss=nope"]),

@@ -19,5 +19,5 @@ def get_config(conditioning: str = "concat", experiment: str = "mnist_cgan") -> 
         model=ModelConfig(name="dcgan", z_dim=100, leak=0.01, d_norm="batch", classes=10, conditioning=conditioning),
         data=DataConfig(source="auto", name="mnist", sampling="replacement"),
         optim=OptimConfig.both(lr=1e-3, b1=0.9, b2=0.999),
-        train=TrainConfig(steps=12_000, batch_size=32, fuse=1, sample_interval=1_000, checkpoint_interval=1_000),
+        train=TrainConfig(steps=12_000, batch_size=32, fuse=0, sample_interval=1_000, checkpoint_interval=1_000),
     )

@@ -24,5 +24,5 @@ def get_config() -> Config:
         gan=GANConfig(loss="non_saturating", r1_weight=0.1, ema_decay=0.999),
         data=DataConfig(source="auto", name="mnist", sampling="replacement"),
         optim=OptimConfig.both(lr=1e-3, b1=0.9, b2=0.999),
-        train=TrainConfig(steps=20_000, batch_size=128, fuse=1, sample_interval=1_000, checkpoint_interval=1_000),
+        train=TrainConfig(steps=20_000, batch_size=128, fuse=0, sample_interval=1_000, checkpoint_interval=1_000),
     )

@@ -158,5 +158,5 @@ def get_config(experiment: str = "mnist_sgan", loss_name: str = "loss") -> Confi
         gan=GANConfig(loss=f"experiments.mnist_sgan:{loss_name}", d_update="joint"),
         data=DataConfig(source="auto", name="mnist", sampling="replacement", labels_per_class=10),
         optim=OptimConfig.both(lr=3e-3, b1=0.5, b2=0.999, decay="cosine"),
-        train=TrainConfig(steps=20_000, batch_size=100, fuse=1, sample_interval=1_000, checkpoint_interval=1_000),
+        train=TrainConfig(steps=20_000, batch_size=100, fuse=0, sample_interval=1_000, checkpoint_interval=1_000),
     )

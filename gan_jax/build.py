@@ -396,6 +396,29 @@ def gpu_note(backend: str, nvidia_device: bool) -> str | None:
             "pip install -e '.[cuda12]' (or '.[cuda13]')")
 
 
+ACCELERATOR_FUSE = 100  # train.fuse=0 on a GPU or TPU: the host dispatches one call per 100 iterations
+
+
+def fuse_of(cfg: Config, backend: str | None = None) -> int:
+    """The iterations per compiled call a config's run uses: train.fuse, or for train.fuse=0 the backend's
+    default: 1 on the CPU (XLA:CPU runs convolution steps far slower inside lax.scan, docs/speed.md) and
+    ACCELERATOR_FUSE on a GPU or TPU (where a call per iteration leaves the device waiting for the host).
+
+    Args:
+      cfg: a Config. backend: jax.default_backend() when None.
+
+    Returns:
+      An int >= 1.
+
+    >>> from gan_jax.config import apply_overrides
+    >>> fuse_of(apply_overrides(Config(), ["train.fuse=0"]), "cpu"), fuse_of(apply_overrides(Config(), ["train.fuse=0"]), "gpu")
+    (1, 100)
+    """
+    if cfg.train.fuse:
+        return cfg.train.fuse
+    return 1 if (backend or jax.default_backend()) == "cpu" else ACCELERATOR_FUSE
+
+
 def scan_note(cfg: Config, backend: str) -> str | None:
     """A warning for convolutional models fused with lax.scan on XLA:CPU, which runs their steps far slower
     inside a scan (DCGAN: 0.05 it/s at train.fuse=5 vs 3.7 at 1; docs/speed.md).
@@ -410,7 +433,7 @@ def scan_note(cfg: Config, backend: str) -> str | None:
     >>> scan_note(Config(), "cpu") is None   # the MLP GAN has no convolutions
     True
     """
-    if backend != "cpu" or cfg.train.fuse == 1 or cfg.model.name not in CONV_MODELS:
+    if backend != "cpu" or fuse_of(cfg, backend) == 1 or cfg.model.name not in CONV_MODELS:
         return None
     return (f"note: train.fuse={cfg.train.fuse} runs {cfg.model.name} steps inside lax.scan, which XLA:CPU runs "
             f"far slower than single steps (docs/speed.md); --set train.fuse=1 is faster here")
@@ -529,9 +552,13 @@ def _fit(cfg: Config, eng, ds: data_lib.Dataset, run_dir: Path, resume: bool, pr
     preview, on_finish = _hooks(cfg, eng, ds)
     backend = jax.default_backend()
     notes = [n for n in (gpu_note(backend, Path("/dev/nvidia0").exists()), scan_note(cfg, backend)) if n]
+    if t.fuse == 0 and fuse_of(cfg, backend) > 1:
+        notes.append(f"train.fuse=0: {fuse_of(cfg, backend)} iterations per compiled call on {backend} (set "
+                     "train.fuse to choose)")
     if asked_source == "auto" and ds.kind == "embedded":
         notes.insert(0, EMBEDDED_NOTE)
-    return run.fit(eng, _training_data(cfg, ds), run_dir=run_dir, steps=t.steps, key=streams(cfg), fuse=t.fuse,
+    return run.fit(eng, _training_data(cfg, ds), run_dir=run_dir, steps=t.steps, key=streams(cfg),
+                   fuse=fuse_of(cfg, backend),
                    log_interval=t.log_interval, sample_interval=t.sample_interval,
                    checkpoint_interval=t.checkpoint_interval, keep_checkpoints=t.keep_checkpoints,
                    early_stop_window=t.early_stop_window, early_stop_tol=t.early_stop_tol, resume=resume,

@@ -267,7 +267,7 @@ class TrainConfig:
 
     steps: int = 20_000
     batch_size: int = 128
-    fuse: int = 1  # iterations per compiled call (lax.scan); a shorter call reaches each interval's step
+    fuse: int = 1  # iterations per compiled call (lax.scan); 0 = per backend: 1 on the CPU, 100 on a GPU or TPU
     log_interval: int = 100  # metrics.jsonl / TensorBoard rows (means over the interval)
     sample_interval: int = 1_000  # sample grid at the fixed z
     checkpoint_interval: int = 1_000
@@ -281,7 +281,8 @@ class TrainConfig:
     def __post_init__(self):
         _require(self.steps >= 0, "steps", f"must be >= 0, got {self.steps}")
         _require(self.batch_size > 0, "batch_size", f"must be > 0, got {self.batch_size}")
-        for name in ("fuse", "log_interval", "sample_interval", "checkpoint_interval", "keep_checkpoints"):
+        _require(self.fuse >= 0, "fuse", f"must be >= 1, or 0 for the backend's default, got {self.fuse}")
+        for name in ("log_interval", "sample_interval", "checkpoint_interval", "keep_checkpoints"):
             value = getattr(self, name)
             _require(value > 0, name, f"must be > 0, got {value}")
         _require(self.early_stop_window >= 0, "early_stop_window", f"must be >= 0, got {self.early_stop_window}")

@@ -31,7 +31,7 @@ def test_overrides_parse_each_type():
     ("optim.d_b1=1.0", "optim.d_b1: must be in [0, 1)"),
     ("data.source=floppy", "data.source: got 'floppy', expected one of auto, embedded, tfds, npz, idx"),
     ("data.source=npz", "data.path: source=npz needs a file or folder"),
-    ("train.fuse=0", "train.fuse: must be > 0, got 0"),
+    ("train.fuse=-1", "train.fuse: must be >= 1, or 0 for the backend's default, got -1"),
     ("steps", "not of the form key=value"),
     ("gan.loss=wasserstein", "gan.gp_weight: loss=wasserstein needs a Lipschitz constraint"),
     ("gan.ema_decay=1", "gan.ema_decay: must be in [0, 1)"),

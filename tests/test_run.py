@@ -328,3 +328,16 @@ def test_images_sit_on_the_device_as_uint8_and_train_bit_for_bit_as_floats(tmp_p
     monkeypatch.setattr(run.sampling, "compact", lambda d: d)
     floats = build.start(cfg, tmp_path / "float32", progress=False)
     assert compact.step == floats.step == 6 and _equal(compact.state, floats.state)
+
+
+def test_fuse_zero_is_the_backends_default(tmp_path, monkeypatch, capsys):
+    """train.fuse=0: single steps on the CPU (no note), 100 iterations per call on a GPU or TPU, said at the
+    start; config.json keeps 0, so the same run resumed on another backend takes that one's default."""
+    cfg = tiny_config(steps=8, fuse=0, log_interval=8, sample_interval=8, checkpoint_interval=8)
+    assert build.fuse_of(cfg, "cpu") == 1 and build.fuse_of(cfg, "tpu") == build.ACCELERATOR_FUSE
+    build.start(cfg, tmp_path / "cpu", progress=False)
+    assert "train.fuse=0" not in capsys.readouterr().out
+    monkeypatch.setattr(build.jax, "default_backend", lambda: "gpu")  # what _fit reads; the CPU still computes
+    build.start(cfg, tmp_path / "gpu", progress=False)
+    assert "train.fuse=0: 100 iterations per compiled call on gpu" in capsys.readouterr().out
+    assert json.loads((tmp_path / "gpu" / "config.json").read_text())["train"]["fuse"] == 0
