@@ -185,8 +185,15 @@ def test_fit_runs_any_engine_meeting_the_protocol(tmp_path):
     assert loaded.step == 20 and loaded.config is None and _equal(loaded.state, out.state)
     with pytest.raises(RunError, match="already exists and is not empty"):
         gj.fit(Counter(), data, run_dir=tmp_path / "c", steps=20, **kw)
-    with pytest.raises(ValueError, match="sample_interval=7 is not a multiple of fuse=2"):
-        gj.fit(Counter(), data, run_dir=tmp_path / "x", steps=20, fuse=2, sample_interval=7)
+    # intervals need not be multiples of fuse: shorter calls land on steps 7 and 14, and the run ends where
+    # single steps end
+    odd = gj.fit(Counter(), data, run_dir=tmp_path / "x", steps=20, fuse=2, sample_interval=7,
+                 **{k: v for k, v in kw.items() if k != "sample_interval"})
+    assert sorted(p.name for p in (tmp_path / "x" / "samples").iterdir()) == [
+        "step_000007.png", "step_000014.png", "step_000020.png"]
+    assert _equal(odd.state, out.state)
+    with pytest.raises(ValueError, match="fuse must be >= 1"):
+        gj.fit(Counter(), data, run_dir=tmp_path / "y", steps=20, fuse=0)
     with pytest.raises(RunError, match="the data changed"):
         gj.fit(Counter(), data[:50], run_dir=tmp_path / "h", steps=30, resume=True, **kw)
 
