@@ -180,9 +180,12 @@ def damages(rng: random.Random) -> list[tuple[str, str, object]]:
         kinds.append((f"flip one bit in array data ({i + 1})", "arrays", lambda d: _flip_bit(d, rng)))
     for i in range(6):
         kinds.append((f"overwrite 16 bytes of array data ({i + 1})", "arrays", lambda d: _overwrite(d, rng)))
-    kinds += [("truncate an array data file", "arrays", lambda d: (lambda p: p.write_bytes(p.read_bytes()[:len(
-                   p.read_bytes()) // 2]))(rng.choice(_data_files(d)))),
-              ("delete an array data file", "arrays", lambda d: rng.choice(_data_files(d)).unlink())]
+    def truncate_data(d):  # the file holding a random byte of the array data (big files more likely)
+        path = _somewhere(d, rng, 1)[0]
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+    kinds += [("truncate an array data file", "arrays", truncate_data),
+              ("delete an array data file", "arrays", lambda d: _somewhere(d, rng, 1)[0].unlink())]
     return kinds
 
 
