@@ -551,14 +551,13 @@ def _fit(cfg: Config, eng, ds: data_lib.Dataset, run_dir: Path, resume: bool, pr
     t = cfg.train
     preview, on_finish = _hooks(cfg, eng, ds)
     backend = jax.default_backend()
+    fuse = fuse_of(cfg, backend)
     notes = [n for n in (gpu_note(backend, Path("/dev/nvidia0").exists()), scan_note(cfg, backend)) if n]
-    if t.fuse == 0 and fuse_of(cfg, backend) > 1:
-        notes.append(f"train.fuse=0: {fuse_of(cfg, backend)} iterations per compiled call on {backend} (set "
-                     "train.fuse to choose)")
+    if t.fuse == 0 and fuse > 1:
+        notes.append(f"train.fuse=0: {fuse} iterations per compiled call on {backend} (set train.fuse to choose)")
     if asked_source == "auto" and ds.kind == "embedded":
         notes.insert(0, EMBEDDED_NOTE)
-    return run.fit(eng, _training_data(cfg, ds), run_dir=run_dir, steps=t.steps, key=streams(cfg),
-                   fuse=fuse_of(cfg, backend),
+    return run.fit(eng, _training_data(cfg, ds), run_dir=run_dir, steps=t.steps, key=streams(cfg), fuse=fuse,
                    log_interval=t.log_interval, sample_interval=t.sample_interval,
                    checkpoint_interval=t.checkpoint_interval, keep_checkpoints=t.keep_checkpoints,
                    early_stop_window=t.early_stop_window, early_stop_tol=t.early_stop_tol, resume=resume,

@@ -354,7 +354,7 @@ def _eval(args) -> int:
     from gan_jax import metrics
 
     cfg = build.load_run_config(source) if source.is_dir() else None
-    if cfg is not None and metrics.has_classifier(build.engine(cfg, build._recorded_shape(source))):
+    if cfg is not None and metrics.has_classifier(build.engine(cfg, tuple(shape))):  # shape: read above
         # a semi-supervised GAN's D is a classifier: its test accuracy is the result
         eng, state, cfg, _ = build.load_run(source)
         report = build.classifier_report(cfg, eng, state)
