@@ -95,7 +95,7 @@ def kill_trials(out: Path, n: int, steps: int, every: int, reference: str, sig: 
         else:  # exit 128 + n (or 0 when it came too late to matter) with a resume hint and no traceback; or,
             # before the run directory existed (Python still importing), Python's own way, leaving nothing
             clean += ((proc.returncode in (0, 128 + sig) and "Traceback" not in stderr
-                       and (proc.returncode == 0 or "resume with" in stdout or not run_dir.exists()))
+                       and (proc.returncode == 0 or "--resume" in stdout + stderr or not run_dir.exists()))
                       or not run_dir.exists())
         if reached >= 0:
             lost.append(max(reached - max(steps_saved(run_dir), 0), 0))

@@ -461,10 +461,11 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLoss as e:
         print(f"gan-jax {args.command}: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM) before a run's first checkpoint, or a second one
+    except KeyboardInterrupt as e:  # before a run's first checkpoint, after its last, or a second Ctrl-C
         print(f"gan-jax {args.command}: interrupted; a run keeps what its last checkpoint holds (resume with "
-              "--resume), a start cut short leaves nothing", file=sys.stderr)
-        return 130
+              "--resume, which also writes a finished run's curves and report), a start cut short leaves nothing",
+              file=sys.stderr)
+        return 128 + getattr(e, "signum", 2)
 
 
 if __name__ == "__main__":

@@ -440,8 +440,9 @@ class MixturePreview(GridPreview):
 
 
 def _interrupt(signum, frame):
-    """SIGTERM during a run's start-up: unwind like Ctrl-C, so that the start leaves nothing behind."""
-    raise KeyboardInterrupt
+    """SIGTERM during a run's start-up, or a signal once training has ended (the curves, the report): unwind
+    like Ctrl-C (`Interrupted`), so that a start leaves nothing behind and a finished run says so."""
+    raise Interrupted(signum)
 
 
 def _main_thread() -> bool:
@@ -494,6 +495,30 @@ class _Signals:
 
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A SIGINT or SIGTERM after training ended, while the run writes its curves and report: the final
+    checkpoint is saved, and `--resume` writes what was cut short. `signum` is the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _interruptible():
+    """SIGINT/SIGTERM raise `Interrupted` inside the block (SIGTERM's default action would end the process
+    without a word); the loop's own `_Signals` takes over while it trains. Only in the main thread."""
+    if not _main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
@@ -797,10 +822,11 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
             finally:
                 if previous is not None:
                     signal.signal(signal.SIGTERM, previous)
-        return _loop(engine, images, run_dir, state, checkpoints, replicate, primary, steps, fuse, log_interval,
-                     sample_interval, checkpoint_interval, early_stop_window, early_stop_tol, progress,
-                     preview if preview is not None else GridPreview(engine), on_finish, name or run_dir.name, notes,
-                     plateau_history)
+        with _interruptible():
+            return _loop(engine, images, run_dir, state, checkpoints, replicate, primary, steps, fuse, log_interval,
+                         sample_interval, checkpoint_interval, early_stop_window, early_stop_tol, progress,
+                         preview if preview is not None else GridPreview(engine), on_finish, name or run_dir.name,
+                         notes, plateau_history)
 
 
 def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replicate, primary: bool, total: int,

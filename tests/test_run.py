@@ -341,3 +341,25 @@ def test_fuse_zero_is_the_backends_default(tmp_path, monkeypatch, capsys):
     build.start(cfg, tmp_path / "gpu", progress=False)
     assert "train.fuse=0: 100 iterations per compiled call on gpu" in capsys.readouterr().out
     assert json.loads((tmp_path / "gpu" / "config.json").read_text())["train"]["fuse"] == 0
+
+
+def test_a_signal_after_training_ends_unwinds_with_its_number(monkeypatch, capsys):
+    """Once the loop has ended (curves, the report), SIGTERM or SIGINT raise `Interrupted` (SIGTERM's
+    default would end the process without a word); the CLI turns it into exit 128 + signal and a hint."""
+    import os
+    import signal
+
+    from gan_jax import build, cli
+
+    with pytest.raises(run.Interrupted) as stopped:
+        with run._interruptible():
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert stopped.value.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
+
+    def finished_then_signalled(*args, **kwargs):
+        raise run.Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(build, "start", finished_then_signalled)
+    assert cli.main(["train", "mnist_gan", "--no-progress"]) == 143
+    assert "--resume, which also writes a finished run's curves and report" in capsys.readouterr().err
