@@ -153,8 +153,14 @@ def damages(rng: random.Random) -> list[tuple[str, str, object]]:
     def truncate(rel):
         return lambda d: (d / rel).write_bytes((d / rel).read_bytes()[: (d / rel).stat().st_size // 2])
 
-    def wrong_checksum(d):
-        (d / "gan_jax_sha256.json").write_text(json.dumps({"sha256": "0" * 64}))
+    def checksum(value):  # the sha256 in the step's orbax metadata set to value (None: removed)
+        def damage(d):
+            meta = json.loads((d / "_CHECKPOINT_METADATA").read_text())
+            custom = meta.get("custom_metadata") or {}
+            custom.pop("gan_jax_sha256") if value is None else custom.update(gan_jax_sha256=value)
+            meta["custom_metadata"] = custom
+            (d / "_CHECKPOINT_METADATA").write_text(json.dumps(meta))
+        return damage
 
     def empty_step(d):
         for p in list(d.iterdir()):
@@ -170,9 +176,9 @@ def damages(rng: random.Random) -> list[tuple[str, str, object]]:
              ("delete commit_success.txt", "metadata", delete("commit_success.txt")),
              ("delete default/array_metadatas", "metadata", delete("default/array_metadatas")),
              ("garbage default/_sharding", "metadata", garbage("default/_sharding")),
-             ("delete the checksum file", "metadata", delete("gan_jax_sha256.json")),
-             ("garbage the checksum file", "metadata", garbage("gan_jax_sha256.json")),
-             ("a wrong checksum", "metadata", wrong_checksum),
+             ("remove the checksum from the metadata", "metadata", checksum(None)),
+             ("garbage checksum in the metadata", "metadata", checksum("\x00garbage{")),
+             ("a wrong checksum", "metadata", checksum("0" * 64)),
              ("delete default/", "metadata", delete("default")),
              ("delete default/ocdbt.process_0/", "metadata", delete("default/ocdbt.process_0")),
              ("empty the step folder", "metadata", empty_step)]

@@ -5,9 +5,12 @@ after the state's pytree paths (`g_params/hidden/kernel/value`, ...). Typed PRNG
 their key data and re-wrapped on restore.
 
 orbax writes each step into `N.orbax-checkpoint-tmp` and renames it when complete, so a kill during a
-save leaves the older steps intact (the next open removes the unfinished folder). Each step's folder also
-holds the sha256 of its arrays (`CHECKSUM`), checked on restore: orbax checks no array data, so flipped
-bits would otherwise load silently. A damaged step (truncated, deleted or altered files) is still listed
+save leaves the older steps intact (the next open removes the unfinished folder). Each step carries the
+sha256 of its arrays in its orbax metadata (written inside the step before the rename, so a step is never
+complete without it), checked on restore: orbax checks no array data, so flipped bits would otherwise load
+silently. With `asynchronous=True` a save returns once the arrays are copied off the device and the
+writing goes on in the background, beside training; the next save, `wait()`, `restore` and `close` wait
+for it and raise what it raised (a full disk). A damaged step (truncated, deleted or altered files) is still listed
 as the latest by orbax, so `restore` tries the steps newest first, moves a damaged one aside to
 `<run>/damaged_checkpoints/` with a warning (otherwise orbax would refuse to save that step number
 again) and falls back to the previous good one.
@@ -136,8 +139,11 @@ def nest_arrays(flat: dict[str, np.ndarray]) -> dict:
     return out
 
 
-CHECKSUM = "gan_jax_sha256.json"  # in each step's folder: the sha256 of its arrays, written after orbax's save
-EXTRA = "gan_jax_extra.json"  # in each step's folder: host-side state of the run loop (early stopping's history)
+SHA256 = "gan_jax_sha256"  # key of a step's orbax custom metadata: the sha256 of its arrays
+EXTRA_KEY = "gan_jax_extra"  # key of a step's orbax custom metadata: host-side state of the run loop
+# runs saved before the metadata held them kept both as files in the step's folder (still read)
+CHECKSUM = "gan_jax_sha256.json"
+EXTRA = "gan_jax_extra.json"
 
 
 class DamagedArrays(ValueError):
@@ -227,11 +233,17 @@ def _layout(tree) -> dict:
 
 
 class Checkpoints:
-    """Step-numbered checkpoints of one run under `directory`, keeping the newest `keep`."""
+    """Step-numbered checkpoints of one run under `directory`, keeping the newest `keep`.
 
-    def __init__(self, directory: str | Path, keep: int, read_only: bool = False):
+    `asynchronous=True`: `save` returns once the arrays are off the device, and the files are written
+    in the background (what a training loop wants); the default waits until the step is on disk.
+    """
+
+    def __init__(self, directory: str | Path, keep: int, read_only: bool = False, asynchronous: bool = False):
         self.directory = Path(directory).absolute()
-        self.keep, self.read_only = keep, read_only
+        self.keep, self.read_only, self.asynchronous = keep, read_only, asynchronous
+        self.writing: int | None = None  # the step of a save still being written, if any
+        self.failed: int | None = None  # the step of the last save that raised, if any
         if read_only and not self.directory.is_dir():
             raise FileNotFoundError(f"no checkpoints folder {self.directory}")
         if parallel.primary() and not read_only:
@@ -254,17 +266,30 @@ class Checkpoints:
             options = ocp.CheckpointManagerOptions(max_to_keep=None, save_interval_steps=0, create=False,
                                                    enable_async_checkpointing=False, read_only=True)
         else:
-            options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True, enable_async_checkpointing=False)
+            options = ocp.CheckpointManagerOptions(max_to_keep=self.keep, create=True,
+                                                   enable_async_checkpointing=self.asynchronous)
         # orbax logs that a read-only directory is read-only, and what it makes of damaged metadata (which
         # restore decides on, and reports in one line)
         with _absl_at(logging.CRITICAL):
             return ocp.CheckpointManager(self.directory, options=options, item_handlers=ocp.StandardCheckpointHandler())
 
     def steps(self) -> list[int]:
-        return sorted(self._manager.all_steps())
+        """The complete steps (a save still being written is not one yet).
+
+        Returns:
+          Sorted step numbers.
+
+        >>> # Checkpoints("runs/x/checkpoints", 3).steps()[-1]  # the newest
+        """
+        # orbax lists a step from the moment its save starts; it is on disk once renamed from its tmp folder
+        return sorted(s for s in self._manager.all_steps() if (self.directory / str(s)).is_dir())
 
     def save(self, step: int, state, extra: dict | None = None) -> None:
-        """Writes `state` as step `step` and waits until it is complete on disk.
+        """Writes `state` as step `step`, with the sha256 of its arrays (and `extra`) in the step's metadata.
+
+        Waits for the previous save first. Synchronous (the default): returns when the step is on disk.
+        Asynchronous: returns once the arrays are copied off the device (`state` may then be donated or
+        changed); `wait()` or the next save finishes it.
 
         Args:
           step: the step number. state: the pytree.
@@ -275,20 +300,46 @@ class Checkpoints:
 
         >>> # Checkpoints("runs/x/checkpoints", keep=3).save(100, state)
         """
-        if not self._manager.save(step, args=ocp.args.StandardSave(to_nested(state)), force=True):
-            raise RuntimeError(f"orbax did not save step {step} (existing steps: {self.steps()})")
-        self._manager.wait_until_finished()
-        if parallel.primary():  # what restore checks the arrays against (orbax checks no array data)
-            self._write_beside(step, CHECKSUM, {"sha256": digest_arrays(to_nested(parallel.local(state)))})
-            if extra:
-                self._write_beside(step, EXTRA, extra)
+        self.wait()
+        nested = to_nested(state)
+        # the digest of what is saved, computed here: restore compares the arrays it reads with it
+        metadata = {SHA256: digest_arrays(to_nested(parallel.local(state)))}
+        if extra:
+            metadata[EXTRA_KEY] = extra
+        self.writing = step
+        try:
+            if not self._manager.save(step, args=ocp.args.StandardSave(nested), force=True, custom_metadata=metadata):
+                raise RuntimeError(f"orbax did not save step {step} (existing steps: {self.steps()})")
+        except BaseException:
+            self.failed, self.writing = step, None
+            raise
+        if not self.asynchronous:
+            self.wait()
 
-    def _write_beside(self, step: int, name: str, content: dict) -> None:
-        """A JSON file in step's folder, written atomically (a kill leaves the old one or none)."""
-        path = self.directory / str(step) / name
-        tmp = path.with_name(f".{name}.tmp")
-        tmp.write_text(json.dumps(content) + "\n")
-        os.replace(tmp, path)
+    def wait(self) -> None:
+        """Waits until a save in progress is complete on disk; raises what its writing raised (e.g. a full
+        disk), and `failed` then names its step.
+
+        Returns:
+          None.
+
+        >>> # ckpts.save(100, state); ckpts.wait()  # step 100 is on disk
+        """
+        try:
+            self._manager.wait_until_finished()
+        except BaseException:
+            self.failed = self.writing
+            raise
+        finally:
+            self.writing = None
+
+    def _custom(self, step: int) -> dict:
+        """The step's orbax custom metadata ({} when unreadable or absent)."""
+        try:
+            with _absl_at(logging.CRITICAL):
+                return dict(self._manager.metadata(step).custom_metadata or {})
+        except Exception:  # damaged or missing metadata: restore decides, by the checksum
+            return {}
 
     def extra(self, step: int) -> dict:
         """What `save(step, state, extra)` kept beside the arrays ({} when nothing).
@@ -301,11 +352,28 @@ class Checkpoints:
 
         >>> # Checkpoints("runs/x/checkpoints", 3).extra(1000).get("plateau", [])
         """
+        custom = self._custom(step)
+        if EXTRA_KEY in custom:
+            return dict(custom[EXTRA_KEY])
         path = self.directory / str(step) / EXTRA
         try:
             return json.loads(path.read_text()) if path.is_file() else {}
         except ValueError:
             return {}
+
+    def _checksum(self, step: int) -> str | None:
+        """The sha256 written with the step (its metadata, or the file of older runs); None when it has none.
+        Raises DamagedArrays when the file of an older run is unreadable."""
+        custom = self._custom(step)
+        if SHA256 in custom:
+            return str(custom[SHA256])
+        path = self.directory / str(step) / CHECKSUM
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())["sha256"]
+        except (ValueError, KeyError) as e:
+            raise DamagedArrays(f"its checksum file {CHECKSUM} is unreadable ({e})") from None
 
     def restore(self, template) -> tuple[int, Any] | None:
         """The newest checkpoint that loads.
@@ -318,6 +386,7 @@ class Checkpoints:
 
         >>> # step, state = Checkpoints("runs/x/checkpoints", keep=3).restore(gan.init(0))
         """
+        self.wait()
         _quiet_abandoned_reads()
         with _absl_at(logging.CRITICAL):  # orbax's logs of damaged metadata: the checksum decides, and says so
             return self._restore(to_nested(template), template)
@@ -357,20 +426,23 @@ class Checkpoints:
 
     def _verify(self, step: int, restored: dict) -> None:
         """Raises DamagedArrays when the restored arrays differ from what was saved, or when the step has no
-        checksum while another step of the run has one (a save killed before its checksum was written, or a
-        deleted one: unverifiable, so the verified step before it is used). A run from before checksums has
-        none at all and is accepted."""
-        path = self.directory / str(step) / CHECKSUM
-        if not path.is_file():
-            if any((self.directory / str(other) / CHECKSUM).is_file() for other in self.steps() if other != step):
-                raise DamagedArrays(f"it has no checksum file {CHECKSUM}, where the run's other checkpoints do")
+        checksum while another step of the run has one (damaged metadata, or a save of an older version
+        killed before its checksum file was written: unverifiable, so the verified step before it is used).
+        A run from before checksums has none at all and is accepted."""
+        expected = self._checksum(step)
+        if expected is None:
+            others = [other for other in self.steps() if other != step]
+            if any(self._has_checksum(other) for other in others):
+                raise DamagedArrays("it has no checksum (its metadata is damaged), where the run's other checkpoints do")
             return
-        try:
-            expected = json.loads(path.read_text())["sha256"]
-        except (ValueError, KeyError) as e:
-            raise DamagedArrays(f"its checksum file {CHECKSUM} is unreadable ({e})") from None
         if digest_arrays(restored) != expected:
             raise DamagedArrays("its arrays do not match the checksum written when it was saved")
+
+    def _has_checksum(self, step: int) -> bool:
+        try:
+            return self._checksum(step) is not None
+        except DamagedArrays:
+            return True
 
     def _quarantine(self, step: int) -> Path:
         self._manager.close()
@@ -391,4 +463,14 @@ class Checkpoints:
         return target
 
     def close(self) -> None:
-        self._manager.close()
+        """Waits for a save in progress, then closes orbax's manager.
+
+        Returns:
+          None.
+
+        >>> # ckpts.close()
+        """
+        try:
+            self.wait()
+        finally:
+            self._manager.close()

@@ -85,8 +85,17 @@ def _folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
 
 
+def _settle(checkpoints) -> None:
+    """Waits for a save in progress to end, whatever its outcome (the caller is already reporting an error)."""
+    try:
+        checkpoints.wait()
+    except Exception:  # its step is then not on disk, and not listed as done
+        pass
+
+
 def _disk_full(run_dir: Path, checkpoints, step: int, what: str) -> DiskFull:
     """The DiskFull to raise: the unfinished save removed, how much space is free and what a save takes."""
+    _settle(checkpoints)
     checkpoints.remove_unfinished()
     done = checkpoints.steps()
     need = _folder_bytes(run_dir / "checkpoints" / str(done[-1])) if done else 0
@@ -810,8 +819,10 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
                 parallel.barrier("run directory made")
                 # a copy: the loop donates the state, which must not delete arrays the caller still holds
                 state = replicate(jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, engine.init(key)))
-                checkpoints = Checkpoints(run_dir / "checkpoints", keep_checkpoints)
+                # saves are written beside training (the loop's next save, or its end, waits for them)
+                checkpoints = Checkpoints(run_dir / "checkpoints", keep_checkpoints, asynchronous=True)
                 checkpoints.save(0, state)
+                checkpoints.wait()
             except BaseException:  # nothing half-written: the run did not get its first checkpoint
                 if primary:
                     _clear_run_dir(run_dir)
@@ -877,6 +888,17 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
                 early = plateau.update(*(metrics[n] for n in watched)) or early
         pending.clear()
 
+    def saving(write) -> None:
+        """A checkpoint write (a save, or waiting for one): a second signal does not cut it short, and a full
+        disk stops the run naming the step that could not be saved."""
+        try:
+            with signals.saving():
+                write()
+        except Exception as e:
+            if _is_disk_full(e):
+                raise _disk_full(run_dir, checkpoints, checkpoints.failed or step, "saving a checkpoint") from None
+            raise
+
     try:
         with _Signals() as signals:
             # metrics stay on the device until a log, sample or checkpoint step (or QUIET_S without one):
@@ -909,14 +931,9 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
                     if stop or step % checkpoint_interval == 0 or step == total:
                         if not bool(all_finite(state)):
                             raise NonFiniteLoss(f"non-finite parameters after step {step}")
-                        try:
-                            with signals.saving():  # early stopping's history too: a resume stops where this would
-                                checkpoints.save(step, state, {"plateau": [list(h) for h in plateau.history]}
-                                                 if window else None)
-                        except Exception as e:
-                            if _is_disk_full(e):
-                                raise _disk_full(run_dir, checkpoints, step, "saving a checkpoint") from None
-                            raise
+                        # early stopping's history too: a resume stops where this would
+                        saving(lambda: checkpoints.save(step, state, {"plateau": [list(h) for h in plateau.history]}
+                                                        if window else None))
                     if stop:
                         if early:
                             reason = "early_stop"
@@ -926,7 +943,9 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
                             reason = f"signal:{signal.Signals(stopped_by).name}"
                         break
             take(pending)
+            saving(checkpoints.wait)  # the last save, written while the loop went on
     except NonFiniteLoss as e:
+        _settle(checkpoints)
         good = checkpoints.steps()
         raise NonFiniteLoss(f"{e}; training stopped. The last good checkpoint is step {good[-1] if good else None} "
                             f"in {run_dir / 'checkpoints'}; try lower learning rates") from None
@@ -938,6 +957,7 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
         raise
     finally:
         log.close()
+        _settle(checkpoints)  # a save in flight when something else went wrong: that error is the one to report
         checkpoints.close()
         if primary:
             preview.close()

@@ -1,3 +1,4 @@
+import json
 import os
 import warnings
 from pathlib import Path
@@ -42,6 +43,20 @@ def test_save_restore_is_bitwise(gan, images, tmp_path):
     ckpts.close()
 
 
+def test_an_asynchronous_save_holds_the_state_it_was_given_though_the_loop_donates_it(gan, images, tmp_path):
+    state = _advanced(gan, images, 3)
+    kept = jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, state)
+    ckpts = Checkpoints(tmp_path / "ck", keep=3, asynchronous=True)
+    ckpts.save(3, state)
+    assert ckpts.writing == 3
+    state, _ = jax.jit(gan.train_step, donate_argnums=0)(state, images)  # the next step, while it writes
+    ckpts.wait()
+    assert ckpts.writing is None and ckpts.steps() == [3]
+    step, restored = ckpts.restore(gan.init(0))
+    assert step == 3 and _equal(restored, kept) and not _equal(restored, state)
+    ckpts.close()
+
+
 def _damage(step_dir: Path) -> None:
     """Truncates every array data file of one checkpoint (what a full disk or a bad copy leaves)."""
     files = [p for p in step_dir.rglob("*") if p.is_file() and p.stat().st_size > 0 and "ocdbt.process" in str(p)]
@@ -50,9 +65,15 @@ def _damage(step_dir: Path) -> None:
         p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
 
 
+def _set_custom_metadata(step_dir: Path, custom: dict) -> None:
+    meta = json.loads((step_dir / "_CHECKPOINT_METADATA").read_text())
+    meta["custom_metadata"] = custom
+    (step_dir / "_CHECKPOINT_METADATA").write_text(json.dumps(meta))
+
+
 # orbax abandons its pending read coroutines when a damaged checkpoint fails to load; they only warn
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.parametrize("damage", ["truncate", "delete", "no checksum"])
+@pytest.mark.parametrize("damage", ["truncate", "delete", "no checksum", "older run, wrong checksum file"])
 def test_damaged_latest_falls_back_to_previous_with_a_warning(gan, images, tmp_path, damage):
     ckpts = Checkpoints(tmp_path / "ck", keep=3)
     s2, s4 = _advanced(gan, images, 2), _advanced(gan, images, 4)
@@ -62,7 +83,10 @@ def test_damaged_latest_falls_back_to_previous_with_a_warning(gan, images, tmp_p
     if damage == "truncate":
         _damage(tmp_path / "ck" / "4")
     elif damage == "no checksum":  # unverifiable where step 2 has one: not trusted
-        (tmp_path / "ck" / "4" / "gan_jax_sha256.json").unlink()
+        _set_custom_metadata(tmp_path / "ck" / "4", {})
+    elif damage == "older run, wrong checksum file":  # how older versions kept it: still checked
+        _set_custom_metadata(tmp_path / "ck" / "4", {})
+        (tmp_path / "ck" / "4" / "gan_jax_sha256.json").write_text(json.dumps({"sha256": "0" * 64}))
     else:
         for p in (tmp_path / "ck" / "4").rglob("*"):
             if p.is_file() and p.name == "manifest.ocdbt":
@@ -141,7 +165,7 @@ def test_opening_removes_the_folder_of_a_save_cut_short(tmp_path):
 def test_flipped_bytes_in_array_data_never_restore_a_different_state(gan, images, tmp_path):
     """A few flipped bytes anywhere in the newest checkpoint's array files: restore gives back either the
     saved state bit for bit or the previous checkpoint, never altered arrays (orbax checks no array data;
-    the checksum written beside each step does)."""
+    the checksum written with each step does)."""
     s2, s4 = _advanced(gan, images, 2), _advanced(gan, images, 4)
     rng = np.random.default_rng(0)
     outcomes = []

@@ -197,6 +197,47 @@ def test_resume_in_a_new_process_is_bitwise_the_uninterrupted_run(tmp_path, tiny
     assert straight.step == resumed.step == 8 and _equal(straight.state, resumed.state)
 
 
+def test_a_kill_during_an_asynchronous_save_resumes_bitwise(tmp_path, tiny_cli):
+    """kill -9 while a checkpoint is written in the background (training goes on meanwhile): the folder of
+    the cut save is still there after the kill, and the resumed run drops it, says nothing is damaged and
+    ends bitwise equal to the uninterrupted run."""
+    from gan_jax import build
+    from test_gan import _equal
+
+    root = Path(__file__).parent.parent
+    every_step = ["train.steps=60", "train.checkpoint_interval=1", "train.log_interval=60", "train.sample_interval=60"]
+
+    def train(run_dir, *extra, wait=True):
+        cmd = [sys.executable, "-m", "gan_jax.cli", "train", "mnist_gan", "--run-dir", str(run_dir), "--no-progress",
+               *extra, *tiny_cli, *every_step]
+        if not wait:
+            return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=root)
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r
+
+    train(tmp_path / "straight")
+    for attempt in range(5):  # until a kill lands inside a save (almost always the first: saves are most of a step)
+        killed = tmp_path / f"killed{attempt}"
+        proc, deadline = train(killed, wait=False), time.time() + 120
+        ckpts = killed / "checkpoints"
+        while proc.poll() is None and time.time() < deadline:
+            if ckpts.is_dir() and any(p.name.isdigit() and p.name != "0" for p in ckpts.iterdir()) and list(
+                    ckpts.glob("*.orbax-checkpoint-tmp*")):
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.005)
+        proc.wait(timeout=60)
+        if proc.returncode == -signal.SIGKILL and list(ckpts.glob("*.orbax-checkpoint-tmp*")):
+            break
+    else:
+        pytest.fail("no kill landed inside a save in 5 attempts")
+    resumed = train(killed, "--resume")
+    assert "damaged" not in resumed.stdout + resumed.stderr and not list(ckpts.glob("*tmp*"))
+    straight, after = build.load_run(tmp_path / "straight"), build.load_run(killed)
+    assert straight.step == after.step == 60 and _equal(straight.state, after.state)
+
+
 def test_vae_train_then_likelihood(tmp_path, capsys, tiny_cli):
     tiny_vae = ["--set", "data.source=embedded", "data.limit=64", "model.hidden=16", "train.batch_size=8",
                 "train.steps=4", "train.fuse=2", "train.log_interval=2", "train.sample_interval=4",
@@ -303,6 +344,28 @@ def test_a_full_disk_stops_the_run_like_a_signal_and_it_resumes(tmp_path, capsys
     monkeypatch.setattr(checkpoint.Checkpoints, "save", real_save)
     assert main(["train", "mnist_gan", "--run-dir", str(run_dir), "--resume", "--no-progress"]) == 0
     assert "done at step 12" in capsys.readouterr().out
+
+
+def test_a_full_disk_under_a_background_save_names_its_step_and_leaves_no_tmp(tmp_path, capsys, tiny_cli,
+                                                                             monkeypatch):
+    import orbax.checkpoint as ocp
+
+    real_wait, failed = ocp.CheckpointManager.wait_until_finished, []
+
+    def writing_step_8_fails(self):  # the write went on beside training, and failed there
+        real_wait(self)
+        step_8 = Path(str(self.directory)) / "8"
+        if step_8.is_dir() and not failed:
+            failed.append(8)
+            step_8.rename(step_8.with_name("8.orbax-checkpoint-tmp-1"))  # it never got renamed
+            raise ValueError("Error writing local file: [OS error: No space left on device]")
+
+    monkeypatch.setattr(ocp.CheckpointManager, "wait_until_finished", writing_step_8_fails)
+    run_dir = tmp_path / "r"
+    assert main(["train", "mnist_gan", "--run-dir", str(run_dir), "--no-progress", *tiny_cli, "train.steps=12"]) == 75
+    err = capsys.readouterr().err
+    assert "while saving a checkpoint at step 8" in err and "The last good checkpoint is step 4" in err
+    assert "Traceback" not in err and not list((run_dir / "checkpoints").glob("*tmp*"))
 
 
 def test_a_dead_tensorboard_writer_on_a_full_disk_stops_the_run_instead_of_hanging(tmp_path, capsys, tiny_cli,
