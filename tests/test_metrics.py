@@ -47,6 +47,17 @@ def test_knn_radii_by_hand():
     np.testing.assert_allclose(evaluate.knn_radii(points, 2), [3.0, 2.0, 3.0, 6.0], atol=1e-3)
 
 
+def test_the_evaluator_asks_for_full_float32_distances_whatever_the_default_precision():
+    """On TF32 GPUs and TPUs a matmul at default precision rounds its inputs; the k-NN distances ask for
+    HIGHEST themselves (the suite's own default, set in conftest, would hide a missing one on such a
+    device), and agree with float64 by hand."""
+    import jax
+
+    a, b = np.array([[0.0, 1.0], [3.0, 4.0]], np.float32), np.array([[1.0, 1.0]], np.float32)
+    assert "HIGHEST" in str(jax.make_jaxpr(evaluate._sq_dists)(a, b))
+    np.testing.assert_allclose(np.asarray(evaluate._sq_dists(a, b)), [[1.0], [13.0]])
+
+
 def test_classifier_score_and_histogram_on_known_sets():
     one_hot_all = np.eye(10)[np.arange(1000) % 10]
     assert evaluate.classifier_score(one_hot_all) == pytest.approx(10.0, rel=1e-6)

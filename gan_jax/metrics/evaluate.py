@@ -100,10 +100,18 @@ def class_histogram(probs: np.ndarray) -> dict:
             "kl_uniform": float(np.sum(nz * np.log(nz * classes)))}
 
 
+def _sq_dists(a, b):
+    """Squared distances between the rows of a and of b. The cross term at full float32 precision: on TF32
+    GPUs and on TPUs a default-precision matmul rounds its inputs (to 10 or 7 bits of mantissa), which moves
+    the k-NN radii and ball counts."""
+    cross = jnp.matmul(a, b.T, precision=jax.lax.Precision.HIGHEST)
+    return jnp.sum(a**2, 1)[:, None] - 2 * cross + jnp.sum(b**2, 1)[None, :]
+
+
 @functools.partial(jax.jit, static_argnums=2)
 def _kth_neighbour_block(queries, points, k):
     """Distance from each query to its k-th nearest point (the query itself counts as the 0th)."""
-    d2 = jnp.sum(queries**2, 1)[:, None] - 2 * queries @ points.T + jnp.sum(points**2, 1)[None, :]
+    d2 = _sq_dists(queries, points)
     return jnp.sqrt(jnp.maximum(-jax.lax.top_k(-d2, k + 1)[0][:, k], 0.0))
 
 
@@ -126,14 +134,14 @@ def knn_radii(features: np.ndarray, k: int) -> np.ndarray:
 @jax.jit
 def _ball_counts_block(queries, centres, radii):
     """For each query, how many balls (centres, radii) hold it."""
-    d2 = jnp.sum(queries**2, 1)[:, None] - 2 * queries @ centres.T + jnp.sum(centres**2, 1)[None, :]
+    d2 = _sq_dists(queries, centres)
     return jnp.sum(d2 <= radii[None, :] ** 2, axis=1)
 
 
 @jax.jit
 def _covered_block(centres, radii, queries):
     """For each ball, whether any query falls inside it."""
-    d2 = jnp.sum(centres**2, 1)[:, None] - 2 * centres @ queries.T + jnp.sum(queries**2, 1)[None, :]
+    d2 = _sq_dists(centres, queries)
     return jnp.any(d2 <= radii[:, None] ** 2, axis=1)
 
 
