@@ -1,8 +1,9 @@
-"""Side by side with the Keras and PyTorch versions of the book's GANs (../shared/peers), interleaved.
+"""Side by side with Keras and PyTorch versions of the book's GANs (../shared/peers) and of its chapter-2
+VAE (benchmarks/peers/keras_vae.py, Keras `model.fit`), interleaved.
 
     bash ../shared/peers/setup.sh /tmp/peers          # once: the peers' virtual environments
-    python benchmarks/bench_peers.py                  # 3 rounds, MLP GAN and DCGAN (~15 min here)
-    python benchmarks/bench_peers.py --models mlp --rounds 1
+    python benchmarks/bench_peers.py                  # 3 rounds, MLP GAN, DCGAN and VAE (~17 min here)
+    python benchmarks/bench_peers.py --models vae --rounds 3   # the VAE needs only the Keras environment
 
 Every implementation does the same work per iteration (batch 128: D's Adam step on a real batch and on a
 fake batch, then G's through the frozen D; Adam 1e-3; binary cross-entropy) and runs in its own process;
@@ -10,6 +11,10 @@ the rounds interleave them so that the machine's noise hits all alike. Reported 
 iterations/s over the rounds, the ratio to the fastest peer, the process's peak resident memory, and the
 fraction of this machine's float32 GEMM throughput (jitted JAX 2048^3, measured before and after the rounds)
 that the analytic work per iteration (../shared/peers/flops.py) represents.
+
+The VAE (784-256-2, batch 100 of 60,000 images shuffled per epoch, Adam 1e-3, Bernoulli reconstruction +
+KL) against Keras' `model.fit` with a custom `train_step`: plain tf.function, XLA, and XLA with
+`steps_per_execution=100`; ours is `gan-jax train mnist_vae`'s step at its shipped `train.fuse` = 100.
 
 Ours: the engine's own step (`gan_jax.GAN.train_step`, compiled by `gan_jax.xla.jit`) on 60,000 on-device images, batches drawn
 inside the step. The MLP GAN runs `train.fuse` = 100 iterations per compiled call, the DCGAN single steps
@@ -35,8 +40,16 @@ IMPLEMENTATIONS = {
             ("Keras tf.function", "tf", "keras_gan.py", "tff"), ("PyTorch eager", "torch", "torch_gan.py", "eager")],
     "dcgan": [("gan_jax", "ours", None, "fuse1"), ("Keras train_on_batch", "tf", "keras_gan.py", "tob_pob"),
               ("Keras tf.function", "tf", "keras_gan.py", "tff"), ("PyTorch eager", "torch", "torch_gan.py", "eager")],
+    "vae": [("gan_jax", "ours", None, "fuse100"), ("Keras fit", "tf", "peers/keras_vae.py", "fit"),
+            ("Keras fit+XLA", "tf", "peers/keras_vae.py", "fit_xla"),
+            ("Keras fit+XLA, 100/call", "tf", "peers/keras_vae.py", "fit_xla_spe100")],
 }
-ITERS = {"mlp": (2000, 200), "dcgan": (30, 5)}  # (timed, warm-up) iterations per process
+ITERS = {"mlp": (2000, 200), "dcgan": (30, 5), "vae": (3000, 600)}  # (timed, warm-up) iterations per process
+EXPERIMENT = {"mlp": "mnist_gan", "dcgan": "mnist_dcgan", "vae": "mnist_vae"}
+# the VAE's multiply-adds per example: encoder 784x256 + 256x(2+2), decoder 2x256 + 256x784; a training
+# step is ~3x the forward (forward, weight and input gradients; the first layer's input gradient skipped)
+_VAE_FORWARD, _VAE_FIRST = 784 * 256 + 256 * 4 + 2 * 256 + 256 * 784, 784 * 256
+VAE_FLOPS_PER_ITER = 2 * 100 * (3 * _VAE_FORWARD - _VAE_FIRST)
 
 
 def ours(model: str, iters: int, warmup: int, fuse: int, overrides: list[str] = ()) -> None:
@@ -50,7 +63,7 @@ def ours(model: str, iters: int, warmup: int, fuse: int, overrides: list[str] = 
     from gan_jax.config import apply_overrides
     from gan_jax import build, run, xla
 
-    cfg = apply_overrides(experiments.get_config("mnist_gan" if model == "mlp" else "mnist_dcgan"),
+    cfg = apply_overrides(experiments.get_config(EXPERIMENT[model]),
                           [f"train.fuse={fuse}", "train.devices=1", *overrides])
     gan = build.engine(cfg, (28, 28, 1))
     advance = xla.jit(run.repeat(gan.train_step, cfg.train.fuse), donate_argnums=0)
@@ -70,7 +83,7 @@ def ours(model: str, iters: int, warmup: int, fuse: int, overrides: list[str] = 
     print(json.dumps({"framework": "gan_jax", "variant": f"fuse{fuse}", "model": model, "iters": calls * fuse,
                       "batch": cfg.train.batch_size, "devices": gan.parallel.n, "platform": jax.default_backend(),
                       "iters_per_sec": calls * fuse / seconds, "warmup_s": warm,
-                      "d_loss_last": float(metrics["d_loss"][-1]), "g_loss_last": float(metrics["g_loss"][-1])}))
+                      **{f"{name}_last": float(values[-1]) for name, values in metrics.items()}}))
 
 
 # Runs a script under any interpreter and reports the process's peak resident memory when it exits.
@@ -96,11 +109,21 @@ def command(model: str, impl: tuple, peers: Path) -> list[str]:
     if where == "ours":
         return [sys.executable, __file__, "--ours", model, "--fuse", variant.removeprefix("fuse"),
                 "--iters", str(timed), "--warmup", str(warm)]
+    if script.startswith("peers/"):  # ours, in benchmarks/peers: timed in whole epochs after one of warm-up
+        return [str(peers / where / "bin" / "python"), str(ROOT / "benchmarks" / script), "--variant", variant,
+                "--epochs", str(max(1, timed // 600))]
     return [str(peers / where / "bin" / "python"), str(PEERS / script), "--model", model, "--variant", variant,
             "--iters", str(timed), "--warmup", str(warm)]
 
 
 def gemm_peak() -> float:
+    """This machine's float32 GEMM GFLOP/s (jitted JAX, 2048^3): the peers' script where the checkout has it,
+    else `bench_dcgan.gemm_flops_per_s` (the same measurement)."""
+    if not (PEERS / "gemm_peak.py").is_file():
+        out = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, 'benchmarks'); import bench_dcgan; "
+                              "print(bench_dcgan.gemm_flops_per_s() / 1e9)"], capture_output=True, text=True,
+                             check=True, cwd=ROOT).stdout
+        return float(out.strip().splitlines()[-1])
     out = subprocess.run([sys.executable, str(PEERS / "gemm_peak.py"), "--framework", "jax"], capture_output=True,
                          text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])["gflops_best"]
@@ -119,11 +142,19 @@ def main() -> None:
     args = p.parse_args()
     if args.ours:
         return ours(args.ours, args.iters, args.warmup, args.fuse, args.overrides)
-    for where in ("tf", "torch"):
+    shared = [m for m in args.models if m != "vae"]  # the GAN peers' scripts live in the developers' checkout
+    if shared and not PEERS.is_dir():
+        sys.exit(f"--models {' '.join(shared)} needs the Keras and PyTorch peer scripts (developers' checkout, "
+                 f"{PEERS}); --models vae needs only a Keras environment")
+    for where in sorted({impl[1] for model in args.models for impl in IMPLEMENTATIONS[model]} - {"ours"}):
         if not (args.peers / where / "bin" / "python").exists():
-            sys.exit(f"no peer environment {args.peers / where}; create them with: bash {PEERS / 'setup.sh'} {args.peers}")
-    flops = json.loads(subprocess.run([sys.executable, str(PEERS / "flops.py")], capture_output=True, text=True,
-                                      check=True).stdout)
+            make = (f"bash {PEERS / 'setup.sh'} {args.peers}" if PEERS.is_dir() else
+                    f"python3 -m venv {args.peers / where} && {args.peers / where}/bin/pip install tensorflow-cpu")
+            sys.exit(f"no peer environment {args.peers / where}; create it with: {make}")
+    flops = {"vae": {"flops_per_iter": VAE_FLOPS_PER_ITER}}
+    if shared:
+        flops.update(json.loads(subprocess.run([sys.executable, str(PEERS / "flops.py")], capture_output=True,
+                                               text=True, check=True).stdout))
     peak_before = gemm_peak()
     runs: dict = {}
     for r in range(args.rounds):
