@@ -310,9 +310,31 @@ class MetricsLog:
                     if name != "step":
                         self.tb.add_scalar(name, value, step)
             self.last, self.sums, self.count, self.clock = row, collections.defaultdict(float), 0, now
-        if (self.bar is None and now - self.said > self.quiet_s and step < self.total
-                and (not self.sample_interval or step % self.sample_interval)):  # a sample step prints its own
-            self.say(self.line(step, row))  # at any step: a line at least every quiet_s (plus one call)
+
+    def heartbeat(self, step: int) -> None:
+        """Without a progress bar, a progress line when none was printed for quiet_s: called once the metrics
+        fetched in one transfer are all added, so its it/s covers every step since the last row (called per
+        step inside such a batch, a line could count one step over the whole wait).
+
+        Args:
+          step: the step the metrics added so far reach.
+
+        Returns:
+          None.
+
+        >>> # log.heartbeat(35300)
+        """
+        now = time.perf_counter()
+        if (self.bar is not None or now - self.said <= self.quiet_s or step >= self.total
+                or (self.sample_interval and step % self.sample_interval == 0)):  # a sample step prints its own
+            return
+        if self.count:
+            row = {"step": step, **{n: s / self.count for n, s in self.sums.items()},
+                   "it_per_s": self.count / max(now - self.clock, 1e-9)}
+        else:
+            row = self.last
+        if row:
+            self.say(self.line(step, row))
 
     def line(self, step: int, row: dict, tail: str = "") -> str:
         """A progress line: the step, the headline metrics of `row`, it/s, the time left and `tail`.
@@ -886,6 +908,7 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
             if window:
                 watched = watched or tuple(metrics)
                 early = plateau.update(*(metrics[n] for n in watched)) or early
+        log.heartbeat(pending[-1][0])
         pending.clear()
 
     def saving(write) -> None:

@@ -363,3 +363,27 @@ def test_a_signal_after_training_ends_unwinds_with_its_number(monkeypatch, capsy
     monkeypatch.setattr(build, "start", finished_then_signalled)
     assert cli.main(["train", "mnist_gan", "--no-progress"]) == 143
     assert "--resume, which also writes a finished run's curves and report" in capsys.readouterr().err
+
+
+def test_a_quiet_progress_line_after_a_batch_of_fetched_metrics_counts_all_its_steps(tmp_path, capsys, monkeypatch):
+    """Metrics wait on the device for up to QUIET_S and are then added step by step in one burst: the line
+    printed after the burst divides all 40 steps since the last row by the 40 s they took (1.0 it/s), where
+    a line printed at the burst's first step would count 1 step over 40 s (0.0 it/s, "about 250 h left")."""
+    now = [0.0]
+    monkeypatch.setattr(run.time, "perf_counter", lambda: now[0])
+    log = run.MetricsLog(tmp_path, total=1000, log_interval=100, start_step=0, progress=False,
+                         headline=("d_loss",), write=True)
+    for step in range(1, 101):  # 100 steps in 10 s: the row at 100
+        now[0] += 0.1
+        log.add(step, {"d_loss": np.ones(1)})
+    log.heartbeat(100)
+    now[0] = 50.0  # 40 s later, 40 steps fetched at once
+    for step in range(101, 141):
+        log.add(step, {"d_loss": np.full(1, 2.0)})
+        if step == 101:
+            assert "it/s" not in capsys.readouterr().out  # nothing printed mid-burst
+    log.heartbeat(140)
+    log.close()
+    lines = [line for line in capsys.readouterr().out.splitlines() if "it/s" in line]
+    assert lines == ["step 140/1000  d_loss 2.0000  1.0 it/s  about 14 min left"]
+    assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])["it_per_s"] == pytest.approx(10.0)
