@@ -203,3 +203,49 @@ def test_bad_semi_supervised_configs_fail_before_training_naming_the_key(tmp_pat
     with pytest.raises(ConfigError, match=message):
         build.start(_sgan_config(*overrides), tmp_path / "bad", progress=False)
     assert not (tmp_path / "bad").exists()
+
+
+def test_data_dependent_init_standardises_the_first_training_batch_and_then_stays():
+    """Salimans et al.'s dense layer: the first training pass sets scale = 1/std and shift = -mean/std per
+    unit (its outputs then have mean 0 and std 1 on that batch); later passes leave them; an untrained
+    layer in inference is the plain projection onto v / |v|."""
+    from experiments.mnist_sgan import DataInitLinear
+
+    layer = DataInitLinear(6, 4, rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.key(1), (50, 6)) * 3.0 + 2.0
+    v = np.asarray(layer.v[...])
+    projected = np.asarray(x) @ (v / np.linalg.norm(v, axis=0))
+    np.testing.assert_allclose(layer(x), projected, rtol=1e-5, atol=1e-5)  # inference, before any training
+    first = np.asarray(layer(x, train=True))
+    np.testing.assert_allclose(first.mean(0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(first.std(0), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(layer.scale[...], 1.0 / projected.std(0), rtol=1e-4)
+    layer(x * 10.0 - 5.0, train=True)  # another batch: no change
+    np.testing.assert_allclose(layer(x), first, rtol=1e-5, atol=1e-5)
+
+
+def test_the_engine_carries_the_data_dependent_init_through_its_steps():
+    """Inside the compiled step the init lives in D's non-parameter state: set by step 1's real pass (the
+    fake pass and G's turn see it), kept by step 2, and its scale is not a parameter Adam moves."""
+    import experiments
+    from experiments import mnist_sgan
+    from gan_jax import build
+    from gan_jax.config import apply_overrides
+
+    cfg = apply_overrides(experiments.get_config("mnist_sgan"), [
+        "data.source=embedded", "train.batch_size=16",
+        'model.kwargs={"widths": [32, 16], "g_hidden": 32, "data_init": true, "head_noise": true}'])
+    cfg, ds = build.load_data(cfg)
+    gan = build.engine(cfg, ds.images.shape[1:])
+    state = gan.init(jax.random.key(0))
+    assert all("scale" not in str(path) for path, _ in jax.tree_util.tree_leaves_with_path(state.d_params))
+    images = SemiSupervised(ds, 10, 0).images
+    step = jax.jit(gan.train_step)
+    one, _ = step(state, images)
+    readies = [x for path, x in jax.tree_util.tree_leaves_with_path(one.d_rest) if "ready" in str(path)]
+    assert len(readies) == 3 and all(float(r) == 1.0 for r in readies)  # 2 hidden layers and the head
+    scales = lambda s: [x for path, x in jax.tree_util.tree_leaves_with_path(s.d_rest) if "scale" in str(path)]
+    assert not np.allclose(scales(one)[0], 1.0)
+    two, _ = step(one, images)
+    assert all(np.array_equal(a, b) for a, b in zip(scales(one), scales(two)))
+    assert mnist_sgan.players((28, 28, 1))  # the default players build without the option

@@ -105,6 +105,8 @@ class SemiSupervisedDiscriminator(nnx.Module):
 
     Args:
       base: factory of an unconditional D with `features`, `feature_dim`. classes: how many classes.
+      head: factory `(feature_dim, classes, rngs=) -> module` called as `head(features, train)` for the class
+        logits (Salimans et al.'s has noise and weight norm); default a plain `nnx.Linear`.
 
     >>> import functools
     >>> from gan_jax.models import mlp
@@ -114,12 +116,16 @@ class SemiSupervisedDiscriminator(nnx.Module):
     ((2,), (2, 8), (2, 3))
     """
 
-    def __init__(self, base, classes: int, *, rngs: nnx.Rngs):
+    def __init__(self, base, classes: int, head=None, *, rngs: nnx.Rngs):
         if classes < 2:
             raise ValueError(f"classes: a semi-supervised D needs at least 2, got {classes}")
         self.base = base(rngs=rngs)
         self.classes = classes
-        self.to_classes = nnx.Linear(self.base.feature_dim, classes, rngs=rngs)
+        self.own_head = head is not None
+        self.to_classes = (head or nnx.Linear)(self.base.feature_dim, classes, rngs=rngs)
+
+    def _logits(self, h: jax.Array, train: bool) -> jax.Array:
+        return self.to_classes(h, train) if self.own_head else self.to_classes(h)
 
     def classify(self, x: jax.Array, train: bool = False) -> jax.Array:
         """Class logits of a batch of images.
@@ -132,14 +138,14 @@ class SemiSupervisedDiscriminator(nnx.Module):
 
         >>> # logits = d.classify(test_images)
         """
-        return self.to_classes(self.base.features(x, train))
+        return self._logits(self.base.features(x, train), train)
 
     def __call__(self, sample, train: bool = False):
         if not isinstance(sample, tuple):
             h = self.base.features(sample, train)
-            return jax.nn.logsumexp(self.to_classes(h), axis=-1), h
+            return jax.nn.logsumexp(self._logits(h, train), axis=-1), h
         x, (x_l, y_l) = sample
         h = self.base.features(jnp.concatenate([x, x_l.astype(x.dtype)]), train)
-        logits = self.to_classes(h)
+        logits = self._logits(h, train)
         b = x.shape[0]
         return jax.nn.logsumexp(logits[:b], axis=-1), logits[b:], y_l, h[:b]
