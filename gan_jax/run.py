@@ -578,14 +578,14 @@ LOCK = ".lock"  # held (flock) by the process training into a run directory
 
 
 RUN_FILES = {"config.json", "data.json", "metrics.jsonl", "tensorboard", "samples", "checkpoints", "curves.png",
-             ".write-test", LOCK}  # what a start writes before its first checkpoint (and a little more)
+             LOCK}  # what a start writes before its first checkpoint (and a little more; and .write-test.PID)
 
 
 def _unfinished_start(run_dir: Path) -> bool:
     """A run directory whose start was cut short: only what a run writes, and no checkpoint (not even step
     0's). Anything else in it (a user's file) and it is not cleared."""
     steps = run_dir / "checkpoints"
-    if any(p.name not in RUN_FILES for p in run_dir.iterdir()):
+    if any(p.name not in RUN_FILES and not p.name.startswith(".write-test") for p in run_dir.iterdir()):
         return False
     return not (steps.is_dir() and any(p.is_dir() and p.name.isdigit() for p in steps.iterdir()))
 
@@ -651,7 +651,7 @@ class _RunLock:
 def _make_run_dir(run_dir: Path) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
+        probe = run_dir / f".write-test.{os.getpid()}"  # its own: two starts at once must not unlink each other's
         probe.write_text("")
         probe.unlink()
     except OSError as e:

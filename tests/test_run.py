@@ -387,3 +387,18 @@ def test_a_quiet_progress_line_after_a_batch_of_fetched_metrics_counts_all_its_s
     lines = [line for line in capsys.readouterr().out.splitlines() if "it/s" in line]
     assert lines == ["step 140/1000  d_loss 2.0000  1.0 it/s  about 14 min left"]
     assert json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[0])["it_per_s"] == pytest.approx(10.0)
+
+
+def test_two_starts_probing_one_run_directory_use_their_own_probe_files(tmp_path):
+    """Each start checks the directory is writable with a probe of its own (.write-test.PID): another
+    process's probe, written at the same moment, is neither removed nor in the way, and a probe left by a
+    start killed mid-check still counts as an unfinished start's file."""
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    other = run_dir / ".write-test.1"  # another process's, mid-check
+    other.write_text("")
+    run._make_run_dir(run_dir)
+    assert other.exists() and sorted(p.name for p in run_dir.iterdir()) == [".write-test.1"]
+    assert run._unfinished_start(run_dir)
+    (run_dir / "notes.txt").write_text("mine")
+    assert not run._unfinished_start(run_dir)
