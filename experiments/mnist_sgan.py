@@ -43,9 +43,9 @@ from gan_jax.models.conditional import SemiSupervisedDiscriminator
 
 loss = SemiSupervisedLoss()  # gan.loss = "experiments.mnist_sgan:loss": G fools D's logsumexp logit
 feature_matching = SemiSupervisedLoss(feature_matching=True)  # Salimans et al.'s G loss, the option
-supervised_only = SemiSupervisedLoss(unsupervised=0.0)
+supervised_only = SemiSupervisedLoss(unsupervised=0.0)  # the baseline's: D learns from the labels alone
 # the paper's own: feature matching, and D's adversarial term at weight 0.5 (its code halves it)
-salimans = SemiSupervisedLoss(unsupervised=0.5, feature_matching=True)  # the baseline's: D learns from the labels alone
+salimans = SemiSupervisedLoss(unsupervised=0.5, feature_matching=True)
 
 
 class WeightNormLinear(nnx.Module):
@@ -60,7 +60,7 @@ class WeightNormLinear(nnx.Module):
         self.g = nnx.Param(jnp.ones((d_out,)))
         self.b = nnx.Param(jnp.zeros((d_out,)))
 
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:  # train: as DataInitLinear's, unused
         v = self.v[...]
         return x @ (v * (self.g[...] / jnp.sqrt(jnp.sum(v * v, axis=0) + 1e-12))) + self.b[...]
 
@@ -149,7 +149,6 @@ class NoisyMLP(nnx.Module):
     def __init__(self, sample_shape, widths, input_noise: float, hidden_noise: float, data_init: bool = False,
                  *, rngs: nnx.Rngs):
         sizes = [math.prod(sample_shape), *widths]
-        self.data_init = data_init
         layer = DataInitLinear if data_init else WeightNormLinear
         self.layers = nnx.List([layer(a, b, rngs=rngs) for a, b in zip(sizes, sizes[1:])])
         self.noise = nnx.List([GaussianNoise(input_noise if i == 0 else hidden_noise, rngs=rngs)
@@ -171,8 +170,7 @@ class NoisyMLP(nnx.Module):
         """
         h = (x.reshape((x.shape[0], -1)) + 1) / 2
         for noise, layer in zip(self.noise, self.layers):
-            h = noise(h, train)
-            h = jax.nn.relu(layer(h, train) if self.data_init else layer(h))
+            h = jax.nn.relu(layer(noise(h, train), train))
         return h
 
 

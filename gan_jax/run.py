@@ -299,8 +299,7 @@ class MetricsLog:
             self.bar.update(k)
             self.bar.set_postfix({name: f"{metrics[name][-1]:.3f}" for name in self.shown(metrics)}, refresh=False)
         now = time.perf_counter()
-        row = {"step": step, **{n: s / self.count for n, s in self.sums.items()}}  # the means since the last row
-        row["it_per_s"] = self.count / max(now - self.clock, 1e-9)
+        row = self._row(step, now)
         if step % self.log_interval == 0 or step == self.total:  # the last steps of a run are logged too
             if self.file is not None:
                 self.file.write(json.dumps(row) + "\n")
@@ -310,6 +309,11 @@ class MetricsLog:
                     if name != "step":
                         self.tb.add_scalar(name, value, step)
             self.last, self.sums, self.count, self.clock = row, collections.defaultdict(float), 0, now
+
+    def _row(self, step: int, now: float) -> dict:
+        """The means of the metrics added since the last row, and the it/s over them."""
+        return {"step": step, **{n: s / self.count for n, s in self.sums.items()},
+                "it_per_s": self.count / max(now - self.clock, 1e-9)}
 
     def heartbeat(self, step: int) -> None:
         """Without a progress bar, a progress line when none was printed for quiet_s: called once the metrics
@@ -328,11 +332,7 @@ class MetricsLog:
         if (self.bar is not None or now - self.said <= self.quiet_s or step >= self.total
                 or (self.sample_interval and step % self.sample_interval == 0)):  # a sample step prints its own
             return
-        if self.count:
-            row = {"step": step, **{n: s / self.count for n, s in self.sums.items()},
-                   "it_per_s": self.count / max(now - self.clock, 1e-9)}
-        else:
-            row = self.last
+        row = self._row(step, now) if self.count else self.last
         if row:
             self.say(self.line(step, row))
 
@@ -575,17 +575,18 @@ def _record_config_changes(run_dir: Path, config: dict | None, step: int) -> Non
 
 
 LOCK = ".lock"  # held (flock) by the process training into a run directory
+PROBE = ".write-test"  # a start's writability check, PROBE.PID: each process its own
 
 
 RUN_FILES = {"config.json", "data.json", "metrics.jsonl", "tensorboard", "samples", "checkpoints", "curves.png",
-             LOCK}  # what a start writes before its first checkpoint (and a little more; and .write-test.PID)
+             LOCK}  # what a start writes before its first checkpoint (and a little more; and PROBE.PID)
 
 
 def _unfinished_start(run_dir: Path) -> bool:
     """A run directory whose start was cut short: only what a run writes, and no checkpoint (not even step
     0's). Anything else in it (a user's file) and it is not cleared."""
     steps = run_dir / "checkpoints"
-    if any(p.name not in RUN_FILES and not p.name.startswith(".write-test") for p in run_dir.iterdir()):
+    if any(p.name not in RUN_FILES and not p.name.startswith(PROBE) for p in run_dir.iterdir()):
         return False
     return not (steps.is_dir() and any(p.is_dir() and p.name.isdigit() for p in steps.iterdir()))
 
@@ -651,7 +652,7 @@ class _RunLock:
 def _make_run_dir(run_dir: Path) -> None:
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / f".write-test.{os.getpid()}"  # its own: two starts at once must not unlink each other's
+        probe = run_dir / f"{PROBE}.{os.getpid()}"  # its own: two starts at once must not unlink each other's
         probe.write_text("")
         probe.unlink()
     except OSError as e:
