@@ -195,7 +195,7 @@ def _gan(cfg: Config, players, noise=None) -> GAN:
         return GAN(players[0], players[1], _adam(cfg, "g", 1), _adam(cfg, "d", d_updates), loss=fn,
                    z_dim=cfg.model.z_dim, batch_size=t.batch_size, sampling=cfg.data.sampling, d_update=d_update,
                    n_critic=g.n_critic, r1_weight=g.r1_weight, gp_weight=g.gp_weight, ema_decay=g.ema_decay,
-                   top_k=g.top_k, top_k_decay=g.top_k_decay, pack=g.pack, precision=t.precision, devices=_devices(t),
+                   d_ema_decay=g.d_ema_decay, top_k=g.top_k, top_k_decay=g.top_k_decay, pack=g.pack, precision=t.precision, devices=_devices(t),
                    noise=noise)
     except ValueError as e:
         raise _engine_error(e, "gan") from None
@@ -479,7 +479,10 @@ def classifier_report(cfg: Config, eng, state) -> dict | None:
 
     Returns:
       {"test_accuracy", "test_accuracy_se" (0 for one seed), "test_accuracy_per_seed" (a run of seeds),
-      "test_images", "test_source", "labels" (labelled training images per seed, 0 = all)}, or None.
+      "test_images", "test_source", "labels" (labelled training images per seed, 0 = all), "weights"
+      ("ema" when the run keeps a moving average of D, gan.d_ema_decay > 0, and the accuracy is its;
+      the trained weights' then beside it as "live_test_accuracy", "live_test_accuracy_se" and
+      "live_test_accuracy_per_seed"; else "live")}, or None.
 
     >>> # classifier_report(cfg, eng, state)["test_accuracy"]
     """
@@ -489,14 +492,15 @@ def classifier_report(cfg: Config, eng, state) -> dict | None:
     if not metrics.has_classifier(eng):
         return None
     test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
-    acc = metrics.classifier_accuracy(eng, state, test.images, test.labels)
-    per_seed = acc if isinstance(acc, list) else [acc]
-    mean, se = mean_se(per_seed)
     k = len(np.unique(test.labels))
-    out = {"test_accuracy": mean, "test_accuracy_se": se, "test_images": len(test.labels),
-           "test_source": test.source, "labels": cfg.data.labels_per_class * k}
-    if isinstance(acc, list):
-        out["test_accuracy_per_seed"] = acc
+    out = {"test_images": len(test.labels), "test_source": test.source, "labels": cfg.data.labels_per_class * k,
+           "weights": "live" if state.d_ema is None else "ema"}
+    for prefix, weights in [("", "auto")] + ([("live_", "live")] if state.d_ema is not None else []):
+        acc = metrics.classifier_accuracy(eng, state, test.images, test.labels, weights=weights)
+        per_seed = acc if isinstance(acc, list) else [acc]
+        out[f"{prefix}test_accuracy"], out[f"{prefix}test_accuracy_se"] = mean_se(per_seed)
+        if isinstance(acc, list):
+            out[f"{prefix}test_accuracy_per_seed"] = acc
     return out
 
 
@@ -514,9 +518,16 @@ def classifier_line(report: dict) -> str:
     "D's classifier: test accuracy 98.50% (100 labels) on 10 test images of x"
     """
     seeds = report.get("test_accuracy_per_seed")
-    spread = f" +- {100 * report['test_accuracy_se']:.2f} over {len(seeds)} label subsets" if seeds else ""
+
+    def acc(prefix: str) -> str:
+        spread = f" +- {100 * report[prefix + 'test_accuracy_se']:.2f}" if seeds else ""
+        return f"{100 * report[prefix + 'test_accuracy']:.2f}%{spread}"
+
+    over = f" over {len(seeds)} label subsets" if seeds else ""
     labels = f"{report['labels']} labels" if report["labels"] else "all labels"
-    return (f"D's classifier: test accuracy {100 * report['test_accuracy']:.2f}%{spread} ({labels}) on "
+    averaged = (f" with D's moving average (the trained weights: {acc('live_')})"
+                if report.get("weights") == "ema" else "")
+    return (f"D's classifier: test accuracy {acc('')}{over}{averaged} ({labels}) on "
             f"{report['test_images']} test images of {report['test_source']}")
 
 
@@ -624,7 +635,7 @@ def load_run_config(run_dir: str | Path) -> Config:
 
 
 FIXED_ON_RESUME = ("experiment", "seed", "model.", "ae.", "gan.loss", "gan.pack", "gan.d_update", "gan.ema_decay",
-                   "train.seeds", "data.name", "data.labels_per_class", "data.digit", "data.colors")
+                   "gan.d_ema_decay", "train.seeds", "data.name", "data.labels_per_class", "data.digit", "data.colors")
 """Config keys (and prefixes) a resume refuses to change; the rest (rates, steps, intervals, where the data
 file is) may change and are recorded in config_changes.jsonl."""
 

@@ -107,7 +107,8 @@ class GANConfig:
     r1_weight: R1's gamma, gamma / 2 * |grad D(x_real)|^2. label_smoothing: one-sided, real target 1 - s
     (for losses with a real target; `gan_jax.losses.SplitLoss.smoothed`).
     ema_decay: keep an exponential moving average of G's weights (0 = off) and sample from it; the decay
-    is warmed up, min(ema_decay, (1 + t) / (10 + t)) at step t.
+    is warmed up, min(ema_decay, (1 + t) / (10 + t)) at step t. d_ema_decay: the same for D's weights;
+    a semi-supervised GAN's classifier is then tested with the average (Salimans et al. test with one).
     top_k: top-k training (Sinha et al. 2020): G learns only from the fakes D scores highest, a share
     that starts at 1 and is multiplied by top_k_decay every epoch down to top_k (1 = off, all fakes).
     pack: PacGAN's packing, D sees `pack` samples concatenated.
@@ -121,6 +122,7 @@ class GANConfig:
     r1_weight: float = 0.0
     label_smoothing: float = 0.0
     ema_decay: float = 0.0
+    d_ema_decay: float = 0.0
     top_k: float = 1.0
     top_k_decay: float = 0.99
 
@@ -138,7 +140,9 @@ class GANConfig:
             "gp_weight",
             "loss=wasserstein needs a Lipschitz constraint on D: set gan.gp_weight (WGAN-GP uses 10)",
         )
-        _require(0.0 <= self.ema_decay < 1.0, "ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+        for name in ("ema_decay", "d_ema_decay"):
+            value = getattr(self, name)
+            _require(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value}")
         _require(0.0 < self.top_k <= 1.0, "top_k", f"must be in (0, 1] (1 = off), got {self.top_k}")
         _require(0.0 < self.top_k_decay <= 1.0, "top_k_decay", f"must be in (0, 1], got {self.top_k_decay}")
 

@@ -36,7 +36,8 @@ fresh fake batch, then G's turn. With a `losses.SplitLoss` (the book's family) D
 book's: an optax step on the real batch, then one on the fake batch (`d_update="split"`; "joint" takes
 one step on the sum); any other loss (relativistic ones) takes one joint step, and G's turn also shows D
 the last real batch. `r1_weight` and `gp_weight` regularise D; `ema_decay` keeps an exponential moving
-average of G's weights (decay min(ema_decay, (1 + t) / (10 + t)) at step t) that `sample` uses; `top_k`
+average of G's weights (decay min(ema_decay, (1 + t) / (10 + t)) at step t) that `sample` uses
+(`d_ema_decay` one of D's, which a semi-supervised GAN's classifier is tested with); `top_k`
 lets G learn only from the fakes D scores highest (Sinha et al. 2020); `pack` is PacGAN's packing.
 
 Batch statistics: a player's running averages move only in its own turn (D's by its passes over the real
@@ -248,7 +249,8 @@ class GANState:
     """Everything that changes during training; a pytree, saved whole in checkpoints.
 
     `g_rest` / `d_rest` hold each player's non-parameter variables (BatchNorm's running averages; empty
-    for the MLP players). `g_ema` is the moving average of `g_params` (None when ema_decay = 0).
+    for the MLP players). `g_ema` is the moving average of `g_params` (None when ema_decay = 0), `d_ema`
+    that of `d_params` (None when d_ema_decay = 0).
     `key` seeds the per-step noise, `data_key` the per-step batches.
     """
 
@@ -262,6 +264,7 @@ class GANState:
     key: jax.Array
     data_key: jax.Array
     g_ema: Any = None
+    d_ema: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,6 +275,7 @@ class GANSettings:
     sampling: "replacement" (the book: a random batch each step) or "epoch" (shuffled epochs).
     d_update: "split" or "joint" (None: split for a SplitLoss, joint otherwise). n_critic: D turns per G
     turn. r1_weight: R1's gamma. gp_weight: WGAN-GP's lambda. ema_decay: 0 = no average of G.
+    d_ema_decay: 0 = no average of D (a semi-supervised GAN's classifier is tested with it).
     top_k, top_k_decay: top-k training (1 = off). pack: PacGAN. precision: "float32" or "bfloat16"
     compute. devices: data parallel over this many devices (0 = all).
     """
@@ -284,6 +288,7 @@ class GANSettings:
     r1_weight: float = 0.0
     gp_weight: float = 0.0
     ema_decay: float = 0.0
+    d_ema_decay: float = 0.0
     top_k: float = 1.0
     top_k_decay: float = 0.99
     pack: int = 1
@@ -302,10 +307,18 @@ class GANSettings:
         need(self.r1_weight >= 0, "r1_weight", "must be >= 0")
         need(self.gp_weight >= 0, "gp_weight", "must be >= 0")
         need(0.0 <= self.ema_decay < 1.0, "ema_decay", "must be in [0, 1)")
+        need(0.0 <= self.d_ema_decay < 1.0, "d_ema_decay", "must be in [0, 1)")
         need(0.0 < self.top_k <= 1.0, "top_k", "must be in (0, 1] (1 = off)")
         need(0.0 < self.top_k_decay <= 1.0, "top_k_decay", "must be in (0, 1]")
         need(self.precision in parallel.PRECISIONS, "precision", f"must be one of {', '.join(parallel.PRECISIONS)}")
         need(isinstance(self.devices, int) and self.devices >= 0, "devices", "must be an int >= 0 (0 = all)")
+
+
+def _averaged(average, params, decay: float, step: jax.Array):
+    """A moving average moved one update towards `params`, warmed up as TensorFlow's: its decay is
+    min(decay, (1 + t) / (10 + t)) at step t, so early weights fade fast."""
+    t = step.astype(jnp.float32)
+    return optax.incremental_update(params, average, 1.0 - jnp.minimum(decay, (1.0 + t) / (10.0 + t)))
 
 
 class GAN:
@@ -441,6 +454,7 @@ class GAN:
             g_opt=self.g_tx.init(g_params), d_opt=self.d_tx.init(d_params), key=streams.noise,
             data_key=streams.data,
             g_ema=jax.tree.map(jnp.copy, g_params) if self.settings.ema_decay > 0 else None,
+            d_ema=jax.tree.map(jnp.copy, d_params) if self.settings.d_ema_decay > 0 else None,
         )
 
     # -- the players as pure functions ---------------------------------------------------------------
@@ -606,7 +620,8 @@ class GAN:
                 value = self._gp(p, state.d_rest, x_real, x_fake, key_gp, k_fake, value, metrics)
                 return value, (metrics, r)
 
-            return self._d_update(state, joint_general)
+            state, metrics = self._d_update(state, joint_general)
+            return self._d_moved(state), metrics
         if self.settings.d_update == "split":
             state, m_real = self._d_update(state, lambda p, r: self._d_real(p, r, x_real, k_real))
             state, m_fake = self._d_update(state, lambda p, r: self._d_fake(p, r, x_fake, x_real, key_gp, k_fake))
@@ -622,7 +637,13 @@ class GAN:
         metrics["d_loss"] = 0.5 * (metrics["d_loss_real"] + metrics["d_loss_fake"])
         if self.accuracy:
             metrics["d_acc"] = 0.5 * (metrics["d_acc_real"] + metrics["d_acc_fake"])
-        return state, metrics
+        return self._d_moved(state), metrics
+
+    def _d_moved(self, state: GANState) -> GANState:
+        """The state with D's moving average moved towards D's new weights (as is when none is kept)."""
+        if state.d_ema is None:
+            return state
+        return state.replace(d_ema=_averaged(state.d_ema, state.d_params, self.settings.d_ema_decay, state.step))
 
     def top_k_share(self, step: jax.Array, n_images: int) -> jax.Array:
         """The share of G's fakes it learns from at `step` (top-k training).
@@ -684,10 +705,8 @@ class GAN:
         updates, g_opt = self.g_tx.update(grads, state.g_opt, state.g_params)
         g_params = optax.apply_updates(state.g_params, updates)
         g_ema = state.g_ema
-        if g_ema is not None:  # warmed up as TensorFlow's moving average: the decay grows to ema_decay
-            t = state.step.astype(jnp.float32)
-            decay = jnp.minimum(self.settings.ema_decay, (1.0 + t) / (10.0 + t))
-            g_ema = optax.incremental_update(g_params, g_ema, 1.0 - decay)
+        if g_ema is not None:
+            g_ema = _averaged(g_ema, g_params, self.settings.ema_decay, state.step)
         return state.replace(g_params=g_params, g_opt=g_opt, g_rest=g_rest, g_ema=g_ema), {"g_loss": value}
 
     def batch_indices(self, state: GANState, n: int, turn: int = 0) -> jax.Array:

@@ -35,6 +35,7 @@ def test_overrides_parse_each_type():
     ("steps", "not of the form key=value"),
     ("gan.loss=wasserstein", "gan.gp_weight: loss=wasserstein needs a Lipschitz constraint"),
     ("gan.ema_decay=1", "gan.ema_decay: must be in [0, 1)"),
+    ("gan.d_ema_decay=-0.1", "gan.d_ema_decay: must be in [0, 1)"),
     ("gan.n_critic=0", "gan.n_critic: must be >= 1"),
     ("gan.r1_weight=-1", "gan.r1_weight: must be >= 0"),
     ("optim.d_lr=inf", "optim.d_lr: must be a finite number, got 'inf'"),

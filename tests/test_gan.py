@@ -245,6 +245,25 @@ def test_ema_of_g_follows_the_warmed_up_update_rule_and_is_what_sample_uses(imag
     assert init(_gan()).g_ema is None  # off by default: the book samples from G itself
 
 
+def test_ema_of_d_moves_once_per_d_turn_by_the_same_rule(images):
+    """d_ema_decay: D's average moves after each D turn (both optax steps of a split turn), warmed up as
+    G's; G keeps none unless asked."""
+    gan = _gan("gan.d_ema_decay=0.9")
+    state = init(gan)
+    assert _equal(state.d_ema, state.d_params) and state.g_ema is None
+    d_step = jax.jit(gan.d_step)
+    for t, decay in ((0, 0.1), (1, 2 / 11), (200, 0.9)):
+        state = state.replace(step=jnp.asarray(t, state.step.dtype))
+        new, _ = d_step(state, jnp.asarray(images[:8]), gan.noise(jax.random.key(t), 8))
+        assert int(new.d_opt[0].count) == int(state.d_opt[0].count) + 2  # one turn: real, then fake
+        for e, e0, p1 in zip(jax.tree.leaves(new.d_ema), jax.tree.leaves(state.d_ema), jax.tree.leaves(new.d_params)):
+            np.testing.assert_allclose(np.asarray(e), decay * np.asarray(e0) + (1 - decay) * np.asarray(p1),
+                                       rtol=1e-5, atol=1e-7)
+        assert not _equal(new.d_ema, new.d_params)
+        state = new
+    assert init(_gan()).d_ema is None
+
+
 @pytest.fixture(scope="module")
 def dcgan():
     return _gan("model.name=dcgan", "model.z_dim=8")

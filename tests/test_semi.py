@@ -123,6 +123,16 @@ def test_classifier_accuracy_counts_argmax_hits_in_padded_batches_and_per_seed()
     stacked = seeds.init(jax.random.key(1))
     per_seed = gj.metrics.classifier_accuracy(seeds, stacked, ds.images, ds.labels, batch=64)
     assert per_seed == pytest.approx([_accuracy(gan, seeds.member(stacked, i), ds) for i in range(2)])
+    # with D's moving average kept, auto and ema read it and live the trained weights
+    other = gan.init(7)
+    averaged = state.replace(d_ema=other.d_params)
+    assert _accuracy(gan, other, ds) != by_hand
+    for weights, expected in (("auto", _accuracy(gan, other, ds)), ("ema", _accuracy(gan, other, ds)),
+                              ("live", by_hand)):
+        assert gj.metrics.classifier_accuracy(gan, averaged, ds.images, ds.labels, weights=weights) == \
+            pytest.approx(expected)
+    with pytest.raises(ValueError, match="keeps no moving average of D"):
+        gj.metrics.classifier_accuracy(gan, state, ds.images, ds.labels, weights="ema")
     with pytest.raises(ValueError, match="classify"):
         plain = gj.GAN(functools.partial(mlp.Generator, 4, (2,), 8, 1, 0.2), functools.partial(
             mlp.Discriminator, (2,), 8, 1, 0.2), optax.adam(1e-3), optax.adam(1e-3), z_dim=4, batch_size=8)
@@ -142,12 +152,12 @@ def test_a_toy_sgan_learns_three_classes_from_two_labels_each(feature_matching):
 
 def test_seeds_train_their_own_subsets_and_resume_bitwise(tmp_path):
     ds = _three_clusters()
-    seeds = gj.Seeds(_sgan(), 2, data_axes=Parts(None, 0))
+    seeds = gj.Seeds(_sgan().replace(d_ema_decay=0.9), 2, data_axes=Parts(None, 0))  # D's average saved too
     data = SemiSupervised(ds, 2, (0, 1))
     full = gj.fit(seeds, data, run_dir=tmp_path / "full", steps=6, key=jax.random.key(0), progress=False)
     gj.fit(seeds, data, run_dir=tmp_path / "half", steps=3, key=jax.random.key(0), progress=False)
     half = gj.fit(seeds, data, run_dir=tmp_path / "half", steps=6, resume=True, progress=False)
-    assert _equal(full.state, half.state)
+    assert _equal(full.state, half.state) and full.state.d_ema is not None
     one = seeds.member(full.state, 0).d_params, seeds.member(full.state, 1).d_params
     assert not _equal(*one)
 
@@ -164,14 +174,14 @@ def _sgan_config(*overrides):
 
 def test_the_config_path_gives_each_seed_its_subset_and_reports_d_accuracy(tmp_path):
     """`gan-jax train mnist_sgan --seeds 2` on the embedded digits: two stratified labelled subsets (one
-    per seed, from data.seed + i), D's test accuracy per seed written at the end, and `gan-jax eval` adds
-    the same accuracy beside the sample metrics."""
+    per seed, from data.seed + i), D's test accuracy per seed written at the end (of D's moving average and
+    of its trained weights), and `gan-jax eval` adds the same accuracy beside the sample metrics."""
     import json
 
     from gan_jax import build
     from gan_jax.cli import main
 
-    cfg = _sgan_config("train.seeds=2")
+    cfg = _sgan_config("train.seeds=2", "gan.d_ema_decay=0.9")
     run_dir = tmp_path / "sgan"
     build.start(cfg, run_dir, progress=False)
     _, ds = build.load_data(cfg)
@@ -182,8 +192,9 @@ def test_the_config_path_gives_each_seed_its_subset_and_reports_d_accuracy(tmp_p
         assert np.array_equal(np.bincount(ds.labels[subset], minlength=10), np.full(10, 10))
     report = json.loads((run_dir / "classifier.json").read_text())
     assert report["test_images"] == 1000 and "test" in report["test_source"] and report["labels"] == 100
-    assert len(report["test_accuracy_per_seed"]) == 2
+    assert len(report["test_accuracy_per_seed"]) == len(report["live_test_accuracy_per_seed"]) == 2
     assert report["test_accuracy"] == pytest.approx(np.mean(report["test_accuracy_per_seed"]))
+    assert report["weights"] == "ema"  # scored with D's moving average, the trained weights' beside it
     assert main(["eval", str(run_dir), "--n", "200"]) == 0
     evaluated = json.loads((run_dir / "eval.json").read_text())["d_classifier"]
     assert evaluated["test_accuracy_per_seed"] == pytest.approx(report["test_accuracy_per_seed"])

@@ -121,14 +121,16 @@ def has_classifier(engine) -> bool:
     return d is not None and inspect.ismethod(getattr(d.template, "classify", None))
 
 
-def classifier_accuracy(engine, state, images, labels, batch: int = 1000) -> float | list[float]:
+def classifier_accuracy(engine, state, images, labels, batch: int = 1000, weights: str = "auto",
+                        ) -> float | list[float]:
     """The test accuracy of a GAN's discriminator as a classifier: argmax of `D.classify(x)` against labels.
 
     Args:
       engine: a GAN whose D has `classify(x, train=False)` -> B x K logits
         (`gan_jax.models.conditional.SemiSupervisedDiscriminator`), or `Seeds` of one.
       state: its state (stacked for Seeds). images: N images as D takes them. labels: N ints.
-      batch: images per compiled call.
+      batch: images per compiled call. weights: "auto" (D's moving average when the state keeps one,
+        gan.d_ema_decay > 0, else the trained weights), "live" (the trained weights) or "ema".
 
     Returns:
       The share classified correctly; a list, one per seed, for Seeds.
@@ -143,9 +145,15 @@ def classifier_accuracy(engine, state, images, labels, batch: int = 1000) -> flo
     labels = np.asarray(labels)
     if len(images) != len(labels) or not len(labels):
         raise ValueError(f"classifier_accuracy: {len(images)} images but {len(labels)} labels")
+    if weights not in ("auto", "live", "ema"):
+        raise ValueError(f"classifier_accuracy: weights must be auto, live or ema, got {weights!r}")
+    if weights == "ema" and state.d_ema is None:
+        raise ValueError("classifier_accuracy: weights='ema' but this state keeps no moving average of D "
+                         "(gan.d_ema_decay = 0)")
     if hasattr(engine, "member"):  # Seeds: each seed's D in turn
-        return [classifier_accuracy(engine.engine, engine.member(state, i), images, labels, batch)
+        return [classifier_accuracy(engine.engine, engine.member(state, i), images, labels, batch, weights)
                 for i in range(engine.n)]
+    d_params = state.d_params if weights == "live" or state.d_ema is None else state.d_ema
     gan = engine
     predict = jax.jit(lambda p, r, x: gan.d.merge(p, r, gan.settings.precision).classify(x, train=False).argmax(-1))
     hits = 0
@@ -154,7 +162,7 @@ def classifier_accuracy(engine, state, images, labels, batch: int = 1000) -> flo
         short = batch - len(x) if len(labels) > batch else 0
         if short:  # one compiled shape
             x = np.concatenate([x, np.zeros((short, *x.shape[1:]), x.dtype)])
-        pred = np.asarray(predict(state.d_params, state.d_rest, x))[:len(x) - short]
+        pred = np.asarray(predict(d_params, state.d_rest, x))[:len(x) - short]
         hits += int(np.sum(pred == labels[i:i + batch]))
     return hits / len(labels)
 
