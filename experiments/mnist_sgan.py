@@ -25,7 +25,8 @@ The paper's code goes further, and two options follow it: `data_init` (its dense
 each unit set from the first training batch, then fixed, `DataInitLinear`) and `head_noise` (noise before
 a data-initialised output layer, `NoisyHead`); with `gan.loss=experiments.mnist_sgan:salimans` that is its
 whole recipe, `--set 'model.kwargs={"data_init": true, "head_noise": true}'`. At 6,000 iterations (3 label
-subsets) it scored 85.5% against the default's 89.4% (docs/notes/2026-12-03-sgan-recipes.md).
+subsets) it scored 85.5% against the default's 89.4% (docs/notes/2026-12-03-sgan-recipes.md). The paper
+tests a moving average of D's weights: `--set gan.d_ema_decay=0.9999`.
 """
 
 from __future__ import annotations
