@@ -440,8 +440,9 @@ def scan_note(cfg: Config, backend: str) -> str | None:
 
 
 def _hooks(cfg: Config, eng, ds: data_lib.Dataset):
-    """(preview, on_finish) for a config's run: mixture scatters and scores for mixture data, the
-    autoencoder's test-set report and figures at the end."""
+    """(preview, on_finish) for a config's run: mixture scatters and scores for mixture data; for a D
+    that classifies (a semi-supervised GAN) its test accuracy at every sample step and its report at the
+    end; the autoencoder's test-set report and figures at the end."""
     mixture = mixtures.MIXTURES.get(ds.kind)
     plain_ae = cfg.model.name in AUTOENCODERS and cfg.model.name != "vae"
     caption = "N(0, I) codes decoded; a plain autoencoder has no prior, so not samples" if plain_ae else ""
@@ -452,6 +453,8 @@ def _hooks(cfg: Config, eng, ds: data_lib.Dataset):
 
         if not metrics.has_classifier(eng):
             return preview, None
+        test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))  # scored, never trained on
+        preview = run.ClassifierPreview(eng, test.images, test.labels, cfg.sample_seed)
 
         def report_classifier(state, run_dir):  # a semi-supervised GAN's result: its D's test accuracy
             report = classifier_report(cfg, eng, state)

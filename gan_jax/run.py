@@ -20,6 +20,8 @@ A run directory holds:
   tensorboard/         the same scalars for TensorBoard (tensorboardX)
   samples/step_N.png   the preview (a 4x4 grid at a fixed z by default) every `sample_interval`
   curves.png           every metric against the iteration (written when the run stops, however it stops)
+  scores.jsonl         a preview's scores at every sample step, if it keeps any (`MixturePreview`, `ClassifierPreview`)
+  accuracy.png         `ClassifierPreview`'s curve of D's held-out accuracy
   checkpoints/N/       orbax checkpoints every `checkpoint_interval`, at step 0 and at the end
 
 Nothing is created before the run directory has been checked; a fresh run that fails before its first
@@ -428,13 +430,9 @@ class GridPreview:
         pass
 
 
-class MixturePreview(GridPreview):
-    """For a Gaussian mixture: 2,500 samples over its modes, with the PacGAN protocol's scores (also
-    appended to scores.jsonl) at every preview step."""
-
-    def __init__(self, engine, mixture: mixtures.Mixture, seed: int = SAMPLE_SEED):
-        super().__init__(engine, mixtures.PROTOCOL_SAMPLES, seed)
-        self.mixture = mixture
+class ScoredPreview(GridPreview):
+    """A GridPreview that also keeps scores.jsonl, one JSON row per preview step (`write`); a resume
+    drops the rows after the step it starts from."""
 
     def open(self, run_dir: Path, start_step: int) -> None:
         """As GridPreview's, and opens scores.jsonl (rows after `start_step` dropped).
@@ -450,6 +448,33 @@ class MixturePreview(GridPreview):
         super().open(run_dir, start_step)
         self.scores = _open_log(run_dir / "scores.jsonl", start_step)
 
+    def write(self, row: dict) -> None:
+        """Appends one row to scores.jsonl.
+
+        Args:
+          row: {"step": ..., score: value, ...}.
+
+        Returns:
+          None.
+
+        >>> # preview.write({"step": 1000, "modes": 8})
+        """
+        self.scores.write(json.dumps(row) + "\n")
+        self.scores.flush()
+
+    def close(self) -> None:
+        self.scores.close()
+
+
+class MixturePreview(ScoredPreview):
+    """For a Gaussian mixture: 2,500 samples over its modes, with the PacGAN protocol's scores (also
+    appended to scores.jsonl) at every preview step."""
+
+    def __init__(self, engine, mixture: mixtures.Mixture, seed: int = SAMPLE_SEED):
+        super().__init__(engine, mixtures.PROTOCOL_SAMPLES, seed)
+        self.mixture = mixture
+
+
     def __call__(self, state, step: int) -> tuple[Path, str]:
         x = np.asarray(main(self.sample(state, self.z)))
         if isinstance(self.engine, Seeds):  # the mean over seeds, and every seed's scores
@@ -458,16 +483,55 @@ class MixturePreview(GridPreview):
             row = {"step": step, **s, "per_seed": per_seed}
         else:
             s = row = {"step": step, **mixtures.scores(x, self.mixture)}
-        self.scores.write(json.dumps(row) + "\n")
-        self.scores.flush()
+        self.write(row)
         of = " (mean of seeds)" if isinstance(self.engine, Seeds) else ""
         words = (f"modes {s['modes']:g}/{s['of_modes']:g}, high quality {100 * s['high_quality']:.1f}%, "
                  f"reverse KL {s['reverse_kl']:.3f}{of}")
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
         return viz.save_points(x, self.mixture.means, self.mixture.std, path, f"step {step}: {words}"), words
 
-    def close(self) -> None:
-        self.scores.close()
+
+
+class ClassifierPreview(ScoredPreview):
+    """For a GAN whose D is a classifier (a semi-supervised GAN): the grid, and D's accuracy on labelled
+    held-out images at every preview step, appended to scores.jsonl and drawn in accuracy.png (with D's
+    moving average when the run keeps one, the trained weights' beside it; for `Seeds` the mean, its
+    standard error and every seed's). The images are only scored, never trained on.
+
+    Args:
+      engine: a GAN with `classify` (`gan_jax.metrics.has_classifier`), or `Seeds` of one.
+      images, labels: the held-out set (e.g. the test split). seed, caption: as GridPreview's.
+
+    >>> # fit(sgan, data, run_dir="runs/sgan", steps=20_000, preview=ClassifierPreview(sgan, x_test, y_test))
+    """
+
+    def __init__(self, engine, images, labels, seed: int = SAMPLE_SEED, caption: str = ""):
+        super().__init__(engine, seed=seed, caption=caption)
+        self.images, self.labels = images, np.asarray(labels)
+
+
+    def __call__(self, state, step: int) -> tuple[Path, str]:
+        from gan_jax import metrics
+        from gan_jax.seeds import mean_se
+
+        path, _ = super().__call__(state, step)
+        row: dict = {"step": step}
+        for prefix, weights in [("", "auto")] + ([("live_", "live")] if state.d_ema is not None else []):
+            acc = metrics.classifier_accuracy(self.engine, state, self.images, self.labels, weights=weights)
+            name = f"{prefix}test_accuracy"
+            if isinstance(acc, list):
+                row[name], row[f"{name}_se"] = mean_se(acc)
+                row.update({f"{name}/seed{i}": a for i, a in enumerate(acc)})
+            else:
+                row[name] = acc
+        self.write(row)
+        rows = [{k: v for k, v in r.items() if not k.endswith("_se")} for r in viz.read_metrics(self.run_dir / "scores.jsonl")]
+        viz.save_curves(rows, self.run_dir / "accuracy.png", f"{self.run_dir.name}: D's accuracy on "
+                        f"{len(self.labels)} held-out images", (("test_accuracy", "live_test_accuracy"),))
+        spread = f" ± {100 * row['test_accuracy_se']:.2f}" if "test_accuracy_se" in row else ""
+        averaged = " (D's moving average)" if state.d_ema is not None else ""
+        return path, f"D's test accuracy {100 * row['test_accuracy']:.2f}%{spread}{averaged}"
+
 
 
 def _interrupt(signum, frame):

@@ -175,13 +175,14 @@ def _sgan_config(*overrides):
 def test_the_config_path_gives_each_seed_its_subset_and_reports_d_accuracy(tmp_path):
     """`gan-jax train mnist_sgan --seeds 2` on the embedded digits: two stratified labelled subsets (one
     per seed, from data.seed + i), D's test accuracy per seed written at the end (of D's moving average and
-    of its trained weights), and `gan-jax eval` adds the same accuracy beside the sample metrics."""
+    of its trained weights) and at every sample step (scores.jsonl, accuracy.png: the last row is the
+    report's), and `gan-jax eval` adds the same accuracy beside the sample metrics."""
     import json
 
-    from gan_jax import build
+    from gan_jax import build, viz
     from gan_jax.cli import main
 
-    cfg = _sgan_config("train.seeds=2", "gan.d_ema_decay=0.9")
+    cfg = _sgan_config("train.seeds=2", "gan.d_ema_decay=0.9", "train.sample_interval=10")
     run_dir = tmp_path / "sgan"
     build.start(cfg, run_dir, progress=False)
     _, ds = build.load_data(cfg)
@@ -195,6 +196,14 @@ def test_the_config_path_gives_each_seed_its_subset_and_reports_d_accuracy(tmp_p
     assert len(report["test_accuracy_per_seed"]) == len(report["live_test_accuracy_per_seed"]) == 2
     assert report["test_accuracy"] == pytest.approx(np.mean(report["test_accuracy_per_seed"]))
     assert report["weights"] == "ema"  # scored with D's moving average, the trained weights' beside it
+    rows = viz.read_metrics(run_dir / "scores.jsonl")
+    assert [r["step"] for r in rows] == [10, 20] and (run_dir / "accuracy.png").is_file()
+    last = rows[-1]
+    for prefix in ("", "live_"):
+        assert [last[f"{prefix}test_accuracy/seed{i}"] for i in (0, 1)] == report[f"{prefix}test_accuracy_per_seed"]
+        assert last[f"{prefix}test_accuracy"] == pytest.approx(report[f"{prefix}test_accuracy"])
+        assert last[f"{prefix}test_accuracy_se"] == pytest.approx(report[f"{prefix}test_accuracy_se"])
+    assert rows[0]["test_accuracy/seed0"] != last["test_accuracy/seed0"]  # scored at its own step
     assert main(["eval", str(run_dir), "--n", "200"]) == 0
     evaluated = json.loads((run_dir / "eval.json").read_text())["d_classifier"]
     assert evaluated["test_accuracy_per_seed"] == pytest.approx(report["test_accuracy_per_seed"])
