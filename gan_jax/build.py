@@ -457,7 +457,7 @@ def _hooks(cfg: Config, eng, ds: data_lib.Dataset):
         preview = run.ClassifierPreview(eng, test.images, test.labels, cfg.sample_seed)
 
         def report_classifier(state, run_dir):  # a semi-supervised GAN's result: its D's test accuracy
-            report = classifier_report(cfg, eng, state)
+            report = classifier_report(cfg, eng, state, test)
             run.write_atomic(Path(run_dir) / "classifier.json", json.dumps(report, indent=2) + "\n")
             print(classifier_line(report) + f" -> {Path(run_dir) / 'classifier.json'}")
 
@@ -473,12 +473,13 @@ def _hooks(cfg: Config, eng, ds: data_lib.Dataset):
     return preview, on_finish
 
 
-def classifier_report(cfg: Config, eng, state) -> dict | None:
+def classifier_report(cfg: Config, eng, state, test: data_lib.Dataset | None = None) -> dict | None:
     """The test accuracy of a run's D as a classifier (a semi-supervised GAN's result), on the test split
     of the run's data; None when its D has no `classify` (`gan_jax.metrics.has_classifier`).
 
     Args:
       cfg: the run's Config (its data section names the test data). eng: its engine. state: its state.
+      test: the test split if already loaded (else loaded from cfg.data).
 
     Returns:
       {"test_accuracy", "test_accuracy_se" (0 for one seed), "test_accuracy_per_seed" (a run of seeds),
@@ -490,21 +491,14 @@ def classifier_report(cfg: Config, eng, state) -> dict | None:
     >>> # classifier_report(cfg, eng, state)["test_accuracy"]
     """
     from gan_jax import metrics
-    from gan_jax.seeds import mean_se
 
     if not metrics.has_classifier(eng):
         return None
-    test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
+    if test is None:
+        test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
     k = len(np.unique(test.labels))
-    out = {"test_images": len(test.labels), "test_source": test.source, "labels": cfg.data.labels_per_class * k,
-           "weights": "live" if state.d_ema is None else "ema"}
-    for prefix, weights in [("", "auto")] + ([("live_", "live")] if state.d_ema is not None else []):
-        acc = metrics.classifier_accuracy(eng, state, test.images, test.labels, weights=weights)
-        per_seed = acc if isinstance(acc, list) else [acc]
-        out[f"{prefix}test_accuracy"], out[f"{prefix}test_accuracy_se"] = mean_se(per_seed)
-        if isinstance(acc, list):
-            out[f"{prefix}test_accuracy_per_seed"] = acc
-    return out
+    return {"test_images": len(test.labels), "test_source": test.source, "labels": cfg.data.labels_per_class * k,
+            **metrics.classifier_scores(eng, state, test.images, test.labels)}
 
 
 def classifier_line(report: dict) -> str:

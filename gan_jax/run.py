@@ -474,7 +474,6 @@ class MixturePreview(ScoredPreview):
         super().__init__(engine, mixtures.PROTOCOL_SAMPLES, seed)
         self.mixture = mixture
 
-
     def __call__(self, state, step: int) -> tuple[Path, str]:
         x = np.asarray(main(self.sample(state, self.z)))
         if isinstance(self.engine, Seeds):  # the mean over seeds, and every seed's scores
@@ -489,7 +488,6 @@ class MixturePreview(ScoredPreview):
                  f"reverse KL {s['reverse_kl']:.3f}{of}")
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
         return viz.save_points(x, self.mixture.means, self.mixture.std, path, f"step {step}: {words}"), words
-
 
 
 class ClassifierPreview(ScoredPreview):
@@ -509,21 +507,16 @@ class ClassifierPreview(ScoredPreview):
         super().__init__(engine, seed=seed, caption=caption)
         self.images, self.labels = images, np.asarray(labels)
 
-
     def __call__(self, state, step: int) -> tuple[Path, str]:
         from gan_jax import metrics
-        from gan_jax.seeds import mean_se
 
         path, _ = super().__call__(state, step)
         row: dict = {"step": step}
-        for prefix, weights in [("", "auto")] + ([("live_", "live")] if state.d_ema is not None else []):
-            acc = metrics.classifier_accuracy(self.engine, state, self.images, self.labels, weights=weights)
-            name = f"{prefix}test_accuracy"
-            if isinstance(acc, list):
-                row[name], row[f"{name}_se"] = mean_se(acc)
-                row.update({f"{name}/seed{i}": a for i, a in enumerate(acc)})
-            else:
-                row[name] = acc
+        for name, value in metrics.classifier_scores(self.engine, state, self.images, self.labels).items():
+            if name.endswith("_per_seed"):  # as metrics.jsonl's seed columns, which save_curves draws thin
+                row.update({f"{name.removesuffix('_per_seed')}/seed{i}": a for i, a in enumerate(value)})
+            elif name != "weights" and (name.endswith("accuracy") or isinstance(self.engine, Seeds)):  # no s.e. of one
+                row[name] = value
         self.write(row)
         rows = [{k: v for k, v in r.items() if not k.endswith("_se")} for r in viz.read_metrics(self.run_dir / "scores.jsonl")]
         viz.save_curves(rows, self.run_dir / "accuracy.png", f"{self.run_dir.name}: D's accuracy on "
@@ -531,7 +524,6 @@ class ClassifierPreview(ScoredPreview):
         spread = f" ± {100 * row['test_accuracy_se']:.2f}" if "test_accuracy_se" in row else ""
         averaged = " (D's moving average)" if state.d_ema is not None else ""
         return path, f"D's test accuracy {100 * row['test_accuracy']:.2f}%{spread}{averaged}"
-
 
 
 def _interrupt(signum, frame):

@@ -121,6 +121,31 @@ def has_classifier(engine) -> bool:
     return d is not None and inspect.ismethod(getattr(d.template, "classify", None))
 
 
+def classifier_scores(engine, state, images, labels) -> dict:
+    """`classifier_accuracy` with the weights a run is scored with: D's moving average when the state
+    keeps one (the trained weights' beside it, prefixed "live_"), else the trained weights.
+
+    Args:
+      engine, state, images, labels: as `classifier_accuracy`'s.
+
+    Returns:
+      {"weights": "ema" or "live", "test_accuracy", "test_accuracy_se" (0 for one GAN), and for `Seeds`
+      "test_accuracy_per_seed"; the same three with "live_" when weights is "ema"}.
+
+    >>> # gj.metrics.classifier_scores(sgan, state, test.images, test.labels)["test_accuracy"]
+    """
+    from gan_jax.seeds import mean_se
+
+    out: dict = {"weights": "live" if state.d_ema is None else "ema"}
+    for prefix, weights in [("", "auto")] + ([("live_", "live")] if state.d_ema is not None else []):
+        acc = classifier_accuracy(engine, state, images, labels, weights=weights)
+        per_seed = acc if isinstance(acc, list) else [acc]
+        out[f"{prefix}test_accuracy"], out[f"{prefix}test_accuracy_se"] = mean_se(per_seed)
+        if isinstance(acc, list):
+            out[f"{prefix}test_accuracy_per_seed"] = acc
+    return out
+
+
 def classifier_accuracy(engine, state, images, labels, batch: int = 1000, weights: str = "auto",
                         ) -> float | list[float]:
     """The test accuracy of a GAN's discriminator as a classifier: argmax of `D.classify(x)` against labels.
