@@ -45,6 +45,20 @@ def test_knn_radii_by_hand():
     points = np.array([[0.0], [1.0], [3.0], [7.0]])
     np.testing.assert_allclose(evaluate.knn_radii(points, 1), [1.0, 1.0, 2.0, 4.0], atol=1e-3)
     np.testing.assert_allclose(evaluate.knn_radii(points, 2), [3.0, 2.0, 3.0, 6.0], atol=1e-3)
+    # repeated points: each copy is a neighbour at distance 0, counted once per copy
+    dup = np.array([[0.0], [0.0], [0.0], [2.0], [5.0]])
+    np.testing.assert_allclose(evaluate.knn_radii(dup, 1), [0.0, 0.0, 0.0, 2.0, 3.0], atol=1e-3)
+    np.testing.assert_allclose(evaluate.knn_radii(dup, 2), [0.0, 0.0, 0.0, 2.0, 5.0], atol=1e-3)
+    np.testing.assert_allclose(evaluate.knn_radii(dup, 3), [2.0, 2.0, 2.0, 2.0, 5.0], atol=1e-3)
+
+
+def test_knn_radii_are_the_sorted_distances_kth_entry_across_blocks_and_ties():
+    # more points than one block (evaluate.BLOCK), integer grid points so that many distances tie
+    rng = np.random.default_rng(3)
+    points = rng.integers(0, 4, size=(evaluate.BLOCK + 300, 3)).astype(np.float32)
+    d = np.sqrt(((points[:, None, :] - points[None, :, :]) ** 2).sum(-1))
+    for k in (1, 5, 40):
+        np.testing.assert_allclose(evaluate.knn_radii(points, k), np.sort(d, axis=1)[:, k], atol=1e-3)
 
 
 def test_the_evaluator_asks_for_full_float32_distances_whatever_the_default_precision():
