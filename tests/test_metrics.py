@@ -50,6 +50,8 @@ def test_knn_radii_by_hand():
     np.testing.assert_allclose(evaluate.knn_radii(dup, 1), [0.0, 0.0, 0.0, 2.0, 3.0], atol=1e-3)
     np.testing.assert_allclose(evaluate.knn_radii(dup, 2), [0.0, 0.0, 0.0, 2.0, 5.0], atol=1e-3)
     np.testing.assert_allclose(evaluate.knn_radii(dup, 3), [2.0, 2.0, 2.0, 2.0, 5.0], atol=1e-3)
+    with pytest.raises(InputError, match="k=5 needs more than 5 points, got 5"):
+        evaluate.knn_radii(dup, 5)  # each point's 5th neighbour among 4 others does not exist
 
 
 def test_knn_radii_are_the_sorted_distances_kth_entry_across_blocks_and_ties():

@@ -137,6 +137,9 @@ def knn_radii(features: np.ndarray, k: int) -> np.ndarray:
     >>> np.round(knn_radii(np.array([[0.0], [1.0], [3.0]]), 1), 3).tolist()
     [1.0, 1.0, 2.0]
     """
+    if len(features) <= k:
+        raise InputError(f"the k-th nearest neighbour with k={k} needs more than {k} points, got {len(features)}; "
+                         "use more images or a smaller k")
     f = jnp.asarray(features, jnp.float32)
     return np.concatenate([np.asarray(_kth_neighbour_block(f[i : i + BLOCK], f, k)) for i in range(0, len(f), BLOCK)])
 
