@@ -25,17 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import jax  # noqa: E402
 
 import experiments  # noqa: E402
+from benchmarks._timing import median_s  # noqa: E402
 from gan_jax import build  # noqa: E402
 from gan_jax.checkpoint import Checkpoints, digest_arrays, to_nested  # noqa: E402
-
-
-def _median_s(f, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(experiment: str, repeats: int) -> dict:
@@ -45,7 +37,7 @@ def measure(experiment: str, repeats: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         ckpts = Checkpoints(Path(folder) / "checkpoints", keep=2)
         step = iter(range(1, 10_000))
-        save = _median_s(lambda: ckpts.save(next(step), state), repeats)  # orbax + digest, waited for
+        save = median_s(lambda: ckpts.save(next(step), state), repeats, warm=False)  # orbax + digest, waited for
         ckpts.close()
         ckpts = Checkpoints(Path(folder) / "checkpoints", keep=2, asynchronous=True)
         returns = []
@@ -56,8 +48,8 @@ def measure(experiment: str, repeats: int) -> dict:
             returns.append(time.perf_counter() - start)
         ckpts.wait()
         save_async = statistics.median(returns)
-        digest = _median_s(lambda: digest_arrays(to_nested(state)), repeats)
-        restore = _median_s(lambda: ckpts.restore(state), repeats)  # read + verify
+        digest = median_s(lambda: digest_arrays(to_nested(state)), repeats, warm=False)
+        restore = median_s(lambda: ckpts.restore(state), repeats, warm=False)  # read + verify
         ckpts.close()
     return {"experiment": experiment, "state_mb": n_bytes / 2**20, "save_ms": 1e3 * save,
             "async_save_returns_ms": 1e3 * save_async, "async_over_sync": save_async / save, "restore_ms": 1e3 * restore,

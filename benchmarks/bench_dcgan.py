@@ -30,6 +30,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import experiments  # noqa: E402
+from benchmarks._timing import median_s  # noqa: E402
 from gan_jax.config import apply_overrides  # noqa: E402
 from gan_jax.models import conv  # noqa: E402
 from gan_jax import build, run, xla  # noqa: E402
@@ -38,22 +39,12 @@ from gan_jax.gan import GAN  # noqa: E402
 BATCH = 128
 
 
-def _time(f, *args, repeats: int) -> float:
-    """Median seconds of `f(*args)` (already compiled by a first call)."""
-    jax.block_until_ready(f(*args))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def gemm_flops_per_s(n: int = 2048, repeats: int = 5) -> float:
     """The faster of XLA:CPU's two GEMMs (YNNPACK, JAX's default for dots, and Eigen)."""
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
     options = [None] if jax.default_backend() != "cpu" else [None, {"xla_cpu_experimental_ynn_fusion_type": ""}]
-    return max(2 * n**3 / _time(jax.jit(lambda a: a @ a, compiler_options=o), a, repeats=repeats) for o in options)
+    squares = [jax.jit(lambda a: a @ a, compiler_options=o) for o in options]  # each compiled once, by the warm call
+    return max(2 * n**3 / median_s(lambda: square(a), repeats) for square in squares)
 
 
 @contextlib.contextmanager
@@ -123,8 +114,8 @@ def measure_layers(repeats: int) -> list[dict]:
             fwd = xla.jit(lambda x, w, f=f: f(x, w, stride))
             dx = xla.jit(lambda x, w, g, f=f: jax.vjp(lambda x: f(x, w, stride), x)[1](g))
             dw = xla.jit(lambda x, w, g, f=f: jax.vjp(lambda w: f(x, w, stride), w)[1](g))
-            row = {"layer": name, "form": form, "fwd_ms": 1e3 * _time(fwd, x, w, repeats=repeats),
-                   "dx_ms": 1e3 * _time(dx, x, w, g, repeats=repeats), "dw_ms": 1e3 * _time(dw, x, w, g, repeats=repeats)}
+            row = {"layer": name, "form": form, "fwd_ms": 1e3 * median_s(lambda: fwd(x, w), repeats),
+                   "dx_ms": 1e3 * median_s(lambda: dx(x, w, g), repeats), "dw_ms": 1e3 * median_s(lambda: dw(x, w, g), repeats)}
             rows.append(row)
             print(f"  {name:26s} {form:9s} forward {row['fwd_ms']:7.1f} ms  input grad {row['dx_ms']:7.1f} ms  "
                   f"kernel grad {row['dw_ms']:7.1f} ms", flush=True)

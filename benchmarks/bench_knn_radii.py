@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -24,6 +22,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks._timing import median_s  # noqa: E402
 from gan_jax.metrics import evaluate  # noqa: E402
 
 
@@ -35,18 +34,7 @@ def _top_k_block(queries, points, k):
 
 def _top_k_radii(features, k):
     f = jnp.asarray(features, jnp.float32)
-    step = evaluate.BLOCK
-    return np.concatenate([np.asarray(_top_k_block(f[i : i + step], f, k)) for i in range(0, len(f), step)])
-
-
-def _median_s(f, repeats):
-    f()  # compile
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return evaluate._in_blocks(_top_k_block, (f,), f, k)
 
 
 def main() -> None:
@@ -59,8 +47,8 @@ def main() -> None:
     f = np.random.default_rng(0).normal(size=(args.n, args.features)).astype(np.float32)
     ours, top_k = evaluate.knn_radii(f, args.k), _top_k_radii(f, args.k)
     equal = bool(np.array_equal(ours, top_k))
-    t_ours = _median_s(lambda: evaluate.knn_radii(f, args.k), args.repeats)
-    t_top_k = _median_s(lambda: _top_k_radii(f, args.k), args.repeats)
+    t_ours = median_s(lambda: evaluate.knn_radii(f, args.k), args.repeats)
+    t_top_k = median_s(lambda: _top_k_radii(f, args.k), args.repeats)
     print(f"{args.n} x {args.features} features, k={args.k}, {jax.default_backend()}, median of {args.repeats}")
     print(f"knn_radii (k passes)  {t_ours:8.3f} s")
     print(f"lax.top_k             {t_top_k:8.3f} s")

@@ -108,12 +108,19 @@ def _sq_dists(a, b):
     return jnp.sum(a**2, 1)[:, None] - 2 * cross + jnp.sum(b**2, 1)[None, :]
 
 
+def _in_blocks(block, rows: tuple, *whole) -> np.ndarray:
+    """`block(*rows[i : i + BLOCK], *whole)` over BLOCK rows of `rows` at a time, joined: a distance matrix
+    BLOCK x N at a time instead of N x N."""
+    return np.concatenate([np.asarray(block(*(a[i : i + BLOCK] for a in rows), *whole))
+                           for i in range(0, len(rows[0]), BLOCK)])
+
+
 @functools.partial(jax.jit, static_argnums=2)
 def _kth_neighbour_block(queries, points, k):
     """Distance from each query to its k-th nearest point (the query itself counts as the 0th).
 
     The k-th order statistic by k passes that each strike one smallest entry per row, then a minimum: the
-    same value `lax.top_k` gives (ties included, one entry struck per pass), ~15x faster on CPU, where
+    same value `lax.top_k` gives (ties included, one entry struck per pass), 13x faster on CPU, where
     XLA's top_k sorts (benchmarks/bench_knn_radii.py)."""
     d2 = _sq_dists(queries, points)
     columns = jnp.arange(d2.shape[1])[None, :]
@@ -141,7 +148,7 @@ def knn_radii(features: np.ndarray, k: int) -> np.ndarray:
         raise InputError(f"the k-th nearest neighbour with k={k} needs more than {k} points, got {len(features)}; "
                          "use more images or a smaller k")
     f = jnp.asarray(features, jnp.float32)
-    return np.concatenate([np.asarray(_kth_neighbour_block(f[i : i + BLOCK], f, k)) for i in range(0, len(f), BLOCK)])
+    return _in_blocks(_kth_neighbour_block, (f,), f, k)
 
 
 @jax.jit
@@ -160,7 +167,7 @@ def _covered_block(centres, radii, queries):
 
 def _ball_counts(queries, centres, radii) -> np.ndarray:
     q, c, r = (jnp.asarray(a, jnp.float32) for a in (queries, centres, radii))
-    return np.concatenate([np.asarray(_ball_counts_block(q[i : i + BLOCK], c, r)) for i in range(0, len(q), BLOCK)])
+    return _in_blocks(_ball_counts_block, (q,), c, r)
 
 
 def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, k: int = 5,
@@ -186,7 +193,7 @@ def precision_recall_density_coverage(real: np.ndarray, fake: np.ndarray, k: int
     fake_in_real = _ball_counts(fake, real, real_r)
     real_in_fake = _ball_counts(real, fake, fake_r)
     c, r, q = (jnp.asarray(a, jnp.float32) for a in (real, real_r, fake))
-    covered = np.concatenate([np.asarray(_covered_block(c[i : i + BLOCK], r[i : i + BLOCK], q)) for i in range(0, len(c), BLOCK)])
+    covered = _in_blocks(_covered_block, (c, r), q)
     return {"precision": float((fake_in_real > 0).mean()), "recall": float((real_in_fake > 0).mean()),
             "density": float(fake_in_real.mean() / k), "coverage": float(covered.mean())}
 
