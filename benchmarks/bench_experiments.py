@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import jax  # noqa: E402
 
 import experiments  # noqa: E402
+from benchmarks._timing import loop_rate  # noqa: E402
 from gan_jax import build  # noqa: E402
 from gan_jax import config as config_lib  # noqa: E402
 from gan_jax.run import _duration  # noqa: E402
@@ -49,9 +50,7 @@ def measure(experiment: str, overrides: list[str], scale: float) -> dict:
         outcome = build.start(short, Path(tmp) / "run", progress=False)
         wall = time.perf_counter() - start
         rows = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
-    done, loop, before = 0, 0.0, 0
-    for row in rows:
-        done, loop, before = done + row["step"] - before, loop + (row["step"] - before) / row["it_per_s"], row["step"]
+    done, loop = loop_rate(rows)
     it_s = done / loop
     fixed = max(wall - loop, 0.0)
     return {"experiment": experiment, "model": cfg.model.name, "batch": cfg.train.batch_size, "fuse": fuse,
