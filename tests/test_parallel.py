@@ -43,7 +43,7 @@ def test_a_step_on_8_devices_equals_the_step_on_1(overrides):
 
 
 def test_the_resume_test_passes_on_8_devices():
-    done = _eight_devices(["-m", "pytest", "-q", "-p", "no:cacheprovider", "test_run.py", "-k", "resume_equals"])
+    done = _eight_devices(["-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "test_run.py", "-k", "resume_equals"])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "2 passed" in done.stdout
 
