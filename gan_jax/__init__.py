@@ -11,22 +11,24 @@ The library, for research scripts:
     gan, state, cfg, step = gj.load_run("runs/mine", engine=gan)
     gj.fit(gj.Seeds(gan, 5), images, run_dir="runs/five", steps=5000)   # 5 seeds in one compiled call
 
-`GAN` and `Autoencoder` are the engines (`gan_jax.gan`, `gan_jax.autoencode`), `fit` the run loop for any
-engine (`gan_jax.run`), `losses` the loss family, `metrics` the evaluator, `models` the book's players,
+`Game` is the engine (`gan_jax.game`: named players taking turns, each turn training only its own; `Turn`
+one turn); `GAN` and `Autoencoder` are presets built on it (`gan_jax.gan`, `gan_jax.autoencode`), `fit` the
+run loop for any engine (`gan_jax.run`), `losses` the loss family, `metrics` the evaluator, `models` the book's players,
 `data` the data sources, `build` the one reader of experiment configs (what the `gan-jax` command uses).
 
 Importing the package changes no environment variable (beyond what importing JAX sets itself). `gj.jit` is `jax.jit` plus, on the CPU only,
 the XLA option that runs convolutions on Eigen (`gan_jax.xla`; ~1.2-1.4x faster DCGAN steps here).
 """
 
-from gan_jax import conditional, data, losses, metrics, models, pretrained, sampling, viz, xla
+from gan_jax import conditional, data, game, losses, metrics, models, pretrained, sampling, viz, xla
 from gan_jax.autoencode import AEState, Autoencoder
 from gan_jax.build import LoadedRun, load_run
+from gan_jax.game import Game, GameState, Turn
 from gan_jax.gan import GAN, GANState, Streams
 from gan_jax.run import Outcome, fit, repeat
 from gan_jax.seeds import Seeds
 from gan_jax.xla import jit
 
-__all__ = ["GAN", "GANState", "Autoencoder", "AEState", "Streams", "fit", "repeat", "load_run", "LoadedRun",
-           "Outcome", "Seeds", "jit", "conditional", "losses", "metrics", "models", "data", "pretrained", "sampling",
+__all__ = ["Game", "GameState", "Turn", "GAN", "GANState", "Autoencoder", "AEState", "Streams", "fit", "repeat", "load_run", "LoadedRun",
+           "Outcome", "Seeds", "jit", "conditional", "game", "losses", "metrics", "models", "data", "pretrained", "sampling",
            "viz", "xla"]

@@ -1,4 +1,5 @@
-"""The one-player engine for autoencoders and VAEs: `Autoencoder(model, tx, **settings)`.
+"""The autoencoder preset for autoencoders and VAEs: `Autoencoder(model, tx, **settings)`, a
+`gan_jax.game.Game` of one player ("model") and one turn (`ae.game`).
 
 The model is any Flax NNX module (or a factory `rngs -> module`) with
 
@@ -38,7 +39,8 @@ import optax
 from flax import nnx, struct
 
 from gan_jax import parallel, sampling, xla
-from gan_jax.gan import Player, Streams
+from gan_jax.game import Game, GameState, Turn
+from gan_jax.players import Player, Streams
 
 Metrics = dict[str, jax.Array]
 LOG_2PI = math.log(2 * math.pi)
@@ -194,6 +196,7 @@ class Autoencoder:
 
     headline = ("loss",)
     plateau = ("loss",)
+    compact_data = True  # its batches go through sampling.pixels, which turns uint8 pixels back into floats
     panels = ()
 
     def __init__(self, model, tx: optax.GradientTransformation, **settings):
@@ -212,8 +215,13 @@ class Autoencoder:
                 raise ValueError("z_dim: give the latent size (the model has no int `latent` attribute)")
             s = dataclasses.replace(s, z_dim=latent)
         jits = {}
-        self.__dict__.update(model=model, tx=tx, settings=s, player=player, _jits=jits,
-                             parallel=parallel.DataParallel(s.devices, (s.batch_size,)))
+        self.__dict__.update(model=model, tx=tx, settings=s, player=player, _jits=jits)
+        # a game of one player and one turn; the turn's key is the step's (`prepare`'s and `bound`'s noise)
+        self.__dict__["game"] = Game({"model": player}, {"model": tx},
+                                     [Turn("model", self._loss, name="ae", report=lambda m: {"loss": m["ae_loss"]})],
+                                     batch_size=s.batch_size, sampling=s.sampling, precision=s.precision,
+                                     devices=s.devices)
+        self.__dict__["parallel"] = self.game.parallel
 
     def __setattr__(self, name, value):
         raise AttributeError(f"an Autoencoder is immutable (its settings are fixed when built); use "
@@ -257,10 +265,7 @@ class Autoencoder:
 
         >>> # state = ae.init(jax.random.key(0))
         """
-        streams = Streams.of(key)
-        params, _ = self.player.init(nnx.Rngs(streams.params))
-        return AEState(step=jnp.zeros((), jnp.int32), params=params, opt=self.tx.init(params), key=streams.noise,
-                       data_key=streams.data)
+        return self.ae_state(self.game.init(key))
 
     # -- the model as pure functions -----------------------------------------------------------------
 
@@ -563,6 +568,12 @@ class Autoencoder:
         s = self.settings
         return sampling.batch_indices(state.data_key, state.step, n, s.batch_size, s.sampling)
 
+    def _loss(self, nets, batch: jax.Array, key: jax.Array) -> jax.Array:
+        """The game's one loss: the negative bound of a batch (the model's passes draw their own keys)."""
+        k_prep, k_z = jax.random.split(key)
+        x_in, t = self.prepare(batch, k_prep)
+        return -jnp.mean(self.bound(nets.params["model"], x_in, t, self.settings.k, k_z))
+
     def train_step(self, state: AEState, data: jax.Array) -> tuple[AEState, Metrics]:
         """One optax step on the negative bound of a batch drawn from `data` (the dataset, N x ...).
 
@@ -575,14 +586,33 @@ class Autoencoder:
 
         >>> # state, metrics = gj.jit(ae.train_step, donate_argnums=0)(state, images)
         """
-        k_prep, k_z = jax.random.split(jax.random.fold_in(state.key, state.step))
-        batch = self.parallel.shard(sampling.pixels(jnp.take(data, self.batch_indices(state, data.shape[0]), axis=0)))
-        x_in, t = self.prepare(batch, k_prep)
+        game_state, metrics = self.game.train_step(self.game_state(state), data)
+        return self.ae_state(game_state), metrics
 
-        def loss(params):
-            return -jnp.mean(self.bound(params, x_in, t, self.settings.k, k_z))
+    def game_state(self, state: AEState) -> GameState:
+        """The AEState as its game's state (player "model"; the same arrays).
 
-        value, grads = jax.value_and_grad(loss)(state.params)
-        updates, opt = self.tx.update(grads, state.opt, state.params)
-        params = optax.apply_updates(state.params, updates)
-        return state.replace(step=state.step + 1, params=params, opt=opt), {"loss": value}
+        Args:
+          state: an AEState.
+
+        Returns:
+          A GameState.
+
+        >>> # ae.game.nets(ae.game_state(state)).model.encode(x)
+        """
+        return GameState(step=state.step, params={"model": state.params}, rest={"model": self.player.rest_template},
+                         opt={"model": state.opt}, ema={}, key=state.key, data_key=state.data_key)
+
+    def ae_state(self, state: GameState) -> AEState:
+        """The game's state as an AEState (the layout of checkpoints and of every reader of these runs).
+
+        Args:
+          state: a GameState of this engine's game.
+
+        Returns:
+          The AEState.
+
+        >>> # state = ae.ae_state(ae.game.init(0))
+        """
+        return AEState(step=state.step, params=state.params["model"], opt=state.opt["model"], key=state.key,
+                       data_key=state.data_key)

@@ -570,7 +570,7 @@ def _fit(cfg: Config, eng, ds: data_lib.Dataset, run_dir: Path, resume: bool, pr
                    checkpoint_interval=t.checkpoint_interval, keep_checkpoints=t.keep_checkpoints,
                    early_stop_window=t.early_stop_window, early_stop_tol=t.early_stop_tol, resume=resume,
                    progress=progress, preview=preview, on_finish=on_finish, config=config_lib.to_dict(cfg),
-                   name=f"{cfg.experiment} on {ds.source}", notes=tuple(notes))
+                   name=f"{cfg.experiment} on {ds.source}", notes=tuple(notes), on_signal="return")
 
 
 def default_run_dir(experiment: str) -> Path:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_jax import mixtures
+from gan_jax.sampling import Unpaired  # noqa: F401 (gj.data.Unpaired: two domains drawn on their own)
 from gan_jax.config import DataConfig
 
 MIXTURE_DRAWS = 100_000

@@ -1,4 +1,5 @@
-"""The two-player engine: `GAN(generator, discriminator, g_tx, d_tx, loss, z_dim, **settings)`.
+"""The GAN preset: `GAN(generator, discriminator, g_tx, d_tx, loss, z_dim, **settings)`, a two-player
+`gan_jax.game.Game` (`gan.game`) of D's turn (`d_turn`, n_critic repeats) and G's (`g_turn`).
 
 Any Flax NNX modules can play, under this contract:
 
@@ -48,7 +49,7 @@ batch statistics too, and their statistics are dropped.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -56,192 +57,10 @@ import optax
 from flax import nnx, struct
 
 from gan_jax import losses, parallel, sampling
+from gan_jax.game import Game, GameState, Turn
+from gan_jax.players import Player, Streams, main, moving_average, with_main  # noqa: F401 (re-exported)
 
 Metrics = dict[str, jax.Array]
-
-
-class Streams(NamedTuple):
-    """The three independent random streams of a run: initial weights, per-step noise, data order.
-
-    `init(key)` splits a single key into these; pass a `Streams` to choose each (the CLI's configs seed
-    the weights and the noise from `seed` and the data from `data.seed`: `Streams.from_seeds`).
-    """
-
-    params: jax.Array
-    noise: jax.Array
-    data: jax.Array
-
-    @classmethod
-    def of(cls, key: "jax.Array | int | Streams") -> "Streams":
-        """`key` as Streams: a Streams as it is; a typed key (or an int seed) split three ways.
-
-        Args:
-          key: a typed key, an int seed, or Streams.
-
-        Returns:
-          Streams(params, noise, data).
-
-        >>> s = Streams.of(0)
-        >>> s.params.shape
-        ()
-        """
-        if isinstance(key, Streams):
-            return key
-        if isinstance(key, int):
-            key = jax.random.key(key)
-        if not jax.dtypes.issubdtype(getattr(key, "dtype", None), jax.dtypes.prng_key):
-            raise TypeError(f"init needs a typed key (jax.random.key(seed)), an int seed or a Streams, got "
-                            f"{type(key).__name__} {getattr(key, 'dtype', '')}")
-        return cls(*jax.random.split(key, 3))
-
-    @classmethod
-    def from_seeds(cls, seed: int, data_seed: int) -> "Streams":
-        """The config convention: weights and noise from key(seed), batches from key(data_seed).
-
-        Args:
-          seed: seeds the weights and the noise. data_seed: the data order.
-
-        Returns:
-          Streams.
-
-        >>> Streams.from_seeds(0, 1).data.shape
-        ()
-        """
-        key = jax.random.key(seed)
-        return cls(key, key, jax.random.key(data_seed))
-
-
-def main(tree):
-    """The array part of a sample, noise or D output: the first element of a tuple, else itself.
-
-    Args:
-      tree: an array, or a tuple (images, labels, ...).
-
-    Returns:
-      The array.
-
-    >>> main((jnp.zeros(2), jnp.ones(2))).tolist()
-    [0.0, 0.0]
-    """
-    return tree[0] if isinstance(tree, tuple) else tree
-
-
-def with_main(tree, x):
-    """`tree` with its array part replaced by `x` (the labels of a labelled sample kept).
-
-    Args:
-      tree: an array, or a tuple (images, labels, ...). x: the new array part.
-
-    Returns:
-      x, or (x, labels, ...).
-
-    >>> with_main((1, 2), 5)
-    (5, 2)
-    """
-    return (x, *tree[1:]) if isinstance(tree, tuple) else x
-
-
-def _has_rng(state) -> bool:
-    return bool(jax.tree.leaves(state))
-
-
-class Player:
-    """A module's static graph and its RNG streams' layout, from a factory `rngs -> module` or an instance.
-
-    `init(rngs)` gives (params, rest): the nnx.Param pytree and every other variable (BatchNorm's running
-    averages). RNG streams are not part of the state: `apply` reseeds them from the pass's key.
-    """
-
-    def __init__(self, module_or_factory: Callable[..., nnx.Module] | nnx.Module, role: str):
-        self.source, self.role = module_or_factory, role
-        self.template = self._make(nnx.Rngs(0))
-        self.graph, _, rng, self.rest_template = nnx.split(self.template, nnx.Param, nnx.RngState, ...)
-        self.rng_template = rng
-        self.stochastic = _has_rng(rng)
-
-    def _make(self, rngs: nnx.Rngs) -> nnx.Module:
-        if isinstance(self.source, nnx.Module):
-            return self.source
-        if not callable(self.source):
-            raise TypeError(f"{self.role} must be an nnx.Module or a callable rngs -> nnx.Module, got "
-                            f"{type(self.source).__name__}")
-        module = self.source(rngs=rngs)
-        if not isinstance(module, nnx.Module):
-            raise TypeError(f"{self.role} factory returned {type(module).__name__}, not an nnx.Module")
-        return module
-
-    def init(self, rngs: nnx.Rngs) -> tuple[Any, Any]:
-        """A fresh module's variables.
-
-        Args:
-          rngs: draws the weights (an instance keeps its own).
-
-        Returns:
-          (params, rest): the nnx.Param pytree and the other non-RNG variables.
-
-        >>> import functools
-        >>> from gan_jax.models import mlp
-        >>> params, rest = Player(functools.partial(mlp.Discriminator, (2,), 4, 1, 0.2), "d").init(nnx.Rngs(0))
-        """
-        _, params, _, rest = nnx.split(self._make(rngs), nnx.Param, nnx.RngState, ...)
-        return params, rest
-
-    def rng_state(self, key: jax.Array | None):
-        """The RNG streams for one pass.
-
-        Args:
-          key: every stream's key is derived from it (a fixed key when None).
-
-        Returns:
-          An nnx State of fresh stream keys and zero counts (empty for a module without streams).
-
-        >>> # rng = player.rng_state(jax.random.fold_in(step_key, pass_id))
-        """
-        if not self.stochastic:
-            return self.rng_template
-        key = jax.random.key(0) if key is None else key
-        counter = iter(range(1 << 30))
-
-        def fresh(x):
-            if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-                return jax.random.fold_in(key, next(counter))
-            return jnp.zeros_like(x)
-
-        return jax.tree.map(fresh, self.rng_template)
-
-    def merge(self, params, rest, precision: str, key: jax.Array | None = None) -> nnx.Module:
-        """The module with these variables, its weights in `precision`, its RNG streams seeded from `key`.
-
-        Args:
-          params, rest: its variables. precision: the compute dtype. key: reseeds its RNG streams.
-
-        Returns:
-          A module to call. `copy=True`: since flax 0.11.2 merge reuses the given Variables, which then
-          cannot be mutated under a `jax.grad` trace (flax issue #5050).
-
-        >>> # vae = player.merge(state.params, player.rest_template, "float32"); vae.encode(x)
-        """
-        return nnx.merge(self.graph, parallel.compute(params, precision), self.rng_state(key), rest, copy=True)
-
-    def apply(self, params, rest, x: jax.Array, train: bool, precision: str, key: jax.Array | None = None):
-        """Runs the module on `x`.
-
-        Args:
-          params, rest: its variables. x: the input batch. train: the module's train flag.
-          precision: the compute dtype. key: reseeds its RNG streams for this pass.
-
-        Returns:
-          (float32 output, the non-parameter variables after the pass: batch statistics' running averages
-          move in train mode).
-
-        >>> # logits, new_rest = gan.d.apply(state.d_params, state.d_rest, x, True, "float32", key)
-        """
-        module = self.merge(params, rest, precision, key)
-        out = module(parallel.compute(x, precision), train=train)
-        new_rest = nnx.split(module, nnx.Param, nnx.RngState, ...)[3]
-        new_rest = jax.tree.map(lambda new, old: new.astype(old.dtype), new_rest, rest)
-        out = jax.tree.map(lambda a: a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a, out)
-        return out, new_rest
 
 
 @struct.dataclass
@@ -314,13 +133,6 @@ class GANSettings:
         need(isinstance(self.devices, int) and self.devices >= 0, "devices", "must be an int >= 0 (0 = all)")
 
 
-def _averaged(average, params, decay: float, step: jax.Array):
-    """A moving average moved one update towards `params`, warmed up as TensorFlow's: its decay is
-    min(decay, (1 + t) / (10 + t)) at step t, so early weights fade fast."""
-    t = step.astype(jnp.float32)
-    return optax.incremental_update(params, average, 1.0 - jnp.minimum(decay, (1.0 + t) / (10.0 + t)))
-
-
 class GAN:
     """The two-player engine (see the module docstring for the players' contract).
 
@@ -367,10 +179,15 @@ class GAN:
                              f"{losses.loss_name(loss)} compares them, so use d_update='joint'")
         if s.top_k < 1.0 and not split_loss:
             raise ValueError("top_k: top-k training needs G's loss per fake (a losses.SplitLoss)")
-        state = dict(generator=generator, discriminator=discriminator, g_tx=g_tx, d_tx=d_tx, loss=loss,
-                     noise_fn=noise, settings=s, g=Player(generator, "generator"), d=Player(discriminator, "discriminator"))
-        state["parallel"] = parallel.DataParallel(s.devices, (s.batch_size * s.pack,))
-        self.__dict__.update(state)
+        self.__dict__.update(generator=generator, discriminator=discriminator, g_tx=g_tx, d_tx=d_tx, loss=loss,
+                             noise_fn=noise, settings=s, g=Player(generator, "generator"),
+                             d=Player(discriminator, "discriminator"))
+        ema = {name: decay for name, decay in (("G", s.ema_decay), ("D", s.d_ema_decay)) if decay > 0}
+        # the game: D's turn (n_critic repeats), then G's; its data parallel splits each batch of samples
+        self.__dict__["game"] = Game({"G": self.g, "D": self.d}, {"G": g_tx, "D": d_tx}, [self.d_turn(), self.g_turn()],
+                                     noise=self.noise, batch_size=self.samples_per_batch, sampling=s.sampling, ema=ema,
+                                     precision=s.precision, devices=s.devices)
+        self.__dict__["parallel"] = self.game.parallel
         self._check_players()
 
     def _check_players(self) -> None:
@@ -421,6 +238,7 @@ class GAN:
         return ("d_loss", "g_loss", "d_acc") if self.accuracy else ("d_loss", "g_loss")
 
     plateau = ("d_loss", "g_loss")  # what early stopping watches
+    compact_data = True  # its batches go through sampling.draw, which turns uint8 pixels back into floats
     panels = (("d_loss", "g_loss"), ("d_acc_real", "d_acc_fake", "d_acc"), ("d_loss_real", "d_loss_fake"))
 
     @property
@@ -445,17 +263,7 @@ class GAN:
 
         >>> # state = gan.init(jax.random.key(0))
         """
-        streams = Streams.of(key)
-        rngs = nnx.Rngs(streams.params)  # G's weights first, then D's, from one stream
-        g_params, g_rest = self.g.init(rngs)
-        d_params, d_rest = self.d.init(rngs)
-        return GANState(
-            step=jnp.zeros((), jnp.int32), g_params=g_params, d_params=d_params, g_rest=g_rest, d_rest=d_rest,
-            g_opt=self.g_tx.init(g_params), d_opt=self.d_tx.init(d_params), key=streams.noise,
-            data_key=streams.data,
-            g_ema=jax.tree.map(jnp.copy, g_params) if self.settings.ema_decay > 0 else None,
-            d_ema=jax.tree.map(jnp.copy, d_params) if self.settings.d_ema_decay > 0 else None,
-        )
+        return self.gan_state(self.game.init(key))  # G's weights first, then D's, from one stream
 
     # -- the players as pure functions ---------------------------------------------------------------
 
@@ -537,48 +345,7 @@ class GAN:
         grid = getattr(self.noise_fn, "grid", None)
         return grid(key) if grid is not None else (self.noise(key, n), None)
 
-    # -- steps ---------------------------------------------------------------------------------------
-
-    def _d_update(self, state: GANState, loss_fn) -> tuple[GANState, Metrics]:
-        """One optax step of D on `loss_fn(d_params, d_rest) -> (loss, (metrics, new d_rest))`."""
-        (_, (metrics, d_rest)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.d_params, state.d_rest)
-        updates, d_opt = self.d_tx.update(grads, state.d_opt, state.d_params)
-        new_params = optax.apply_updates(state.d_params, updates)
-        return state.replace(d_params=new_params, d_opt=d_opt, d_rest=d_rest), metrics
-
-    def _d_real(self, d_params, d_rest, x_real: jax.Array, key):
-        """D's loss on a real batch (+ R1); returns (loss, (metrics, d_rest after the pass))."""
-        logits, new_rest = self._d(d_params, d_rest, x_real, True, key)
-        value = self.loss.real_term(logits)
-        metrics = {"d_loss_real": value}
-        if self.accuracy:
-            metrics["d_acc_real"] = losses.accuracy(logits, 1.0, self.loss.threshold)
-        value = self._r1(d_params, d_rest, x_real, key, value, metrics)
-        return value, (metrics, new_rest)
-
-    def _r1(self, d_params, d_rest, x_real, key, value, metrics):
-        if self.settings.r1_weight > 0:  # through the images only (a labelled sample keeps its labels)
-            d_fn = lambda x: main(self._d(d_params, d_rest, with_main(x_real, x), True, key)[0])  # noqa: E731
-            metrics["d_r1"] = losses.r1_penalty(d_fn, main(x_real))
-            value = value + self.settings.r1_weight * metrics["d_r1"]
-        return value
-
-    def _gp(self, d_params, d_rest, x_real, x_fake, key_gp, key, value, metrics):
-        if self.settings.gp_weight > 0:  # interpolates of the images, with the real batch's labels
-            d_fn = lambda x: main(self._d(d_params, d_rest, with_main(x_real, x), True, key)[0])  # noqa: E731
-            metrics["d_gp"] = losses.gradient_penalty(d_fn, main(x_real), main(x_fake), key_gp, self.settings.pack)
-            value = value + self.settings.gp_weight * metrics["d_gp"]
-        return value
-
-    def _d_fake(self, d_params, d_rest, x_fake: jax.Array, x_real: jax.Array, key_gp, key):
-        """D's loss on a fake batch (+ the gradient penalty); returns (loss, (metrics, d_rest))."""
-        logits, new_rest = self._d(d_params, d_rest, x_fake, True, key)
-        value = self.loss.d_fake(logits)
-        metrics = {"d_loss_fake": value}
-        if self.accuracy:
-            metrics["d_acc_fake"] = losses.accuracy(logits, 0.0, self.loss.threshold)
-        value = self._gp(d_params, d_rest, x_real, x_fake, key_gp, key, value, metrics)
-        return value, (metrics, new_rest)
+    # -- the game: D's turn and G's turn -------------------------------------------------------------
 
     def _pass_keys(self, key: jax.Array | None, n: int) -> list:
         """`n` keys for the stochastic layers of one turn's passes (None when no player has RNG streams)."""
@@ -586,6 +353,101 @@ class GAN:
             return [None] * n
         base = jax.random.fold_in(key, 0x5EED)
         return [jax.random.fold_in(base, i) for i in range(n)]
+
+    def _d_inputs(self, nets, key: jax.Array, given):
+        """D's turn's noise, penalty key and pass keys (G, real, fake): drawn from the repeat's key, or given
+        as (z, key) by `d_step`."""
+        if given is not None:
+            z, k_turn = given
+        else:
+            if self.settings.gp_weight > 0:
+                key, k_turn = jax.random.split(key)
+            else:
+                k_turn = jax.random.fold_in(key, 1)  # only the stochastic layers read it
+            z = nets.noise(key, self.samples_per_batch)
+        return z, k_turn, self._pass_keys(k_turn, 3)
+
+    def _d_real(self, nets, x_real, k_real) -> tuple[jax.Array, Metrics]:
+        """D's loss on a real batch (+ R1)."""
+        logits = nets.D.using(key=k_real)(x_real)
+        value = self.loss.real_term(logits)
+        metrics = {"d_loss_real": value}
+        if self.accuracy:
+            metrics["d_acc_real"] = losses.accuracy(logits, 1.0, self.loss.threshold)
+        return self._r1(nets, x_real, k_real, value, metrics), metrics
+
+    def _r1(self, nets, x_real, key, value, metrics):
+        if self.settings.r1_weight > 0:  # through the images only (a labelled sample keeps its labels)
+            d = nets.D.using(key=key, keep_stats=False)
+            metrics["d_r1"] = losses.r1_penalty(lambda x: main(d(with_main(x_real, x))), main(x_real))
+            value = value + self.settings.r1_weight * metrics["d_r1"]
+        return value
+
+    def _gp(self, nets, x_real, x_fake, key_gp, key, value, metrics):
+        if self.settings.gp_weight > 0:  # interpolates of the images, with the real batch's labels
+            d = nets.D.using(key=key, keep_stats=False)
+            metrics["d_gp"] = losses.gradient_penalty(lambda x: main(d(with_main(x_real, x))), main(x_real),
+                                                      main(x_fake), key_gp, self.settings.pack)
+            value = value + self.settings.gp_weight * metrics["d_gp"]
+        return value
+
+    def _d_fake(self, nets, x_fake, x_real, key_gp, k_fake) -> tuple[jax.Array, Metrics]:
+        """D's loss on a fake batch (+ the gradient penalty)."""
+        logits = nets.D.using(key=k_fake)(x_fake)
+        value = self.loss.d_fake(logits)
+        metrics = {"d_loss_fake": value}
+        if self.accuracy:
+            metrics["d_acc_fake"] = losses.accuracy(logits, 0.0, self.loss.threshold)
+        return self._gp(nets, x_real, x_fake, key_gp, k_fake, value, metrics), metrics
+
+    def d_turn(self, given=None) -> Turn:
+        """D's turn as a `gan_jax.Turn` of this game (`repeat=n_critic`).
+
+        Args:
+          given: None (train_step: the noise and keys come from the turn's key), or (z, key) (`d_step`).
+
+        Returns:
+          The Turn: with d_update="split", two losses (real, then fake: two optax steps); else one.
+
+        >>> # state, metrics = gan.game.play(game_state, gan.d_turn(), x_real, key)
+        """
+        def fake_batch(nets, key):
+            z, k_turn, (k_g, _, _) = self._d_inputs(nets, key, given)
+            return nets.G.using(key=k_g)(z)  # G is locked: its statistics are dropped
+
+        def real(nets, x_real, key):
+            _, _, (_, k_real, _) = self._d_inputs(nets, key, given)
+            return self._d_real(nets, x_real, k_real)
+
+        def fake(nets, x_real, key):
+            _, k_turn, (_, _, k_fake) = self._d_inputs(nets, key, given)
+            return self._d_fake(nets, fake_batch(nets, key), x_real, k_turn, k_fake)
+
+        def joint(nets, x_real, key):
+            x_fake = fake_batch(nets, key)
+            _, k_turn, (_, k_real, k_fake) = self._d_inputs(nets, key, given)
+            if not self.split_loss:  # a loss comparing real and fake logits
+                real_logits = nets.D.using(key=k_real)(x_real)
+                fake_logits = nets.D.using(key=k_fake)(x_fake)
+                value = self.loss(real_logits, fake_logits)[0]
+                metrics = {"d_loss": value}
+                value = self._r1(nets, x_real, k_real, value, metrics)
+                return self._gp(nets, x_real, x_fake, k_turn, k_fake, value, metrics), metrics
+            loss_real, m_real = self._d_real(nets, x_real, k_real)
+            loss_fake, m_fake = self._d_fake(nets, x_fake, x_real, k_turn, k_fake)
+            return loss_real + loss_fake, {**m_real, **m_fake}
+
+        split = self.settings.d_update == "split"
+        return Turn("D", (real, fake) if split else joint, repeat=self.settings.n_critic, name="d",
+                    report=self._d_report)
+
+    def _d_report(self, metrics: Metrics) -> Metrics:
+        """D's metrics: with a SplitLoss, d_loss is the mean of its real and fake terms (penalties apart)."""
+        if self.split_loss:
+            metrics["d_loss"] = 0.5 * (metrics["d_loss_real"] + metrics["d_loss_fake"])
+            if self.accuracy:
+                metrics["d_acc"] = 0.5 * (metrics["d_acc_real"] + metrics["d_acc_fake"])
+        return metrics
 
     def d_step(self, state: GANState, x_real: jax.Array, z: jax.Array, key: jax.Array | None = None,
                ) -> tuple[GANState, Metrics]:
@@ -605,45 +467,11 @@ class GAN:
 
         >>> # state, m = jax.jit(gan.d_step)(state, x_real, gan.noise(k, gan.samples_per_batch), k_gp)
         """
-        k_g, k_real, k_fake = self._pass_keys(key, 3)
         if self.settings.gp_weight > 0 and key is None:
             raise ValueError("d_step needs a key when gp_weight > 0 (the penalty's interpolates)")
-        key_gp = key
-        x_fake, _ = self._g(state.g_params, state.g_rest, z, True, k_g)  # G's stats dropped
-        if not self.split_loss:
-            def joint_general(p, r):
-                real_logits, r = self._d(p, r, x_real, True, k_real)
-                fake_logits, r = self._d(p, r, x_fake, True, k_fake)
-                value = self.loss(real_logits, fake_logits)[0]
-                metrics = {"d_loss": value}
-                value = self._r1(p, state.d_rest, x_real, k_real, value, metrics)
-                value = self._gp(p, state.d_rest, x_real, x_fake, key_gp, k_fake, value, metrics)
-                return value, (metrics, r)
-
-            state, metrics = self._d_update(state, joint_general)
-            return self._d_moved(state), metrics
-        if self.settings.d_update == "split":
-            state, m_real = self._d_update(state, lambda p, r: self._d_real(p, r, x_real, k_real))
-            state, m_fake = self._d_update(state, lambda p, r: self._d_fake(p, r, x_fake, x_real, key_gp, k_fake))
-            metrics = {**m_real, **m_fake}
-        else:
-
-            def joint(p, r):
-                loss_real, (m_real, r) = self._d_real(p, r, x_real, k_real)
-                loss_fake, (m_fake, r) = self._d_fake(p, r, x_fake, x_real, key_gp, k_fake)
-                return loss_real + loss_fake, ({**m_real, **m_fake}, r)
-
-            state, metrics = self._d_update(state, joint)
-        metrics["d_loss"] = 0.5 * (metrics["d_loss_real"] + metrics["d_loss_fake"])
-        if self.accuracy:
-            metrics["d_acc"] = 0.5 * (metrics["d_acc_real"] + metrics["d_acc_fake"])
-        return self._d_moved(state), metrics
-
-    def _d_moved(self, state: GANState) -> GANState:
-        """The state with D's moving average moved towards D's new weights (as is when none is kept)."""
-        if state.d_ema is None:
-            return state
-        return state.replace(d_ema=_averaged(state.d_ema, state.d_params, self.settings.d_ema_decay, state.step))
+        turn = self.d_turn((z, key))
+        game_state, metrics = self.game.play(self.game_state(state), turn, x_real, _or_fixed(key))
+        return self.gan_state(game_state), metrics
 
     def top_k_share(self, step: jax.Array, n_images: int) -> jax.Array:
         """The share of G's fakes it learns from at `step` (top-k training).
@@ -673,6 +501,34 @@ class GAN:
         kept = jnp.argsort(jnp.argsort(-logits)) < k  # rank 0 = the fake D finds most real
         return jnp.sum(jnp.where(kept, per_input, 0.0)) / k
 
+    def g_turn(self, given=None) -> Turn:
+        """G's turn as a `gan_jax.Turn` of this game.
+
+        Args:
+          given: None (train_step: noise, keys and top-k share from the turn's key and the step), or
+            (z, share, key) (`g_step`).
+
+        Returns:
+          The Turn: one loss through D, whose parameters and statistics are locked.
+
+        >>> # state, metrics = gan.game.play(game_state, gan.g_turn(), x_real, key)
+        """
+        def loss(nets, x_real, key):
+            if given is not None:
+                z, share, k_turn = given
+            else:
+                z, k_turn = nets.noise(key, self.samples_per_batch), jax.random.fold_in(key, 1)
+                share = self.top_k_share(nets.step, nets.data_size)
+            k_g, k_fake, k_real = self._pass_keys(k_turn, 3)
+            x_fake = nets.G.using(key=k_g)(z)
+            fake_logits = nets.D.using(key=k_fake)(x_fake)  # D's statistics dropped
+            if self.split_loss:
+                return self._g_loss_top(fake_logits, share)
+            real_logits = nets.D.using(key=k_real)(x_real)
+            return self.loss(real_logits, fake_logits)[1]
+
+        return Turn("G", loss, name="g")
+
     def g_step(self, state: GANState, z: jax.Array, x_real: jax.Array | None = None, share: jax.Array | float = 1.0,
                key: jax.Array | None = None) -> tuple[GANState, Metrics]:
         """G's turn: an optax step on G's loss through D; D's params (and statistics) are constants.
@@ -691,23 +547,9 @@ class GAN:
         """
         if not self.split_loss and x_real is None:
             raise ValueError(f"g_step needs x_real: {losses.loss_name(self.loss)} compares real and fake logits")
-        k_g, k_fake, k_real = self._pass_keys(key, 3)
-
-        def loss(g_params):
-            x_fake, g_rest = self._g(g_params, state.g_rest, z, True, k_g)
-            fake_logits, _ = self._d(state.d_params, state.d_rest, x_fake, True, k_fake)  # D's stats dropped
-            if self.split_loss:
-                return self._g_loss_top(fake_logits, share), g_rest
-            real_logits, _ = self._d(state.d_params, state.d_rest, x_real, True, k_real)
-            return self.loss(real_logits, fake_logits)[1], g_rest
-
-        (value, g_rest), grads = jax.value_and_grad(loss, has_aux=True)(state.g_params)
-        updates, g_opt = self.g_tx.update(grads, state.g_opt, state.g_params)
-        g_params = optax.apply_updates(state.g_params, updates)
-        g_ema = state.g_ema
-        if g_ema is not None:
-            g_ema = _averaged(g_ema, g_params, self.settings.ema_decay, state.step)
-        return state.replace(g_params=g_params, g_opt=g_opt, g_rest=g_rest, g_ema=g_ema), {"g_loss": value}
+        game_state, metrics = self.game.play(self.game_state(state), self.g_turn((z, share, key)), x_real,
+                                             _or_fixed(key))
+        return self.gan_state(game_state), metrics
 
     def batch_indices(self, state: GANState, n: int, turn: int = 0) -> jax.Array:
         """Indices of the real batch for D's `turn` (of n_critic) of this step (`gan_jax.sampling`).
@@ -725,38 +567,56 @@ class GAN:
                                       s.n_critic)
 
     def train_step(self, state: GANState, images) -> tuple[GANState, Metrics]:
-        """One iteration: n_critic D turns, each on a real batch drawn from `images`, then G's turn.
+        """One iteration of the game: n_critic D turns, each on a real batch drawn from `images`, then G's.
 
         Args:
           state: a GANState.
           images: the whole dataset on the device, N x ... (images N x H x W x C in [-1, 1]), or a tuple of
-            such arrays of the same length N ((images, labels) for a conditional GAN); each turn draws its
-            batch from it with `batch_indices`.
+            such arrays of the same length N ((images, labels) for a conditional GAN); each D turn draws its
+            batch from it (`batch_indices`), and G's turn sees the last one.
 
         Returns:
           (the state one step on, metrics: scalars; D's are means over its turns).
 
         >>> # state, metrics = gj.jit(gan.train_step, donate_argnums=0)(state, images)
         """
-        key = jax.random.fold_in(state.key, state.step)
-        k_d, k_g = jax.random.split(key)
-        b = self.samples_per_batch
-        p = self.parallel
-        turns = []
-        x_real = None
-        n = sampling.size(images)
-        for turn in range(self.settings.n_critic):
-            k = jax.random.fold_in(k_d, turn) if turn else k_d
-            if self.settings.gp_weight > 0:
-                k, k_turn = jax.random.split(k)
-            else:
-                k_turn = jax.random.fold_in(k, 1)  # only the stochastic layers read it
-            x_real = jax.tree.map(p.shard, sampling.draw(images, state.data_key, state.step, b,
-                                                         self.settings.sampling, turn, self.settings.n_critic))
-            state, m = self.d_step(state, x_real, jax.tree.map(p.shard, self.noise(k, b)), k_turn)
-            turns.append(m)
-        d_metrics = turns[0] if len(turns) == 1 else jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *turns)
-        share = self.top_k_share(state.step, n)
-        state, g_metrics = self.g_step(state, jax.tree.map(p.shard, self.noise(k_g, b)), x_real, share,
-                                       jax.random.fold_in(k_g, 1))
-        return state.replace(step=state.step + 1), {**d_metrics, **g_metrics}
+        game_state, metrics = self.game.train_step(self.game_state(state), images)
+        return self.gan_state(game_state), metrics
+
+    # -- the state as the game's ---------------------------------------------------------------------
+
+    def game_state(self, state: GANState) -> GameState:
+        """The GANState as its game's state (the same arrays, named by player).
+
+        Args:
+          state: a GANState.
+
+        Returns:
+          A GameState with players "G" and "D".
+
+        >>> # gan.game.nets(gan.game_state(state)).D(images)
+        """
+        ema = {name: e for name, e in (("G", state.g_ema), ("D", state.d_ema)) if e is not None}
+        return GameState(step=state.step, params={"G": state.g_params, "D": state.d_params},
+                         rest={"G": state.g_rest, "D": state.d_rest}, opt={"G": state.g_opt, "D": state.d_opt},
+                         ema=ema, key=state.key, data_key=state.data_key)
+
+    def gan_state(self, state: GameState) -> GANState:
+        """The game's state as a GANState (the layout of checkpoints and of every reader of GAN runs).
+
+        Args:
+          state: a GameState of this GAN's game.
+
+        Returns:
+          The GANState.
+
+        >>> # state = gan.gan_state(gan.game.init(0))
+        """
+        return GANState(step=state.step, g_params=state.params["G"], d_params=state.params["D"],
+                        g_rest=state.rest["G"], d_rest=state.rest["D"], g_opt=state.opt["G"], d_opt=state.opt["D"],
+                        key=state.key, data_key=state.data_key, g_ema=state.ema.get("G"), d_ema=state.ema.get("D"))
+
+
+def _or_fixed(key: jax.Array | None) -> jax.Array:
+    """A turn's key for `d_step`/`g_step` called without one (its passes take their keys explicitly)."""
+    return jax.random.key(0) if key is None else key

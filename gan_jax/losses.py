@@ -325,11 +325,18 @@ def _input_grad_norms_sq(d_fn: Callable[[jax.Array], jax.Array], x: jax.Array) -
     return jnp.sum(jnp.square(g.reshape(logits.shape[0], -1)), axis=1)
 
 
+def _stateless(d_fn):
+    """A game's player (`gan_jax.game.Net`) with passes that keep no batch statistics, or `d_fn` as it is:
+    a penalty's passes run under an inner gradient, whose statistics must not leave it."""
+    return d_fn.using(keep_stats=False) if hasattr(d_fn, "using") else d_fn
+
+
 def r1_penalty(d_fn: Callable[[jax.Array], jax.Array], x_real: jax.Array) -> jax.Array:
     """R1 (Mescheder et al. 2018) without its weight: 1/2 mean |grad_x D(x_real)|^2.
 
     Args:
-      d_fn: D as a function of its input batch, returning one logit per D input.
+      d_fn: D as a function of its input batch, returning one logit per D input; in a `gan_jax.Game`
+        turn, the player itself (`nets.D`) or a function of it.
       x_real: a real batch.
 
     Returns:
@@ -338,7 +345,24 @@ def r1_penalty(d_fn: Callable[[jax.Array], jax.Array], x_real: jax.Array) -> jax
     >>> float(r1_penalty(lambda x: 3.0 * x[:, 0], jnp.ones((4, 2))))   # |grad| = 3 -> 9 / 2
     4.5
     """
-    return 0.5 * jnp.mean(_input_grad_norms_sq(d_fn, x_real))
+    return 0.5 * jnp.mean(_input_grad_norms_sq(_stateless(d_fn), x_real))
+
+
+def r2_penalty(d_fn: Callable[[jax.Array], jax.Array], x_fake: jax.Array) -> jax.Array:
+    """R2 (Mescheder et al. 2018) without its weight: R1's penalty on fake samples, 1/2 mean |grad_x D(x_fake)|^2
+    (R3GAN, Huang et al. 2024, uses both).
+
+    Args:
+      d_fn: D as a function of its input batch (in a `gan_jax.Game` turn, `nets.D`).
+      x_fake: a batch of G's samples (held constant: the penalty shapes D, not G).
+
+    Returns:
+      A scalar.
+
+    >>> float(r2_penalty(lambda x: jnp.sum(x ** 2, axis=1), jnp.ones((3, 2))))   # |grad| = |2x| -> 8 / 2
+    4.0
+    """
+    return 0.5 * jnp.mean(_input_grad_norms_sq(_stateless(d_fn), jax.lax.stop_gradient(x_fake)))
 
 
 def gradient_penalty(d_fn: Callable[[jax.Array], jax.Array], x_real: jax.Array, x_fake: jax.Array,
@@ -346,7 +370,7 @@ def gradient_penalty(d_fn: Callable[[jax.Array], jax.Array], x_real: jax.Array, 
     """WGAN-GP (Gulrajani et al. 2017) without its weight: mean (|grad D(x_hat)| - 1)^2.
 
     Args:
-      d_fn: D as a function of its input batch.
+      d_fn: D as a function of its input batch (in a `gan_jax.Game` turn, `nets.D`).
       x_real, x_fake: batches of the same shape.
       key: draws u ~ U(0, 1) once per D input; x_hat = u x_real + (1 - u) x_fake.
       pack: samples per D input (PacGAN).
@@ -361,7 +385,7 @@ def gradient_penalty(d_fn: Callable[[jax.Array], jax.Array], x_real: jax.Array, 
     u = jax.random.uniform(key, (n,) + (1,) * (x_real.ndim - 1), x_real.dtype)
     u = jnp.repeat(u, pack, axis=0)
     x_hat = u * x_real + (1.0 - u) * x_fake
-    norms = jnp.sqrt(_input_grad_norms_sq(d_fn, x_hat) + 1e-12)
+    norms = jnp.sqrt(_input_grad_norms_sq(_stateless(d_fn), x_hat) + 1e-12)
     return jnp.mean(jnp.square(norms - 1.0))
 
 

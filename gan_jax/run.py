@@ -6,7 +6,9 @@ An engine is anything with
     train_step(state, data) -> (state, metrics)   pure; metrics a dict of scalars; data the whole dataset
     sample(state, z) -> samples      and noise(key, n) -> z: what preview grids show
 
-and optionally `headline` (the metric names a log line shows; default all), `plateau` (what early
+and optionally `compact_data` (True: `fit` may store 4-d float images that hold only pixel values as uint8
+on the device, for an engine that draws its batches through `gan_jax.sampling.draw`, which turns them back
+into the same floats; otherwise the engine receives the data as given), `headline` (the metric names a log line shows; default all), `plateau` (what early
 stopping watches; default headline), `panels` (metric names drawn on one curve panel), `parallel` (a
 `gan_jax.parallel.DataParallel`: state and data are replicated over its mesh) and `check_data(shape)`.
 `gan_jax.GAN` and `gan_jax.Autoencoder` are two; a user's engine with these methods runs the same way, and
@@ -57,7 +59,7 @@ import numpy as np
 from gan_jax import mixtures, parallel, sampling, viz, xla
 from gan_jax.checkpoint import CheckpointMismatch, Checkpoints, DamagedArrays
 from gan_jax.config import flat
-from gan_jax.gan import main
+from gan_jax.players import main
 from gan_jax.seeds import Seeds, summarise
 
 GRID_SIZE = 16  # the book's 4x4
@@ -594,6 +596,17 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+class Stopped(Interrupted):
+    """`fit` was stopped by SIGINT/SIGTERM during training: a checkpoint of the step it reached is saved
+    (`outcome.step`), and `fit(..., resume=True)` continues the run. `outcome` is the `Outcome`."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.signum)
+        self.outcome = outcome
+        self.args = (f"{signal.Signals(outcome.signum).name}: training stopped at step {outcome.step} with a checkpoint "
+                     f"in {outcome.run_dir}; fit(..., resume=True) continues it",)
+
+
 @contextlib.contextmanager
 def _interruptible():
     """SIGINT/SIGTERM raise `Interrupted` inside the block (SIGTERM's default action would end the process
@@ -722,13 +735,19 @@ def describe_data(data) -> dict:
       data: a `gan_jax.data.Dataset` (or `Labelled`), an array, or a tuple (images, labels).
 
     Returns:
-      {"source", "n", "image_shape"} (and "labelled": True for labelled data).
+      {"source", "n", "image_shape"} (and "labelled": True for labelled data; for data of several parts,
+      "parts": each part's description, and n and image_shape those of the first).
 
     >>> describe_data(np.zeros((5, 2)))["image_shape"]
     [2]
     """
     if hasattr(data, "describe"):
         return data.describe()
+    if isinstance(data, (dict, sampling.Parts)):  # several parts (Unpaired domains, a dict of paired arrays)
+        parts = {str(k): describe_data(v) for k, v in (data.items() if isinstance(data, dict) else enumerate(data))}
+        first = next(iter(parts.values()))
+        kind = "unpaired" if isinstance(data, (sampling.Unpaired, sampling.Parts)) else "paired"
+        return {"source": kind, "n": first["n"], "image_shape": first["image_shape"], "parts": parts}
     if isinstance(data, tuple):  # (images, labels): labelled arrays
         return {**describe_data(data[0]), "source": "arrays", "labelled": True}
     return {"source": "array", "n": int(data.shape[0]), "image_shape": list(data.shape[1:])}
@@ -798,9 +817,9 @@ def _chunk(step: int, total: int, fuse: int, *intervals: int) -> int:
 
 def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: int = 1, log_interval: int = 100,
         sample_interval: int = 1000, checkpoint_interval: int = 1000, keep_checkpoints: int = 3,
-        early_stop_window: int = 0, early_stop_tol: float = 0.02, resume: bool = False, progress: bool = True,
+        early_stop_window: int = 0, early_stop_tol: float = 0.02, resume: bool | str = False, progress: bool = True,
         preview=None, on_finish: Callable | None = None, config: dict | None = None, name: str | None = None,
-        notes: tuple[str, ...] = ()) -> Outcome:
+        notes: tuple[str, ...] = (), on_signal: str = "raise") -> Outcome:
     """Trains `engine` on `data` into `run_dir`: checkpoints, resume, previews, metrics, curves, progress.
 
     Args:
@@ -815,13 +834,17 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
       log_interval, sample_interval, checkpoint_interval: in steps. keep_checkpoints: the newest kept.
       early_stop_window, early_stop_tol: stop when the `plateau` metrics' means over the last window moved
         less than tol relative to the window before (0 = off).
-      resume: continue the run in `run_dir` from its newest good checkpoint.
+      resume: True: continue the run in `run_dir` from its newest good checkpoint; "auto": continue it when
+        `run_dir` holds a run (its data.json), start it otherwise; False: start a new run.
       progress: a progress bar on a terminal.
       preview: an object with open(run_dir, start_step), __call__(state, step) -> (path, words), close();
         default `GridPreview(engine)`.
       on_finish: called as on_finish(state, run_dir) when training ends (not when stopped by a signal).
       config: a JSON-able dict recorded as config.json (at the start, and again when a resume restored).
       name: what log lines call the run. notes: lines printed at the start.
+      on_signal: what a SIGINT/SIGTERM during training does once its checkpoint is saved: "raise" `Stopped`
+        (a KeyboardInterrupt holding the Outcome: a script cannot mistake a stopped run for a finished one)
+        or "return" the Outcome (its `signum` set; what the `gan-jax` command does).
 
     Returns:
       An `Outcome` (step reached, why it stopped, last metrics row, last preview, final state).
@@ -833,6 +856,11 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
     run_dir, key = Path(run_dir), _typed(key)
     _check_intervals(steps, fuse, log_interval=log_interval, sample_interval=sample_interval,
                      checkpoint_interval=checkpoint_interval)
+    if resume not in (True, False, "auto") or on_signal not in ("raise", "return"):
+        raise ValueError(f"resume must be True, False or 'auto' (got {resume!r}); on_signal 'raise' or 'return' "
+                         f"(got {on_signal!r})")
+    if resume == "auto":
+        resume = (run_dir / "data.json").is_file()
     images = _array(data)
     if hasattr(engine, "check_data"):
         engine.check_data(tuple(_first(images).shape[1:]))
@@ -859,7 +887,8 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
                         "resume=False), which clears it") if run_dir.is_dir() else "no such directory"
                 raise RunError(f"{run_dir} is not a run directory to resume (no data.json): {hint}")
             recorded = json.loads(recorded_path.read_text())
-            if recorded["n"] != info["n"] or recorded["image_shape"] != info["image_shape"]:
+            if (recorded["n"] != info["n"] or recorded["image_shape"] != info["image_shape"]
+                    or ("parts" in recorded and recorded["parts"] != info.get("parts"))):  # older runs: no parts
                 raise RunError(f"the data changed since the run started: recorded {recorded}, now {info}")
             step, state, checkpoints = restore(run_dir, engine, key, keep_checkpoints)
             if steps < step:
@@ -913,10 +942,13 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
                 if previous is not None:
                     signal.signal(signal.SIGTERM, previous)
         with _interruptible():
-            return _loop(engine, images, run_dir, state, checkpoints, replicate, primary, steps, fuse, log_interval,
-                         sample_interval, checkpoint_interval, early_stop_window, early_stop_tol, progress,
-                         preview if preview is not None else GridPreview(engine), on_finish, name or run_dir.name,
-                         notes, plateau_history)
+            outcome = _loop(engine, images, run_dir, state, checkpoints, replicate, primary, steps, fuse,
+                            log_interval, sample_interval, checkpoint_interval, early_stop_window, early_stop_tol,
+                            progress, preview if preview is not None else GridPreview(engine), on_finish,
+                            name or run_dir.name, notes, plateau_history)
+    if outcome.signum is not None and on_signal == "raise":
+        raise Stopped(outcome)
+    return outcome
 
 
 def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replicate, primary: bool, total: int,
@@ -930,7 +962,9 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
             compiled[n] = xla.jit(repeat(engine.train_step, n), donate_argnums=0)
         return compiled[n](state, images)
 
-    images = replicate(jax.device_put(sampling.compact(images)))  # pixels as uint8; the state is replicated
+    if getattr(engine, "compact_data", False):  # it draws through sampling.draw: uint8 pixels come back as floats
+        images = sampling.compact(images)
+    images = replicate(jax.device_put(images))  # the state is replicated too
     headline = tuple(getattr(engine, "headline", None) or ())
     watched = tuple(getattr(engine, "plateau", None) or headline)
     if primary:

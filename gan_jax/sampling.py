@@ -131,8 +131,63 @@ class Parts(tuple):
         return f"Parts({', '.join(type(p).__name__ for p in self)})"
 
 
+@jax.tree_util.register_pytree_with_keys_class
+class Unpaired(dict):
+    """Named datasets of different lengths, each drawn at its own indices: a batch of it is the dict of each
+    part's batch, `batch["a"]`, `batch["b"]`. Two unpaired domains of a translation game (horses and zebras)
+    are `Unpaired(a=horses, b=zebras)`; a part may be an array or a tuple/dict of arrays of one length
+    (kept paired within the part).
+
+    Part j (in the order given) is drawn from the data key folded with j, so no two parts share indices; an
+    epoch (`sampling="epoch"`) runs over each part at its own length.
+
+    >>> data = Unpaired(a=jnp.zeros((8, 2)), b=jnp.ones((3, 2)))
+    >>> batch = draw(data, jax.random.key(0), jnp.asarray(0), 4, "replacement")
+    >>> batch["a"].shape, batch["b"].shape
+    ((4, 2), (4, 2))
+    """
+
+    def __init__(self, parts: dict | None = None, /, **named):
+        super().__init__(parts or {}, **named)
+        if not self:
+            raise ValueError("Unpaired needs at least one part, e.g. Unpaired(a=images_a, b=images_b)")
+        for name, part in self.items():
+            if not jax.tree.leaves(part):
+                raise ValueError(f"Unpaired part {name!r} holds no array")
+            if len({a.shape[0] for a in jax.tree.leaves(part)}) > 1:
+                raise ValueError(f"Unpaired part {name!r}: its arrays differ in length "
+                                 f"({[a.shape[0] for a in jax.tree.leaves(part)]}); a part's arrays are paired")
+            if not jax.tree.leaves(part)[0].shape[0]:
+                raise ValueError(f"Unpaired part {name!r} is empty (0 examples)")
+
+    def tree_flatten_with_keys(self):
+        return tuple((jax.tree_util.DictKey(k), v) for k, v in self.items()), tuple(self)
+
+    @classmethod
+    def tree_unflatten(cls, names, children):
+        """Rebuilds Unpaired from its children (the pytree protocol; never checked again, since inside a
+        traced function its leaves are tracers or vmap's in_axes).
+
+        Args:
+          names: the parts' names. children: the parts.
+
+        Returns:
+          Unpaired of the children.
+
+        >>> Unpaired.tree_unflatten(("a",), (None,))
+        Unpaired(a=NoneType)
+        """
+        out = dict.__new__(cls)
+        dict.update(out, zip(names, children))
+        return out
+
+    def __repr__(self) -> str:
+        return f"Unpaired({', '.join(f'{k}={type(v).__name__}' for k, v in self.items())})"
+
+
 def size(data) -> int:
-    """How many examples an epoch has: the length of the data's first array (a Parts: of part 0).
+    """How many examples an epoch has: the length of the data's first array (Parts and Unpaired: of the
+    first part).
 
     Args:
       data: an array, a tuple of arrays of one length, or `Parts`.
@@ -204,5 +259,13 @@ def draw(data, data_key: jax.Array, step: jax.Array, b: int, sampling: str, turn
     if isinstance(data, Parts):
         return Parts(*(draw(part, jax.random.fold_in(data_key, j) if j else data_key, step, b, sampling, turn, turns)
                        for j, part in enumerate(data)))
+    if isinstance(data, Unpaired):
+        return Unpaired.tree_unflatten(tuple(data), tuple(
+            draw(part, jax.random.fold_in(data_key, j) if j else data_key, step, b, sampling, turn, turns)
+            for j, part in enumerate(data.values())))
+    lengths = {a.shape[0] for a in jax.tree.leaves(data)}
+    if len(lengths) > 1:
+        raise ValueError(f"paired data (a tuple or dict of arrays) must have one length, got lengths {sorted(lengths)}; "
+                         "parts drawn independently are gan_jax.data.Unpaired(a=..., b=...)")
     idx = batch_indices(data_key, step, size(data), b, sampling, turn, turns)
     return jax.tree.map(lambda a: pixels(jnp.take(a, idx, axis=0)), data)

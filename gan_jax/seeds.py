@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax.gan import Streams
+from gan_jax.players import Streams
 
 
 def seed_metric(name: str, i: int) -> str:
@@ -237,6 +237,10 @@ class Seeds:
         if not 0 <= i < self.n:
             raise IndexError(f"seed index {i} is out of range for {self.n} seeds")
         return jax.tree.map(lambda x: x[i], state)
+
+    @property
+    def compact_data(self) -> bool:
+        return bool(getattr(self.engine, "compact_data", False))
 
     @property
     def headline(self) -> tuple[str, ...]:

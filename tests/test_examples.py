@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
+    "bigan.py": ["--steps", "10", "--run-dir", "{tmp}/run"],
     "custom_gan.py": ["--steps", "8", "--width", "4", "--batch", "8", "--run-dir", "{tmp}/run"],
     "relativistic.py": ["--steps", "10", "--run-dir", "{tmp}/run"],
     "hand_loop.py": ["--steps", "10", "--batch", "16", "--out", "{tmp}/grid.png"],

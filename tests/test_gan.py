@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config, with_train
+import gan_jax as gj
 from gan_jax import build, losses
 from gan_jax.gan import Streams
 from gan_jax.run import all_finite, repeat
@@ -58,12 +59,18 @@ def test_step_metrics_match_a_hand_computation(gan, images):
     np.testing.assert_allclose(float(m["d_loss_real"]), bce_real, rtol=1e-5)
     assert float(m["d_acc_real"]) == np.mean(real > 0)
     # the fake batch G(z_d) is scored by D *after* D's Adam step on the real batch
-    after_real, _ = gan._d_update(state, lambda p, r: gan._d_real(p, r, jnp.asarray(x_real), None))
+    after_real = _after_real_step(gan, state, jnp.asarray(x_real))
     x_fake = gan.generate(state.g_params, state.g_rest, gan.noise(k_d, 8))
     fake = np.asarray(gan.discriminate(after_real.d_params, state.d_rest, x_fake), np.float64)
     np.testing.assert_allclose(float(m["d_loss_fake"]), np.mean(np.log1p(np.exp(fake))), rtol=1e-5)
     assert float(m["d_acc_fake"]) == np.mean(fake <= 0)
     assert float(m["d_loss"]) == pytest.approx(0.5 * (float(m["d_loss_real"]) + float(m["d_loss_fake"])), rel=1e-6)
+
+
+def _after_real_step(gan, state, x_real):
+    """The state after D's first optax step of its split turn (the real batch's), the fake step not taken."""
+    real_only = gj.Turn("D", gan.d_turn().loss[0])
+    return gan.gan_state(gan.game.play(gan.game_state(state), real_only, x_real, jax.random.key(0))[0])
 
 
 def test_same_seed_identical_state_different_seed_differs(gan, images):
@@ -290,7 +297,7 @@ def test_each_turn_updates_only_its_own_players_batch_statistics(dcgan, images):
     # rounded differently under jit moves a weight by 2 lr)
     x_real = jnp.asarray(images[:8])
     after_d, _ = dcgan.d_step(state, x_real, z)
-    after_real, _ = dcgan._d_update(state, lambda p, r: dcgan._d_real(p, r, x_real, None))
+    after_real = _after_real_step(dcgan, state, x_real)
     x_fake = dcgan._g(state.g_params, state.g_rest, z, True)[0]
     mean0 = np.asarray(state.d_rest["bn2"]["mean"][...], np.float64)
     mean1 = 0.99 * mean0 + 0.01 * conv2_mean(state.d_params, x_real)

@@ -151,3 +151,14 @@ def test_a_signal_to_one_process_stops_every_process_at_the_same_checkpointed_st
     steps.close()
     assert 0 < last < 1_000_000 and last % 2 == 0  # at a log step (train.log_interval=2), the same for both
     assert f"resume with: gan-jax train mnist_gan --run-dir {tmp_path / 'r'} --resume" in outs[0]
+
+
+def test_a_game_step_on_8_devices_equals_the_step_on_1():
+    """Any game, not only the GAN: the three-player test game's step splits every batch over 8 devices."""
+    done = _eight_devices(["multidevice_game.py"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert r["devices"] == [8, 1, 8]
+    for name, (one, eight) in r["metrics"].items():
+        assert eight == pytest.approx(one, rel=1e-4, abs=1e-6), name
+    assert r["rest_max_diff"] < 1e-4  # BatchNorm's statistics over the global batch
