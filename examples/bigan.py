@@ -5,7 +5,8 @@ and D tells real pairs (x, E(x)) from fake ones (G(z), z).
 
 D takes one turn, then G and E take one together on the opposite loss; each turn trains only its own
 players. E's codes are then used as features: each held-out digit takes the label of its nearest training
-digit (1-NN), in E's 32-d code and in raw pixels (784-d). Chance is 10%.
+digit (1-NN), in E's 32-d code and in raw pixels (784-d). At 6,000 iterations (1.5 min here): 0.859 in
+E's codes, 0.925 in pixels (one seed; chance is 0.1).
 """
 
 import argparse

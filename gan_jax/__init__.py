@@ -29,6 +29,6 @@ from gan_jax.run import Outcome, fit, repeat
 from gan_jax.seeds import Seeds
 from gan_jax.xla import jit
 
-__all__ = ["Game", "GameState", "Turn", "GAN", "GANState", "Autoencoder", "AEState", "Streams", "fit", "repeat", "load_run", "LoadedRun",
-           "Outcome", "Seeds", "jit", "conditional", "game", "losses", "metrics", "models", "data", "pretrained", "sampling",
-           "viz", "xla"]
+__all__ = ["Game", "GameState", "Turn", "GAN", "GANState", "Autoencoder", "AEState", "Streams", "fit", "repeat",
+           "load_run", "LoadedRun", "Outcome", "Seeds", "jit", "conditional", "game", "losses", "metrics", "models",
+           "data", "pretrained", "sampling", "viz", "xla"]

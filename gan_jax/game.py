@@ -26,9 +26,9 @@ key per pass. `nets.noise(key, n)` draws the game's noise.
 
 Randomness and data are explicit, as in every engine here: the step's key is `fold_in(state.key,
 state.step)`, split into one key per turn (a game of one turn uses it as it is; a repeat r > 0 folds r
-in); batches come from `fold_in(state.data_key, state.step)` (`gan_jax.sampling`). So a resumed run continues bit for bit, and
-`gan_jax.Seeds(game, n)` trains n seeds in one call. Each step draws as many batches as the longest
-turn repeats; a turn's last repeat sees the step's last batch, so the turns of a step share one batch
+in); batches come from `fold_in(state.data_key, state.step)` (`gan_jax.sampling`). So a resumed run
+continues bit for bit, and `gan_jax.Seeds(game, n)` trains n seeds in one call. Each step draws as many
+batches as the longest turn repeats; a turn's last repeat sees the step's last batch, so the turns of a step share one batch
 and a critic repeated n times sees n fresh ones. The data may be an array, a tuple or dict of arrays of
 one length (pairs stay pairs), `gan_jax.data.Unpaired(a=..., b=...)` (each part drawn on its own) or
 `sampling.Parts`; images stored as uint8 pixels arrive in the loss as float32 in [-1, 1].
@@ -49,7 +49,8 @@ import jax.numpy as jnp
 import optax
 from flax import nnx, struct
 
-from gan_jax import parallel, sampling
+from gan_jax import parallel
+from gan_jax import sampling as sampling_lib  # `sampling` is a setting's name here
 from gan_jax.players import Player, Streams, moving_average
 
 Metrics = dict[str, jax.Array]
@@ -210,6 +211,10 @@ class Nets:
         return out
 
 
+NETS_NAMES = frozenset(n for n in vars(Nets) if not n.startswith("_")) | {
+    "game", "params", "rest", "trained", "train", "key", "passes", "step", "data_size"}  # Nets' own attributes
+
+
 def _loss_and_metrics(out, where: str) -> tuple[jax.Array, Metrics]:
     """A loss function's return value as (scalar, metrics), with a clear error for anything else."""
     value, metrics = out if isinstance(out, tuple) and len(out) == 2 else (out, {})
@@ -268,10 +273,11 @@ class Game:
                  precision: str = "float32", devices: int = 0, headline: Sequence[str] | None = None):
         if not isinstance(players, Mapping) or not players:
             raise TypeError(f"players must be a dict {{name: module or factory}}, got {players!r}")
-        bad = [n for n in players if not (isinstance(n, str) and n.isidentifier() and not n.startswith("_"))]
-        if bad or "noise" in players:
-            raise ValueError(f"player names must be identifiers not starting with _ and not 'noise' "
-                             f"(nets.NAME calls them), got {bad or ['noise']}")
+        bad = [n for n in players if not (isinstance(n, str) and n.isidentifier() and not n.startswith("_"))
+               or n in NETS_NAMES]
+        if bad:
+            raise ValueError(f"player names must be identifiers not starting with _ (nets.NAME calls them) and none "
+                             f"of {', '.join(sorted(NETS_NAMES))} (what else nets holds), got {bad}")
         turns = tuple(turns)
         if not turns or not all(isinstance(t, Turn) for t in turns):
             raise TypeError("turns must be a non-empty list of gan_jax.Turn(players, loss)")
@@ -497,7 +503,6 @@ class Game:
         return self.sample_fn(self.nets(state), z)
 
 
-sampling_lib = sampling  # the module, where `sampling` is also the name of a setting
 
 
 class _Tiny(nnx.Module):

@@ -265,7 +265,7 @@ def draw(data, data_key: jax.Array, step: jax.Array, b: int, sampling: str, turn
             for j, part in enumerate(data.values())))
     lengths = {a.shape[0] for a in jax.tree.leaves(data)}
     if len(lengths) > 1:
-        raise ValueError(f"paired data (a tuple or dict of arrays) must have one length, got lengths {sorted(lengths)}; "
-                         "parts drawn independently are gan_jax.data.Unpaired(a=..., b=...)")
+        raise ValueError(f"paired data (a tuple or dict of arrays) must have one length, got lengths "
+                         f"{sorted(lengths)}; parts drawn independently are gan_jax.data.Unpaired(a=..., b=...)")
     idx = batch_indices(data_key, step, size(data), b, sampling, turn, turns)
     return jax.tree.map(lambda a: pixels(jnp.take(a, idx, axis=0)), data)

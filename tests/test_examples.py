@@ -13,6 +13,7 @@ TINY = {
     "bigan.py": ["--steps", "10", "--run-dir", "{tmp}/run"],
     "custom_gan.py": ["--steps", "8", "--width", "4", "--batch", "8", "--run-dir", "{tmp}/run"],
     "relativistic.py": ["--steps", "10", "--run-dir", "{tmp}/run"],
+    "infogan.py": ["--steps", "10", "--run-dir", "{tmp}/run"],
     "hand_loop.py": ["--steps", "10", "--batch", "16", "--out", "{tmp}/grid.png"],
     "vae_retrieval.py": ["--steps", "20", "--run-dir", "{tmp}/run", "--out", "{tmp}/grid.png"],
     "seeds_vmap.py": ["--seeds", "2", "--steps", "10", "--run-dir", "{tmp}/run"],

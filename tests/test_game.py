@@ -193,7 +193,8 @@ def test_a_step_draws_one_batch_per_repeat_and_turns_share_the_last():
     images = jnp.arange(50.0)
     state = game.init(7)
     _, m = jax.jit(game.train_step)(state, images)
-    draws = [float(jnp.sum(sampling.draw(images, state.data_key, state.step, 4, "replacement", i, 3))) for i in range(3)]
+    draws = [float(jnp.sum(sampling.draw(images, state.data_key, state.step, 4, "replacement", i, 3)))
+             for i in range(3)]
     assert len(set(draws)) == 3
     assert float(m["P_batch"]) == pytest.approx(np.mean(draws))  # P's three repeats saw draws 0, 1, 2
     assert float(m["Q_batch"]) == draws[2]  # Q's one repeat saw the last
