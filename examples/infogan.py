@@ -4,9 +4,8 @@ make c visible: with no labels, each code comes to draw one kind of digit.
 
     python examples/infogan.py --steps 10000
 
-Measured by the shipped classifier: 100 samples per code, codes matched one to one to the digits they agree
-with most; the share of samples of the matched digit is 0.644 at 10,000 iterations (2 min here, one seed;
-4/7/9 and 5/8 share codes), chance 0.1.
+Scored by the shipped classifier on 100 samples per code, codes matched one to one to digits: 0.644 of the
+samples are their code's digit at 10,000 iterations (2 min here, one seed; 4/7/9 and 5/8 share codes; chance 0.1).
 """
 
 import argparse
