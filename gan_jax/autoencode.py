@@ -598,7 +598,12 @@ class Autoencoder:
         Returns:
           A GameState.
 
-        >>> # ae.game.nets(ae.game_state(state)).model.encode(x)
+        >>> import functools
+        >>> from gan_jax.models.autoencoder import MLPAutoencoder
+        >>> ae = Autoencoder(functools.partial(MLPAutoencoder, (4, 4, 1), (4, 4, 1), 2, 16, 1, "relu", True),
+        ...                  optax.adam(1e-3), batch_size=4)
+        >>> sorted(ae.game_state(ae.init(0)).params)
+        ['model']
         """
         return GameState(step=state.step, params={"model": state.params}, rest={"model": self.player.rest_template},
                          opt={"model": state.opt}, ema={}, key=state.key, data_key=state.data_key)
@@ -612,7 +617,12 @@ class Autoencoder:
         Returns:
           The AEState.
 
-        >>> # state = ae.ae_state(ae.game.init(0))
+        >>> import functools
+        >>> from gan_jax.models.autoencoder import MLPAutoencoder
+        >>> ae = Autoencoder(functools.partial(MLPAutoencoder, (4, 4, 1), (4, 4, 1), 2, 16, 1, "relu", True),
+        ...                  optax.adam(1e-3), batch_size=4)
+        >>> int(ae.ae_state(ae.game.init(0)).step)
+        0
         """
         return AEState(step=state.step, params=state.params["model"], opt=state.opt["model"], key=state.key,
                        data_key=state.data_key)

@@ -409,7 +409,10 @@ class GAN:
         Returns:
           The Turn: with d_update="split", two losses (real, then fake: two optax steps); else one.
 
-        >>> # state, metrics = gan.game.play(game_state, gan.d_turn(), x_real, key)
+        >>> gan = _tiny()
+        >>> state, m = gan.game.play(gan.game.init(0), gan.d_turn(), jnp.zeros((4, 4, 4, 1)), jax.random.key(1))
+        >>> sorted(m)[:3]
+        ['d_acc', 'd_acc_fake', 'd_acc_real']
         """
         def fake_batch(nets, key):
             z, k_turn, (k_g, _, _) = self._d_inputs(nets, key, given)
@@ -511,7 +514,10 @@ class GAN:
         Returns:
           The Turn: one loss through D, whose parameters and statistics are locked.
 
-        >>> # state, metrics = gan.game.play(game_state, gan.g_turn(), x_real, key)
+        >>> gan = _tiny()
+        >>> state, m = gan.game.play(gan.game.init(0), gan.g_turn(), jnp.zeros((4, 4, 4, 1)), jax.random.key(1))
+        >>> sorted(m)
+        ['g_loss']
         """
         def loss(nets, x_real, key):
             if given is not None:
@@ -594,7 +600,9 @@ class GAN:
         Returns:
           A GameState with players "G" and "D".
 
-        >>> # gan.game.nets(gan.game_state(state)).D(images)
+        >>> gan = _tiny()
+        >>> gan.game.nets(gan.game_state(gan.init(0))).D(jnp.zeros((3, 4, 4, 1))).shape
+        (3,)
         """
         ema = {name: e for name, e in (("G", state.g_ema), ("D", state.d_ema)) if e is not None}
         return GameState(step=state.step, params={"G": state.g_params, "D": state.d_params},
@@ -610,11 +618,24 @@ class GAN:
         Returns:
           The GANState.
 
-        >>> # state = gan.gan_state(gan.game.init(0))
+        >>> gan = _tiny()
+        >>> gan.gan_state(gan.game.init(0)).g_ema is None
+        True
         """
         return GANState(step=state.step, g_params=state.params["G"], d_params=state.params["D"],
                         g_rest=state.rest["G"], d_rest=state.rest["D"], g_opt=state.opt["G"], d_opt=state.opt["D"],
                         key=state.key, data_key=state.data_key, g_ema=state.ema.get("G"), d_ema=state.ema.get("D"))
+
+
+def _tiny() -> GAN:
+    """A GAN of tiny MLP players on 4 x 4 images, for the docstring examples."""
+    import functools
+
+    from gan_jax.models import mlp
+
+    return GAN(functools.partial(mlp.Generator, 8, (4, 4, 1), 16, 1, 0.2),
+               functools.partial(mlp.Discriminator, (4, 4, 1), 16, 1, 0.2), optax.adam(1e-3), optax.adam(1e-3),
+               z_dim=8, batch_size=4)
 
 
 def _or_fixed(key: jax.Array | None) -> jax.Array:
