@@ -261,6 +261,17 @@ def _after(module: nnx.Module, rest, out):
 
 def moving_average(average, params, decay: float, step: jax.Array):
     """A moving average moved one update towards `params`, warmed up as TensorFlow's: its decay is
-    min(decay, (1 + t) / (10 + t)) at step t, so early weights fade fast."""
+    min(decay, (1 + t) / (10 + t)) at step t, so early weights fade fast.
+
+    Args:
+      average: the average (a pytree like params). params: the new weights. decay: the decay once warmed up.
+      step: the iteration t.
+
+    Returns:
+      decay_t * average + (1 - decay_t) * params.
+
+    >>> round(float(moving_average(jnp.zeros(()), jnp.ones(()), 0.999, jnp.asarray(0))), 6)   # decay 1/10 at t = 0
+    0.9
+    """
     t = step.astype(jnp.float32)
     return optax.incremental_update(params, average, 1.0 - jnp.minimum(decay, (1.0 + t) / (10.0 + t)))
