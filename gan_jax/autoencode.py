@@ -598,10 +598,7 @@ class Autoencoder:
         Returns:
           A GameState.
 
-        >>> import functools
-        >>> from gan_jax.models.autoencoder import MLPAutoencoder
-        >>> ae = Autoencoder(functools.partial(MLPAutoencoder, (4, 4, 1), (4, 4, 1), 2, 16, 1, "relu", True),
-        ...                  optax.adam(1e-3), batch_size=4)
+        >>> ae = _tiny()
         >>> sorted(ae.game_state(ae.init(0)).params)
         ['model']
         """
@@ -617,12 +614,19 @@ class Autoencoder:
         Returns:
           The AEState.
 
-        >>> import functools
-        >>> from gan_jax.models.autoencoder import MLPAutoencoder
-        >>> ae = Autoencoder(functools.partial(MLPAutoencoder, (4, 4, 1), (4, 4, 1), 2, 16, 1, "relu", True),
-        ...                  optax.adam(1e-3), batch_size=4)
+        >>> ae = _tiny()
         >>> int(ae.ae_state(ae.game.init(0)).step)
         0
         """
         return AEState(step=state.step, params=state.params["model"], opt=state.opt["model"], key=state.key,
                        data_key=state.data_key)
+
+
+def _tiny() -> Autoencoder:
+    """A tiny VAE on 4 x 4 images, for the docstring examples."""
+    import functools
+
+    from gan_jax.models.autoencoder import MLPAutoencoder
+
+    return Autoencoder(functools.partial(MLPAutoencoder, (4, 4, 1), (4, 4, 1), 2, 16, 1, "relu", True),
+                       optax.adam(1e-3), batch_size=4)
