@@ -414,21 +414,18 @@ class GAN:
         >>> sorted(m)[:3]
         ['d_acc', 'd_acc_fake', 'd_acc_real']
         """
-        def fake_batch(nets, key):
-            z, k_turn, (k_g, _, _) = self._d_inputs(nets, key, given)
-            return nets.G.using(key=k_g)(z)  # G is locked: its statistics are dropped
-
         def real(nets, x_real, key):
             _, _, (_, k_real, _) = self._d_inputs(nets, key, given)
             return self._d_real(nets, x_real, k_real)
 
         def fake(nets, x_real, key):
-            _, k_turn, (_, _, k_fake) = self._d_inputs(nets, key, given)
-            return self._d_fake(nets, fake_batch(nets, key), x_real, k_turn, k_fake)
+            z, k_turn, (k_g, _, k_fake) = self._d_inputs(nets, key, given)
+            x_fake = nets.G.using(key=k_g)(z)  # G is locked: its statistics are dropped
+            return self._d_fake(nets, x_fake, x_real, k_turn, k_fake)
 
         def joint(nets, x_real, key):
-            x_fake = fake_batch(nets, key)
-            _, k_turn, (_, k_real, k_fake) = self._d_inputs(nets, key, given)
+            z, k_turn, (k_g, k_real, k_fake) = self._d_inputs(nets, key, given)
+            x_fake = nets.G.using(key=k_g)(z)
             if not self.split_loss:  # a loss comparing real and fake logits
                 real_logits = nets.D.using(key=k_real)(x_real)
                 fake_logits = nets.D.using(key=k_fake)(x_fake)

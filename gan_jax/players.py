@@ -197,9 +197,7 @@ class Player:
 
         >>> # logits, new_rest = gan.d.apply(state.d_params, state.d_rest, x, True, "float32", key)
         """
-        module = self.merge(params, rest, precision, key)
-        out = module(parallel.compute(x, precision), train=train)
-        return _after(module, rest, out)
+        return self.call(params, rest, "__call__", (x,), {"train": train}, train, precision, key)
 
     def takes_train(self, method: str) -> bool:
         """Whether the module's `method` has a `train` parameter (the players' convention for batch
@@ -247,16 +245,11 @@ class Player:
         if "train" not in kwargs and self.takes_train(method):
             kwargs = {**kwargs, "train": train}
         out = getattr(module, method)(*parallel.compute(args, precision), **kwargs)
-        return _after(module, rest, out)
-
-
-def _after(module: nnx.Module, rest, out):
-    """A pass's float outputs in float32, and the module's non-parameter variables after it (in the
-    dtypes they had before: a bfloat16 pass does not change the stored statistics' dtype)."""
-    new_rest = nnx.split(module, nnx.Param, nnx.RngState, ...)[3]
-    new_rest = jax.tree.map(lambda new, old: new.astype(old.dtype), new_rest, rest)
-    out = jax.tree.map(lambda a: a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a, out)
-    return out, new_rest
+        # the statistics keep their dtypes (a bfloat16 pass does not change the stored ones)
+        new_rest = nnx.split(module, nnx.Param, nnx.RngState, ...)[3]
+        new_rest = jax.tree.map(lambda new, old: new.astype(old.dtype), new_rest, rest)
+        out = jax.tree.map(lambda a: a.astype(jnp.float32) if jnp.issubdtype(a.dtype, jnp.floating) else a, out)
+        return out, new_rest
 
 
 def moving_average(average, params, decay: float, step: jax.Array):

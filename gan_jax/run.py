@@ -9,8 +9,9 @@ An engine is anything with
 and optionally `compact_data` (True: `fit` may store 4-d float images that hold only pixel values as uint8
 on the device, for an engine that draws its batches through `gan_jax.sampling.draw`, which turns them back
 into the same floats; otherwise the engine receives the data as given), `headline` (the metric names a log
-line shows; default all), `plateau` (what early stopping watches; default headline), `panels` (metric names drawn on one curve panel), `parallel` (a
-`gan_jax.parallel.DataParallel`: state and data are replicated over its mesh) and `check_data(shape)`.
+line shows; default all), `plateau` (what early stopping watches; default headline), `panels` (metric names
+drawn on one curve panel), `parallel` (a `gan_jax.parallel.DataParallel`: state and data are replicated
+over its mesh) and `check_data(shape)`.
 `gan_jax.GAN` and `gan_jax.Autoencoder` are two; a user's engine with these methods runs the same way, and
 `gan_jax.Seeds(engine, n)` trains n seeds of one in the same loop (stacked states, one compiled call).
 
