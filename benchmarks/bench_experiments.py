@@ -30,7 +30,7 @@ import jax  # noqa: E402
 
 import experiments  # noqa: E402
 from benchmarks._timing import loop_rate  # noqa: E402
-from gan_jax import build  # noqa: E402
+from gan_jax import build, runs  # noqa: E402
 from gan_jax import config as config_lib  # noqa: E402
 from gan_jax.run import _duration  # noqa: E402
 
@@ -47,7 +47,7 @@ def measure(experiment: str, overrides: list[str], scale: float) -> dict:
     short = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=steps))
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
-        outcome = build.start(short, Path(tmp) / "run", progress=False)
+        outcome = runs.start(short, Path(tmp) / "run", progress=False)
         wall = time.perf_counter() - start
         rows = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
     done, loop = loop_rate(rows)

@@ -51,10 +51,10 @@ def train_args(run_dir: Path, steps: int, every: int, resume: bool = False) -> l
 
 def digest(run_dir: Path) -> str:
     """The sha256 of the run's newest state (read-only)."""
-    from gan_jax import build
+    from gan_jax import runs
     from gan_jax.checkpoint import digest_arrays, to_nested
 
-    return digest_arrays(to_nested(build.load_run(run_dir).state))
+    return digest_arrays(to_nested(runs.load_run(run_dir).state))
 
 
 def finish(run_dir: Path, steps: int, every: int) -> tuple[bool, str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from gan_jax import build, pretrained, viz
+from gan_jax import build, pretrained, runs, viz
 from gan_jax import config as config_lib
 from gan_jax.checkpoint import flat_arrays, to_nested
 from gan_jax.config import DataConfig
@@ -40,11 +40,11 @@ def main() -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--float16", action="store_true")
     a = p.parse_args()
-    eng, state, cfg, step = build.load_run(a.run_dir)
+    eng, state, cfg, step = runs.load_run(a.run_dir)
     if cfg.train.seeds > 1:
         raise SystemExit(f"{a.run_dir} trained {cfg.train.seeds} seeds; ship a run of one seed")
     if isinstance(eng, GAN):
-        weights = build.weights_used(cfg, "auto")
+        weights = runs.weights_used(cfg, "auto")
         part = {"g_params": state.g_ema if weights == "ema" else state.g_params, "g_rest": state.g_rest}
     else:
         weights, part = "params", {"params": state.params}
@@ -76,7 +76,7 @@ def main() -> None:
             "weights_sha256": hashlib.sha256((out / "weights.npz").read_bytes()).hexdigest(),
             "weights_bytes": (out / "weights.npz").stat().st_size, "jax": jax.__version__, **evals}
     (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    x = build.sample(f"pretrained:{a.name}", 64, seed=0)
+    x = runs.sample(f"pretrained:{a.name}", 64, seed=0)
     viz.save_grid(x, out / "samples.png", cols=8)
     print(f"wrote {out}: {card['weights_bytes']} bytes of {card['dtype']} weights ({weights}), step {step}")
 

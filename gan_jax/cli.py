@@ -22,9 +22,13 @@ from pathlib import Path
 
 EXIT_BAD_INPUT = 2
 EXIT_DISK_FULL = 75  # EX_TEMPFAIL: the run stopped at its last good checkpoint; free space and --resume
-WEIGHTS_ARG = dict(default="auto",  # checked by build.weights_used, the one list of the choices
+WEIGHTS_ARG = dict(default="auto",  # checked by runs.weights_used, the one list of the choices
                    help="G's weights: auto (the moving average when the run keeps one, else the trained "
                         "weights), live (the trained weights) or ema (the moving average)")
+
+
+TRUST_HELP = ("run the code that built the run's engine (its engine.json names a module or file and function, "
+              "from gan_jax.recipe): only for a run you trust")
 
 
 def _version() -> str:
@@ -71,8 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("--distributed", action="store_true",
                        help="one process of a multi-host run (jax.distributed, set up from the environment: "
-                            "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID; README 'Devices and "
-                            "precision'); every process is started with the same command and --run-dir")
+                            "JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID; docs/devices.md); every "
+                            "process is started with the same command and --run-dir")
 
     config = sub.add_parser("config", help="print an experiment's resolved config as JSON")
     add_config_args(config)
@@ -87,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--label", default=None, metavar="L",
                         help="a conditional GAN's class: one label (7), a list (1,3,5) or all; --n images of each, "
                              "grouped by label (a .png: one row per label)")
+    sample.add_argument("--trust", action="store_true", help=TRUST_HELP)
     sample.add_argument("--seed-index", type=int, default=None, metavar="I",
                         help="in a run trained with --seeds: only seed I's model (default: every seed's; a .npy "
                              "is then S x N x H x W x C, a .png one grid per seed)")
@@ -106,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                     help="reference data (default: the shipped reference of MNIST's test digits, or the given "
                          "classifier's data), e.g. data.source=npz data.path=mnist.npz")
+    ev.add_argument("--trust", action="store_true", help=TRUST_HELP)
     ev.add_argument("--json", default=None, help="where to write the results (default: beside the input)")
     data = sub.add_parser("data", help="get a dataset once, on a machine with internet (tfds)")
     data.add_argument("action", choices=["fetch"], help="fetch: download and prepare it with tfds")
@@ -121,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _train(args) -> int:
     import experiments
-    from gan_jax import build, parallel, run
+    from gan_jax import parallel, run, runs
     from gan_jax import config as config_lib
 
     if args.distributed:
@@ -138,17 +144,17 @@ def _train(args) -> int:
     if args.resume:
         if not args.run_dir:
             raise run.RunError("--resume needs --run-dir: the run to continue")
-        saved = build.load_run_config(args.run_dir)
+        saved = runs.load_run_config(args.run_dir)
         asked = experiments.get_config(args.experiment).experiment
         if saved.experiment != asked:
             raise run.RunError(f"{args.run_dir} is a run of {saved.experiment!r}, not {asked!r}")
     try:
         if args.resume:
-            outcome = build.resume(args.run_dir, args.overrides, progress=not args.no_progress)
+            outcome = runs.resume(args.run_dir, args.overrides, progress=not args.no_progress)
         else:
             cfg = config_lib.apply_overrides(experiments.get_config(args.experiment), args.overrides)
-            run_dir = args.run_dir or build.default_run_dir(cfg.experiment)
-            outcome = build.start(cfg, run_dir, progress=not args.no_progress)
+            run_dir = args.run_dir or runs.default_run_dir(cfg.experiment)
+            outcome = runs.start(cfg, run_dir, progress=not args.no_progress)
     except run.DiskFull as e:
         print(f"gan-jax train: {e}\nresume with: gan-jax train {args.experiment} --run-dir "
               f"{args.run_dir or run_dir} --resume", file=sys.stderr)
@@ -183,22 +189,22 @@ def _config(args) -> int:
 def _sample(args) -> int:
     import numpy as np
 
-    from gan_jax import build, run
+    from gan_jax import build, run, runs
 
     out = Path(args.out)
     if out.suffix not in (".npy", ".png"):
         raise run.RunError(f"--out {out} must end in .npy (the images) or .png (a grid of them)")
     if not out.parent.is_dir():
         raise run.RunError(f"--out {out}: folder {out.parent} does not exist")
-    labels, cols = _labels(args), None
+    loaded = runs.load_run(args.run_dir, trust=args.trust)
+    labels, cols = _labels(args, loaded), None
     n = args.n
     if labels is not None:
         cols, labels = args.n, np.repeat(labels, args.n)
         n = len(labels)
-    loaded = build.load_run(args.run_dir)
-    images = build.sample(args.run_dir, n, args.seed, weights=args.weights, seed_index=args.seed_index,
+    images = runs.sample(args.run_dir, n, args.seed, weights=args.weights, seed_index=args.seed_index,
                           labels=labels, loaded=loaded)
-    seeds = args.seed_index is None and _is_seeds_run(args.run_dir)  # then S x N x ...
+    seeds = args.seed_index is None and build.single(loaded.engine) is not loaded.engine  # then S x N x ...
     shape = images.shape[2 if seeds else 1:]
     what = "images" if len(shape) == 3 else f"{shape[0]}-d points" if len(shape) == 1 else "samples"
     count = f"{images.shape[1]} {what} from each of {images.shape[0]} seeds" if seeds else f"{len(images)} {what}"
@@ -221,14 +227,14 @@ def _sample(args) -> int:
     return 0
 
 
-def _labels(args):
+def _labels(args, loaded):
     """--label as a list of ints (None without it); "all" is every class of the run's model."""
     if args.label is None:
         return None
-    from gan_jax import build, run
+    from gan_jax import run, runs
 
     if args.label == "all":
-        k = build.load_run_config(args.run_dir).model.classes
+        k = runs.classes_of(loaded.engine)
         if not k:
             raise run.RunError(f"--label picks the class of a conditional GAN; {args.run_dir} is unconditional")
         return list(range(k))
@@ -236,12 +242,6 @@ def _labels(args):
         return [int(v) for v in args.label.split(",")]
     except ValueError:
         raise run.RunError(f"--label must be a class number (7), a list (1,3,5) or all, got {args.label!r}") from None
-
-
-def _is_seeds_run(source) -> bool:
-    from gan_jax import build, pretrained
-
-    return not pretrained.is_name(source) and build.load_run_config(source).train.seeds > 1
 
 
 def _classifier(args) -> int:
@@ -259,7 +259,7 @@ def _eval(args) -> int:
 
     import numpy as np
 
-    from gan_jax import build, pretrained, run
+    from gan_jax import build, pretrained, run, rundir, runs
     from gan_jax import config as config_lib
     from gan_jax import data as data_lib
     from gan_jax.config import DataConfig
@@ -269,10 +269,10 @@ def _eval(args) -> int:
     if args.n <= 0 or args.k <= 0:
         raise run.RunError(f"--n and --k must be > 0, got {args.n} and {args.k}")
     source = Path(args.source)
-    weights = requested = None
+    weights = requested = loaded = None
     trained_on = None
     if source.is_dir():
-        recorded = build.recorded_data(source)
+        recorded = runs.recorded_data(source)
         shape = recorded["image_shape"]
         if len(shape) != 3:
             raise run.RunError(f"{source} samples {shape[0]}-d points, not images: the evaluator scores images with an "
@@ -280,15 +280,16 @@ def _eval(args) -> int:
                                f"in its metrics.jsonl and curves.png")
         trained_on = recorded["source"]
     if pretrained.is_name(args.source) or source.is_dir():
-        k = build.load_run_config(args.source).model.classes  # the config says; no need to load the weights twice
+        loaded = runs.load_run(args.source, trust=args.trust)
+        k = runs.classes_of(loaded.engine)
         requested = np.arange(args.n) % k if k else None  # a conditional GAN: every class equally
     if pretrained.is_name(args.source):
-        images = build.sample(args.source, args.n, args.seed, weights=args.weights, labels=requested)
+        images = runs.sample(args.source, args.n, args.seed, weights=args.weights, labels=requested, loaded=loaded)
         weights = "auto"
         out = Path(args.json) if args.json else Path(f"{args.source[len(pretrained.PREFIX):]}.eval.json")
     elif source.is_dir():
-        weights = build.weights_used(build.load_run_config(source), args.weights)  # checked before sampling
-        images = build.sample(source, args.n, args.seed, weights=weights, labels=requested)
+        weights = runs.weights_of(loaded, args.weights)  # checked before sampling
+        images = runs.sample(source, args.n, args.seed, weights=weights, labels=requested, loaded=loaded)
         out = Path(args.json) if args.json else source / "eval.json"
     elif args.weights != "auto":
         raise run.RunError(f"--weights {args.weights} picks a run's weights; {source} is not a run directory")
@@ -353,21 +354,19 @@ def _eval(args) -> int:
                                          results.get("conditional_se")))
     from gan_jax import metrics
 
-    cfg = build.load_run_config(source) if source.is_dir() else None
-    if cfg is not None and metrics.has_classifier(build.engine(cfg, tuple(shape))):  # shape: read above
+    if source.is_dir() and loaded.config is not None and metrics.has_classifier(loaded.engine):
         # a semi-supervised GAN's D is a classifier: its test accuracy is the result
-        eng, state, cfg, _ = build.load_run(source)
-        report = build.classifier_report(cfg, eng, state)
+        report = build.classifier_report(loaded.config, loaded.engine, loaded.state)
         if report is not None:
             results["d_classifier"] = report
             print(build.classifier_line(report))
-    run.write_atomic(out, json.dumps(results, indent=2) + "\n")
+    rundir.write_atomic(out, json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
 
 
 EMBEDDED_EVAL_NOTE = ("note: this run trained on the 4,000 embedded digits, not full MNIST; the README's numbers "
-                      "train on all 60,000 and score better (FD lower, recall higher): README 'Data' says how to "
+                      "train on all 60,000 and score better (FD lower, recall higher): docs/data.md says how to "
                       "get them")
 
 
@@ -388,12 +387,12 @@ def _likelihood(args) -> int:
     import json
     import time
 
-    from gan_jax import ae_report, build, run
+    from gan_jax import ae_report, run, rundir, runs
     from gan_jax import data as data_lib
 
     if args.k <= 0 or args.n < 0:
         raise run.RunError(f"--k must be > 0 and --n >= 0, got {args.k} and {args.n}")
-    cfg = build.load_run_config(args.run_dir)
+    cfg = runs.load_run_config(args.run_dir)
     if cfg.model.name != "vae":
         raise run.RunError(f"{args.run_dir} is a run of model.name={cfg.model.name}; the likelihood needs a VAE "
                            "(model.name=vae)")
@@ -401,7 +400,7 @@ def _likelihood(args) -> int:
         raise run.RunError(f"{args.run_dir} trained {cfg.train.seeds} seeds; the likelihood takes a run of one seed "
                            "(not yet per seed: its test-set ELBO per seed is in ae_eval.json)")
     test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=args.n))
-    model, state, _, step = build.load_run(args.run_dir)
+    model, state, _, step = runs.load_run(args.run_dir)
     x_in, t = ae_report.test_inputs(model, test.images, args.seed)
     start = time.perf_counter()
 
@@ -415,7 +414,7 @@ def _likelihood(args) -> int:
               "k": args.k, "nll": float(-bound.mean()), "nll_se": float(bound.std(ddof=1) / len(bound) ** 0.5),
               "neg_elbo": float(-elbo.mean()), "seconds": time.perf_counter() - start}
     out = Path(args.run_dir) / f"likelihood_k{args.k}.json"
-    run.write_atomic(out, json.dumps(result, indent=2) + "\n")
+    rundir.write_atomic(out, json.dumps(result, indent=2) + "\n")
     print(f"test NLL (k = {args.k}): {result['nll']:.2f} ± {result['nll_se']:.2f} nats; -ELBO {result['neg_elbo']:.2f} "
           f"nats ({len(bound)} examples of {test.source}, step {step}) -> {out}")
     return 0
@@ -449,13 +448,14 @@ def main(argv: list[str] | None = None) -> int:
     from gan_jax.data import DataError
     from gan_jax.metrics.evaluate import InputError
     from gan_jax.parallel import DistributedError
+    from gan_jax.recipes import UntrustedCode
     from gan_jax.run import NonFiniteLoss, RunError
 
     commands = {"train": _train, "config": _config, "sample": _sample, "classifier": _classifier, "eval": _eval,
                 "data": _data, "likelihood": _likelihood}
     try:
         return commands[args.command](args)
-    except (ConfigError, DataError, RunError, InputError, DistributedError) as e:
+    except (ConfigError, DataError, RunError, InputError, DistributedError, UntrustedCode) as e:
         print(f"gan-jax {args.command}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except NonFiniteLoss as e:

@@ -503,8 +503,6 @@ class Game:
         return self.sample_fn(self.nets(state), z)
 
 
-
-
 class _Tiny(nnx.Module):
     """A one-layer player for the docstring examples."""
 
@@ -517,3 +515,9 @@ class _Tiny(nnx.Module):
 
 def _tiny_loss(nets, x, key):
     return jnp.mean(nets.D(x) ** 2)
+
+
+def _tiny_game(rate: float = 0.1) -> Game:
+    """A one-player game for the docstring examples (a module-level factory, as a recipe must be)."""
+    return Game({"D": _Tiny}, {"D": optax.sgd(rate)}, [Turn("D", _tiny_loss)], batch_size=4,
+                sample=lambda nets, z: nets.D(z), noise=lambda key, n: jax.random.normal(key, (n, 2)))

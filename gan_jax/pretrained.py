@@ -14,7 +14,7 @@ Each lives in `gan_jax/assets/pretrained/NAME/`:
                 the real floor, the sha256 of weights.npz
   samples.png   64 samples
 
-`experiments/ship_pretrained.py` writes them from a finished run; `gan_jax.build.load_run` reads them.
+`experiments/ship_pretrained.py` writes them from a finished run; `gan_jax.runs.load_run` reads them.
 A pretrained state is for sampling and evaluation: D and the optimiser states are fresh, not trained.
 """
 

@@ -17,6 +17,7 @@ over its mesh) and `check_data(shape)`.
 
 A run directory holds:
   config.json          what the caller recorded (the CLI: the resolved config), if anything
+  engine.json          how the engine was made, when it says (`gan_jax.recipe`; the CLI: the experiment)
   config_changes.jsonl what a resume changed in it, with the step (only when a resume changed something)
   data.json            what the data was (source, number of samples, shape); resume checks it
   metrics.jsonl        one row per `log_interval`: means of every metric the engine returns, iterations/s
@@ -41,14 +42,10 @@ and calls orbax; only the primary writes the other files and makes previews.
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import dataclasses
 import json
-import os
 import shutil
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -57,57 +54,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax import mixtures, parallel, sampling, viz, xla
-from gan_jax.checkpoint import CheckpointMismatch, Checkpoints, DamagedArrays
-from gan_jax.config import flat
-from gan_jax.players import main
-from gan_jax.seeds import Seeds, summarise
-
-GRID_SIZE = 16  # the book's 4x4
-SAMPLE_SEED = 1234
-
-
-class RunError(RuntimeError):
-    """The run directory cannot be used as asked (exists, unwritable, nothing to resume, ...)."""
+from gan_jax import parallel, previews, recipes, rundir, sampling, viz, xla
+from gan_jax import signals as signals_lib
+from gan_jax.checkpoint import Checkpoints
+from gan_jax.metrics_log import MetricsLog, Plateau
+from gan_jax.rundir import DiskFull, RunError  # what a caller of fit catches, with Stopped below
+from gan_jax.signals import Interrupted, Stopped  # noqa: F401 (re-exported: gan_jax.run.Interrupted)
 
 
 class NonFiniteLoss(RuntimeError):
     """Training produced a NaN or infinite loss or parameter."""
-
-
-class DiskFull(RuntimeError):
-    """A checkpoint or log write found no space left; the run stopped with its last complete checkpoint."""
-
-
-def _is_disk_full(e: BaseException) -> bool:
-    """ENOSPC, however the storage layer wraps it (TensorStore raises ValueErrors naming it)."""
-    import errno
-
-    return (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or "No space left on device" in str(e)
-
-
-def _folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
-
-
-def _settle(checkpoints) -> None:
-    """Waits for a save in progress to end, whatever its outcome (the caller is already reporting an error)."""
-    try:
-        checkpoints.wait()
-    except Exception:  # its step is then not on disk, and not listed as done
-        pass
-
-
-def _disk_full(run_dir: Path, checkpoints, step: int, what: str) -> DiskFull:
-    """The DiskFull to raise: the unfinished save removed, how much space is free and what a save takes."""
-    _settle(checkpoints)
-    checkpoints.remove_unfinished()
-    done = checkpoints.steps()
-    need = _folder_bytes(run_dir / "checkpoints" / str(done[-1])) if done else 0
-    free = shutil.disk_usage(run_dir).free
-    return DiskFull(f"no space left on the device of {run_dir} while {what} at step {step} ({free / 2**20:.0f} MB "
-                    f"free; a checkpoint takes about {need / 2**20:.1f} MB). The last good checkpoint is step "
-                    f"{done[-1] if done else None}; free some space and resume")
 
 
 @dataclasses.dataclass
@@ -122,22 +78,6 @@ class Outcome:
     signum: int | None = None  # the signal that stopped the run; None when it was not stopped by one
     headline: tuple[str, ...] = ()
     state: Any = None  # the final state (host-local)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Writes `text` to `path` through a temporary file and a rename (never half a file).
-
-    Args:
-      path: the file. text: its content.
-
-    Returns:
-      None.
-
-    >>> # write_atomic(Path("runs/x/config.json"), text)
-    """
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @jax.jit
@@ -199,561 +139,6 @@ def repeat(train_step: Callable, k: int) -> Callable:
     return lambda state, data: jax.lax.scan(lambda s, _: train_step(s, data), state, None, length=k)
 
 
-def _open_log(path: Path, start_step: int):
-    """Opens a JSON-lines log for appending, first dropping rows after `start_step` (a resume from an
-    earlier checkpoint repeats those steps)."""
-    if path.exists():  # a torn last row is dropped (read_metrics skips it): its steps are redone
-        kept = [r for r in viz.read_metrics(path) if r.get("step", start_step + 1) <= start_step]
-        write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
-    return open(path, "a")
-
-
-class Plateau:
-    """Early stopping: the mean of each watched metric over the last `window` steps vs the `window` before.
-
-    Stops when every one moved by less than `tol` relative to the earlier mean (the book's advice: watch
-    the losses and stop where they flatten).
-    """
-
-    def __init__(self, window: int, tol: float):
-        self.window, self.tol = window, tol
-        self.history: collections.deque = collections.deque(maxlen=2 * window)
-
-    def update(self, *losses: np.ndarray) -> bool:
-        if not self.window:
-            return False
-        self.history.extend(zip(*(x.tolist() for x in losses)))
-        if len(self.history) < 2 * self.window:
-            return False
-        h = np.asarray(self.history)
-        before, after = h[: self.window].mean(0), h[self.window :].mean(0)
-        return bool(np.all(np.abs(after - before) <= self.tol * np.maximum(np.abs(before), 1e-8)))
-
-
-QUIET_S = 30.0  # without a progress bar (no terminal), a progress line at the first call after this long
-
-
-def _duration(seconds: float) -> str:
-    """2 h 05 min, 7 min, 40 s.
-
-    >>> _duration(7500), _duration(420), _duration(40)
-    ('2 h 05 min', '7 min', '40 s')
-    """
-    if seconds >= 3600:
-        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
-    return f"{int(seconds // 60)} min" if seconds >= 60 else f"{int(seconds)} s"
-
-
-class MetricsLog:
-    """metrics.jsonl + TensorBoard + progress bar; rows are means over `log_interval` steps (and one at the
-    run's last step, over the steps since the row before)."""
-
-    def __init__(self, run_dir: Path, total: int, log_interval: int, start_step: int, progress: bool,
-                 headline: tuple[str, ...] | None, write: bool = True, sample_interval: int = 0):
-        self.total, self.log_interval, self.headline = total, log_interval, headline
-        self.path = run_dir / "metrics.jsonl"
-        self.file = self.tb = None  # `write` False (a secondary process): keeps the numbers, writes nothing
-        if write:
-            from tensorboardX import SummaryWriter
-
-            self.file = _open_log(self.path, start_step)
-            self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=start_step + 1 if start_step else None)
-        self.sums: dict[str, float] = collections.defaultdict(float)
-        self.count = 0
-        self.last: dict = {}
-        self.clock = self.said = time.perf_counter()
-        self.quiet_s, self.sample_interval = QUIET_S, sample_interval
-        self.bar = None
-        if write and progress and sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=start_step, unit="it", dynamic_ncols=True)
-
-    def restart_clock(self) -> None:
-        self.clock = time.perf_counter()
-
-    def shown(self, metrics: dict) -> tuple[str, ...]:
-        """The names of `metrics` a log line shows.
-
-        Args:
-          metrics: a dict of metrics.
-
-        Returns:
-          The headline's names present in it (all of them without a headline).
-
-        >>> # log.shown(row)
-        """
-        return tuple(n for n in (self.headline or tuple(metrics)) if n in metrics)
-
-    def add(self, step: int, metrics: dict[str, np.ndarray]) -> None:
-        """Takes the metrics of the steps ending at `step`, and writes a row every log_interval.
-
-        Args:
-          step: the step reached. metrics: name -> array of length `fuse`.
-
-        Returns:
-          None.
-
-        >>> # log.add(100, {"d_loss": np.ones(1)})
-        """
-        k = len(next(iter(metrics.values())))
-        for name, values in metrics.items():
-            self.sums[name] += float(values.sum())
-        self.count += k
-        if self.bar is not None:
-            self.bar.update(k)
-            self.bar.set_postfix({name: f"{metrics[name][-1]:.3f}" for name in self.shown(metrics)}, refresh=False)
-        now = time.perf_counter()
-        row = self._row(step, now)
-        if step % self.log_interval == 0 or step == self.total:  # the last steps of a run are logged too
-            if self.file is not None:
-                self.file.write(json.dumps(row) + "\n")
-                self.file.flush()
-                self._check_tensorboard()
-                for name, value in row.items():
-                    if name != "step":
-                        self.tb.add_scalar(name, value, step)
-            self.last, self.sums, self.count, self.clock = row, collections.defaultdict(float), 0, now
-
-    def _row(self, step: int, now: float) -> dict:
-        """The means of the metrics added since the last row, and the it/s over them."""
-        return {"step": step, **{n: s / self.count for n, s in self.sums.items()},
-                "it_per_s": self.count / max(now - self.clock, 1e-9)}
-
-    def heartbeat(self, step: int) -> None:
-        """Without a progress bar, a progress line when none was printed for quiet_s: called once the metrics
-        fetched in one transfer are all added, so its it/s covers every step since the last row (called per
-        step inside such a batch, a line could count one step over the whole wait).
-
-        Args:
-          step: the step the metrics added so far reach.
-
-        Returns:
-          None.
-
-        >>> # log.heartbeat(35300)
-        """
-        now = time.perf_counter()
-        if (self.bar is not None or now - self.said <= self.quiet_s or step >= self.total
-                or (self.sample_interval and step % self.sample_interval == 0)):  # a sample step prints its own
-            return
-        row = self._row(step, now) if self.count else self.last
-        if row:
-            self.say(self.line(step, row))
-
-    def line(self, step: int, row: dict, tail: str = "") -> str:
-        """A progress line: the step, the headline metrics of `row`, it/s, the time left and `tail`.
-
-        Args:
-          step: the step reached. row: a metrics row (with it_per_s). tail: appended words.
-
-        Returns:
-          The line.
-
-        >>> # log.line(1000, log.last, "-> samples/step_001000.png")
-        """
-        shown = "  ".join(f"{n} {row[n]:.4f}" for n in self.shown(row) if n not in ("step", "it_per_s"))
-        seconds = (self.total - step) / max(row["it_per_s"], 1e-9)
-        left = f"  about {_duration(seconds)} left" if step < self.total else ""
-        return f"step {step}/{self.total}  {shown}  {row['it_per_s']:.1f} it/s{left}" + (f"  {tail}" if tail else "")
-
-    def _check_tensorboard(self) -> None:
-        """tensorboardX writes in a thread that dies on a write error (a full disk); adding to its full queue
-        would then block for ever, so a dead writer stops the run instead."""
-        worker = getattr(getattr(getattr(self.tb, "file_writer", None), "event_writer", None), "_worker", None)
-        if worker is None or worker.is_alive():
-            return
-        import errno
-
-        free = shutil.disk_usage(self.path.parent).free
-        if free < 64 * 2**20:
-            raise OSError(errno.ENOSPC, f"No space left on device (TensorBoard's writer stopped; {free} bytes free)")
-        raise OSError(errno.EIO, "TensorBoard's event writer thread stopped (a write failed); the run stops here")
-
-    def say(self, text: str) -> None:
-        """Prints a line (above the progress bar when there is one; only on the primary process).
-
-        Args:
-          text: the line.
-
-        Returns:
-          None.
-
-        >>> # log.say("compiled in 2.8s")
-        """
-        if self.bar is not None:
-            self.bar.write(text)
-        elif self.file is not None:
-            print(text, flush=True)
-        self.said = time.perf_counter()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        if self.file is not None:
-            self.file.close()
-            self.tb.close()
-
-
-class GridPreview:
-    """The default preview: the engine's samples at a fixed z, a 4x4 grid of images (or, for points, a
-    scatter), written to samples/step_N.png under a title (the run, the step, and `caption` if given)."""
-
-    def __init__(self, engine, n: int = GRID_SIZE, seed: int = SAMPLE_SEED, caption: str = ""):
-        self.engine, self.n, self.seed, self.caption = engine, n, seed, caption
-        self.sample = xla.jit(engine.sample)
-
-    def open(self, run_dir: Path, start_step: int) -> None:
-        """Prepares samples/ and the fixed z (`fit` calls it before the first step).
-
-        Args:
-          run_dir: the run. start_step: where the run starts.
-
-        Returns:
-          None.
-
-        >>> # preview.open(Path("runs/x"), 0)
-        """
-        self.run_dir = run_dir
-        grid = getattr(self.engine, "grid_noise", None)  # a conditional GAN's: one row per class
-        key = jax.random.key(self.seed)
-        self.z, self.cols = grid(key, self.n) if grid is not None else (self.engine.noise(key, self.n), None)
-        (run_dir / "samples").mkdir(exist_ok=True)
-
-    def __call__(self, state, step: int) -> tuple[Path, str]:
-        """Writes samples/step_N.png (one grid per seed for `Seeds`); returns its path and a few words on it."""
-        x = np.asarray(main(self.sample(state, self.z)))  # a conditional GAN's samples: (images, labels)
-        path = self.run_dir / "samples" / f"step_{step:06d}.png"
-        if x.ndim == 4 + isinstance(self.engine, Seeds):
-            title = f"{self.run_dir.name}  step {step:,}" + (f"  ({self.caption})" if self.caption else "")
-            return viz.save_grid(x, path, self.cols, title=title), ""
-        return viz.save_points(x, np.zeros((0, x.shape[-1] if x.ndim > 1 else 1)), 0.0, path, f"step {step}"), ""
-
-    def close(self) -> None:
-        pass
-
-
-class ScoredPreview(GridPreview):
-    """A GridPreview that also keeps scores.jsonl, one JSON row per preview step (`write`); a resume
-    drops the rows after the step it starts from."""
-
-    def open(self, run_dir: Path, start_step: int) -> None:
-        """As GridPreview's, and opens scores.jsonl (rows after `start_step` dropped).
-
-        Args:
-          run_dir: the run. start_step: where the run starts.
-
-        Returns:
-          None.
-
-        >>> # preview.open(Path("runs/x"), 0)
-        """
-        super().open(run_dir, start_step)
-        self.scores = _open_log(run_dir / "scores.jsonl", start_step)
-
-    def write(self, row: dict) -> None:
-        """Appends one row to scores.jsonl.
-
-        Args:
-          row: {"step": ..., score: value, ...}.
-
-        Returns:
-          None.
-
-        >>> # preview.write({"step": 1000, "modes": 8})
-        """
-        self.scores.write(json.dumps(row) + "\n")
-        self.scores.flush()
-
-    def close(self) -> None:
-        self.scores.close()
-
-
-class MixturePreview(ScoredPreview):
-    """For a Gaussian mixture: 2,500 samples over its modes, with the PacGAN protocol's scores (also
-    appended to scores.jsonl) at every preview step."""
-
-    def __init__(self, engine, mixture: mixtures.Mixture, seed: int = SAMPLE_SEED):
-        super().__init__(engine, mixtures.PROTOCOL_SAMPLES, seed)
-        self.mixture = mixture
-
-    def __call__(self, state, step: int) -> tuple[Path, str]:
-        x = np.asarray(main(self.sample(state, self.z)))
-        if isinstance(self.engine, Seeds):  # the mean over seeds, and every seed's scores
-            per_seed = [mixtures.scores(xi, self.mixture) for xi in x]
-            s, _ = summarise(per_seed)
-            row = {"step": step, **s, "per_seed": per_seed}
-        else:
-            s = row = {"step": step, **mixtures.scores(x, self.mixture)}
-        self.write(row)
-        of = " (mean of seeds)" if isinstance(self.engine, Seeds) else ""
-        words = (f"modes {s['modes']:g}/{s['of_modes']:g}, high quality {100 * s['high_quality']:.1f}%, "
-                 f"reverse KL {s['reverse_kl']:.3f}{of}")
-        path = self.run_dir / "samples" / f"step_{step:06d}.png"
-        return viz.save_points(x, self.mixture.means, self.mixture.std, path, f"step {step}: {words}"), words
-
-
-class ClassifierPreview(ScoredPreview):
-    """For a GAN whose D is a classifier (a semi-supervised GAN): the grid, and D's accuracy on labelled
-    held-out images at every preview step, appended to scores.jsonl and drawn in accuracy.png (with D's
-    moving average when the run keeps one, the trained weights' beside it; for `Seeds` the mean, its
-    standard error and every seed's). The images are only scored, never trained on.
-
-    Args:
-      engine: a GAN with `classify` (`gan_jax.metrics.has_classifier`), or `Seeds` of one.
-      images, labels: the held-out set (e.g. the test split). seed, caption: as GridPreview's.
-
-    >>> # fit(sgan, data, run_dir="runs/sgan", steps=20_000, preview=ClassifierPreview(sgan, x_test, y_test))
-    """
-
-    def __init__(self, engine, images, labels, seed: int = SAMPLE_SEED, caption: str = ""):
-        super().__init__(engine, seed=seed, caption=caption)
-        self.images, self.labels = images, np.asarray(labels)
-
-    def __call__(self, state, step: int) -> tuple[Path, str]:
-        from gan_jax import metrics
-
-        path, _ = super().__call__(state, step)
-        row: dict = {"step": step}
-        for name, value in metrics.classifier_scores(self.engine, state, self.images, self.labels).items():
-            if name.endswith("_per_seed"):  # as metrics.jsonl's seed columns, which save_curves draws thin
-                row.update({f"{name.removesuffix('_per_seed')}/seed{i}": a for i, a in enumerate(value)})
-            elif name != "weights" and (name.endswith("accuracy") or isinstance(self.engine, Seeds)):  # no s.e. of one
-                row[name] = value
-        self.write(row)
-        rows = [{k: v for k, v in r.items() if not k.endswith("_se")} for r in viz.read_metrics(self.run_dir / "scores.jsonl")]
-        viz.save_curves(rows, self.run_dir / "accuracy.png", f"{self.run_dir.name}: D's accuracy on "
-                        f"{len(self.labels)} held-out images", (("test_accuracy", "live_test_accuracy"),))
-        spread = f" ± {100 * row['test_accuracy_se']:.2f}" if "test_accuracy_se" in row else ""
-        averaged = " (D's moving average)" if state.d_ema is not None else ""
-        return path, f"D's test accuracy {100 * row['test_accuracy']:.2f}%{spread}{averaged}"
-
-
-def _interrupt(signum, frame):
-    """SIGTERM during a run's start-up, or a signal once training has ended (the curves, the report): unwind
-    like Ctrl-C (`Interrupted`), so that a start leaves nothing behind and a finished run says so."""
-    raise Interrupted(signum)
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-class _Signals:
-    """Turns the first SIGINT/SIGTERM into a request to stop after the current call; a second one stops at
-    once, except during a checkpoint save (`saving()`), which it lets finish first."""
-
-    def __init__(self):
-        self.signum: int | None = None
-        self._previous: dict = {}
-        self._saving = self._urgent = False
-
-    def _handle(self, signum, frame):
-        if self.signum is None:
-            self.signum = signum
-            print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping (a second "
-                  "Ctrl-C stops at once, losing the steps since the last checkpoint)", flush=True)
-        elif self._saving:
-            self._urgent = True
-            print("\nstopping as soon as the checkpoint being written is complete", flush=True)
-        else:
-            raise KeyboardInterrupt
-
-    @contextlib.contextmanager
-    def saving(self):
-        """A checkpoint save that a second signal does not cut short (it stops the run right after).
-
-        Returns:
-          A context manager.
-
-        >>> # with signals.saving(): checkpoints.save(step, state)
-        """
-        self._saving = True
-        try:
-            yield
-        finally:
-            self._saving = False
-        if self._urgent:
-            raise KeyboardInterrupt
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-class Interrupted(KeyboardInterrupt):
-    """A SIGINT or SIGTERM after training ended, while the run writes its curves and report: the final
-    checkpoint is saved, and `--resume` writes what was cut short. `signum` is the signal."""
-
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-class Stopped(Interrupted):
-    """`fit` was stopped by SIGINT/SIGTERM during training: a checkpoint of the step it reached is saved
-    (`outcome.step`), and `fit(..., resume=True)` continues the run. `outcome` is the `Outcome`."""
-
-    def __init__(self, outcome: Outcome):
-        super().__init__(outcome.signum)
-        self.outcome = outcome
-        self.args = (f"{signal.Signals(outcome.signum).name}: training stopped at step {outcome.step} with a "
-                     f"checkpoint in {outcome.run_dir}; fit(..., resume=True) continues it",)
-
-
-@contextlib.contextmanager
-def _interruptible():
-    """SIGINT/SIGTERM raise `Interrupted` inside the block (SIGTERM's default action would end the process
-    without a word); the loop's own `_Signals` takes over while it trains. Only in the main thread."""
-    if not _main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _record_config_changes(run_dir: Path, config: dict | None, step: int) -> None:
-    """On resume, what differs from the recorded config.json: printed, and appended to config_changes.jsonl
-    ({"step", "changed": {key: [before, after]}}) before config.json is overwritten."""
-    path = run_dir / "config.json"
-    if config is None or not path.is_file():
-        return
-    try:
-        before = flat(json.loads(path.read_text()))
-    except json.JSONDecodeError:
-        return
-    after = flat(json.loads(json.dumps(config)))
-    changed = {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after))
-               if before.get(k) != after.get(k)}
-    if not changed:
-        return
-    with open(run_dir / "config_changes.jsonl", "a") as f:
-        f.write(json.dumps({"step": step, "changed": changed}) + "\n")
-    listed = ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items())
-    print(f"resuming with a changed config from step {step}: {listed} (recorded in config_changes.jsonl)", flush=True)
-
-
-LOCK = ".lock"  # held (flock) by the process training into a run directory
-PROBE = ".write-test"  # a start's writability check, PROBE.PID: each process its own
-
-
-RUN_FILES = {"config.json", "data.json", "metrics.jsonl", "tensorboard", "samples", "checkpoints", "curves.png",
-             LOCK}  # what a start writes before its first checkpoint (and a little more; and PROBE.PID)
-
-
-def _unfinished_start(run_dir: Path) -> bool:
-    """A run directory whose start was cut short: only what a run writes, and no checkpoint (not even step
-    0's). Anything else in it (a user's file) and it is not cleared."""
-    steps = run_dir / "checkpoints"
-    if any(p.name not in RUN_FILES and not p.name.startswith(PROBE) for p in run_dir.iterdir()):
-        return False
-    return not (steps.is_dir() and any(p.is_dir() and p.name.isdigit() for p in steps.iterdir()))
-
-
-def _clear_run_dir(run_dir: Path) -> None:
-    """Deletes everything in a run directory but its lock (what a start cut short, or failed, wrote)."""
-    for p in run_dir.iterdir() if run_dir.is_dir() else ():
-        if p.name != LOCK:
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-
-
-def _has_rows(path: Path) -> bool:
-    return path.is_file() and path.stat().st_size > 0
-
-
-def _check_new_run_dir(run_dir: Path) -> None:
-    if not run_dir.exists():
-        return
-    if not run_dir.is_dir() or (any(p.name != LOCK for p in run_dir.iterdir()) and not _unfinished_start(run_dir)):
-        raise RunError(f"run directory {run_dir} already exists and is not empty; "
-                       "pass --resume (resume=True) to continue it, or choose another run directory")
-
-
-class _RunLock:
-    """An exclusive lock on a run directory for as long as a process trains into it (released when the
-    process exits, however it exits), so that two runs never write into one directory."""
-
-    def __init__(self, run_dir: Path):
-        self.path, self.file = run_dir / LOCK, None
-
-    def acquire(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # no flock on this platform: no guard
-            return
-        self.file = open(self.path, "a+")
-        try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.file.seek(0)
-            owner = self.file.read().strip() or "another process"
-            self.file.close()
-            self.file = None
-            raise RunError(f"{self.path.parent} is in use: a run ({owner}) is training into it; wait for it to "
-                           "finish or stop it, or choose another run directory") from None
-        self.file.seek(0)
-        self.file.truncate()
-        self.file.write(f"pid {os.getpid()}")
-        self.file.flush()
-
-    def release(self) -> None:
-        if self.file is not None:
-            self.file.close()  # closing releases the flock
-            self.file = None
-
-    def __enter__(self) -> "_RunLock":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-def _make_run_dir(run_dir: Path) -> None:
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / f"{PROBE}.{os.getpid()}"  # its own: two starts at once must not unlink each other's
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise RunError(f"cannot write the run directory {run_dir}: {e.strerror or e}; choose another") from None
-
-
-def describe_data(data) -> dict:
-    """data.json's content.
-
-    Args:
-      data: a `gan_jax.data.Dataset` (or `Labelled`), an array, or a tuple (images, labels).
-
-    Returns:
-      {"source", "n", "image_shape"} (and "labelled": True for labelled data; for data of several parts,
-      "parts": each part's description, and n and image_shape those of the first).
-
-    >>> describe_data(np.zeros((5, 2)))["image_shape"]
-    [2]
-    """
-    if hasattr(data, "describe"):
-        return data.describe()
-    if isinstance(data, (dict, sampling.Parts)):  # several parts (Unpaired domains, a dict of paired arrays)
-        parts = {str(k): describe_data(v) for k, v in (data.items() if isinstance(data, dict) else enumerate(data))}
-        first = next(iter(parts.values()))
-        kind = "unpaired" if isinstance(data, (sampling.Unpaired, sampling.Parts)) else "paired"
-        return {"source": kind, "n": first["n"], "image_shape": first["image_shape"], "parts": parts}
-    if isinstance(data, tuple):  # (images, labels): labelled arrays
-        return {**describe_data(data[0]), "source": "arrays", "labelled": True}
-    return {"source": "array", "n": int(data.shape[0]), "image_shape": list(data.shape[1:])}
-
-
 def _array(data):
     """The arrays the engine trains on: an array, or a tuple of arrays of one length ((images, labels))."""
     return data.images if hasattr(data, "images") else data
@@ -761,40 +146,6 @@ def _array(data):
 
 def _first(data):
     return jax.tree.leaves(data)[0]
-
-
-def _typed(key: Any):
-    return jax.random.key(key) if isinstance(key, int) else key
-
-
-def restore(run_dir: str | Path, engine, key: Any = 0, keep: int = 3, read_only: bool = False):
-    """The newest good checkpoint of a run.
-
-    Args:
-      run_dir: the run. engine: gives the state's structure (`engine.init(key)`; an int key is
-        jax.random.key(key)). keep: checkpoints kept when the manager saves later.
-      read_only: change nothing in the run (a damaged step is skipped, not moved aside; a read-only copy
-        works): for reading a run, not training it.
-
-    Returns:
-      (step, state, the open `Checkpoints`); RunError when none loads or the model differs.
-
-    >>> # step, state, ckpts = restore("runs/x", gan); ckpts.close()
-    """
-    key = _typed(key)
-    try:
-        checkpoints = Checkpoints(Path(run_dir) / "checkpoints", keep, read_only=read_only)
-    except FileNotFoundError:
-        raise RunError(f"{run_dir} has no checkpoints folder; is it a run directory?") from None
-    try:
-        found = checkpoints.restore(engine.init(key))
-    except (CheckpointMismatch, DamagedArrays) as e:
-        checkpoints.close()
-        raise RunError(str(e)) from None
-    if found is None:
-        checkpoints.close()
-        raise RunError(f"{run_dir} has no checkpoint that loads; start a fresh run instead of resuming")
-    return (*found, checkpoints)
 
 
 def _check_intervals(steps: int, fuse: int, **intervals: int) -> None:
@@ -839,7 +190,7 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
         `run_dir` holds a run (its data.json), start it otherwise; False: start a new run.
       progress: a progress bar on a terminal.
       preview: an object with open(run_dir, start_step), __call__(state, step) -> (path, words), close();
-        default `GridPreview(engine)`.
+        default `previews.GridPreview(engine)`.
       on_finish: called as on_finish(state, run_dir) when training ends (not when stopped by a signal).
       config: a JSON-able dict recorded as config.json (at the start, and again when a resume restored).
       name: what log lines call the run. notes: lines printed at the start.
@@ -854,7 +205,7 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
       >>> # outcome = gj.fit(gan, images, run_dir="runs/mine", steps=2000, key=jax.random.key(0))
       >>> # gj.fit(gan, images, run_dir="runs/mine", steps=4000, resume=True)   # later: train longer
     """
-    run_dir, key = Path(run_dir), _typed(key)
+    run_dir, key = Path(run_dir), rundir.typed_key(key)
     _check_intervals(steps, fuse, log_interval=log_interval, sample_interval=sample_interval,
                      checkpoint_interval=checkpoint_interval)
     if resume not in (True, False, "auto") or on_signal not in ("raise", "return"):
@@ -865,17 +216,21 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
     images = _array(data)
     if hasattr(engine, "check_data"):
         engine.check_data(tuple(_first(images).shape[1:]))
-    info = describe_data(data)
+    info = rundir.describe_data(data)
     primary = parallel.primary()
     mesh = getattr(engine, "parallel", None)
     replicate = mesh.replicate if mesh is not None else (lambda tree: tree)
 
+    made_by = recipes.record(engine)  # how another process rebuilds the engine (engine.json)
+
     def record_config() -> None:
         if primary and config is not None:
-            write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+            rundir.write_atomic(run_dir / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+        if primary and made_by is not None:
+            rundir.write_atomic(run_dir / "engine.json", json.dumps(made_by, indent=2, sort_keys=True) + "\n")
 
-    with _RunLock(run_dir) as lock:  # released however fit ends
-        if resume and run_dir.is_dir() and _unfinished_start(run_dir) and not _has_rows(run_dir / "metrics.jsonl"):
+    with rundir.RunLock(run_dir) as lock:  # released however fit ends
+        if resume and run_dir.is_dir() and rundir.unfinished_start(run_dir) and not rundir.has_rows(run_dir / "metrics.jsonl"):
             if primary:
                 print(f"{run_dir} holds no checkpoint yet (its start was cut short): starting it fresh", flush=True)
             resume = False
@@ -891,7 +246,7 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
             if (recorded["n"] != info["n"] or recorded["image_shape"] != info["image_shape"]
                     or ("parts" in recorded and recorded["parts"] != info.get("parts"))):  # older runs: no parts
                 raise RunError(f"the data changed since the run started: recorded {recorded}, now {info}")
-            step, state, checkpoints = restore(run_dir, engine, key, keep_checkpoints)
+            step, state, checkpoints = rundir.restore(run_dir, engine, key, keep_checkpoints)
             if steps < step:
                 checkpoints.close()
                 raise RunError(f"steps={steps} is below the step the run reached, {step}: resuming trains until "
@@ -903,28 +258,28 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
                 state = jax.device_put(state, jax.local_devices()[0])
             state = replicate(state)
             if primary:
-                _record_config_changes(run_dir, config, step)
+                rundir.record_config_changes(run_dir, config, step)
             record_config()
             if primary:
                 print(f"resuming {run_dir} from step {step}", flush=True)
         else:
             plateau_history = []
-            _check_new_run_dir(run_dir)
+            rundir.check_new(run_dir)
             existed = run_dir.exists()  # an empty directory the user made: keep it, but nothing in it
             parallel.barrier("run directory checked")  # before the primary writes in it
             if primary:
-                _make_run_dir(run_dir)
+                rundir.make(run_dir)
                 lock.acquire()  # two starts racing on one directory: the second stops here, touching nothing
-                _check_new_run_dir(run_dir)
-                if any(p.name != LOCK for p in run_dir.iterdir()):  # what a start cut short left
+                rundir.check_new(run_dir)
+                if any(p.name != rundir.LOCK for p in run_dir.iterdir()):  # what a start cut short left
                     print(f"clearing {run_dir}: an earlier start there was cut short before its first checkpoint",
                           flush=True)
-                    _clear_run_dir(run_dir)
-            previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+                    rundir.clear(run_dir)
+            previous = signal.signal(signal.SIGTERM, signals_lib.interrupt) if signals_lib.main_thread() else None
             try:
                 record_config()
                 if primary:
-                    write_atomic(run_dir / "data.json", json.dumps(info, indent=2) + "\n")
+                    rundir.write_atomic(run_dir / "data.json", json.dumps(info, indent=2) + "\n")
                 parallel.barrier("run directory made")
                 # a copy: the loop donates the state, which must not delete arrays the caller still holds
                 state = replicate(jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, engine.init(key)))
@@ -934,7 +289,7 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
                 checkpoints.wait()
             except BaseException:  # nothing half-written: the run did not get its first checkpoint
                 if primary:
-                    _clear_run_dir(run_dir)
+                    rundir.clear(run_dir)
                     if not existed:
                         lock.release()
                         shutil.rmtree(run_dir, ignore_errors=True)
@@ -942,10 +297,10 @@ def fit(engine, data, *, run_dir: str | Path, steps: int, key: Any = 0, fuse: in
             finally:
                 if previous is not None:
                     signal.signal(signal.SIGTERM, previous)
-        with _interruptible():
+        with signals_lib.interruptible():
             outcome = _loop(engine, images, run_dir, state, checkpoints, replicate, primary, steps, fuse,
                             log_interval, sample_interval, checkpoint_interval, early_stop_window, early_stop_tol,
-                            progress, preview if preview is not None else GridPreview(engine), on_finish,
+                            progress, previews.of(preview, engine), on_finish,
                             name or run_dir.name, notes, plateau_history)
     if outcome.signum is not None and on_signal == "raise":
         raise Stopped(outcome)
@@ -1010,12 +365,12 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
             with signals.saving():
                 write()
         except Exception as e:
-            if _is_disk_full(e):
-                raise _disk_full(run_dir, checkpoints, checkpoints.failed or step, "saving a checkpoint") from None
+            if rundir.is_disk_full(e):
+                raise rundir.disk_full(run_dir, checkpoints, checkpoints.failed or step, "saving a checkpoint") from None
             raise
 
     try:
-        with _Signals() as signals:
+        with signals_lib.Signals() as signals:
             # metrics stay on the device until a log, sample or checkpoint step (or QUIET_S without one):
             # the host neither waits for the device nor copies from it at every call
             pending: list = []
@@ -1060,19 +415,19 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
             take(pending)
             saving(checkpoints.wait)  # the last save, written while the loop went on
     except NonFiniteLoss as e:
-        _settle(checkpoints)
+        rundir.settle(checkpoints)
         good = checkpoints.steps()
         raise NonFiniteLoss(f"{e}; training stopped. The last good checkpoint is step {good[-1] if good else None} "
                             f"in {run_dir / 'checkpoints'}; try lower learning rates") from None
     except DiskFull:
         raise
     except Exception as e:  # a log write (metrics, TensorBoard, a grid) on a full disk
-        if _is_disk_full(e):
-            raise _disk_full(run_dir, checkpoints, step, "writing the logs") from None
+        if rundir.is_disk_full(e):
+            raise rundir.disk_full(run_dir, checkpoints, step, "writing the logs") from None
         raise
     finally:
         log.close()
-        _settle(checkpoints)  # a save in flight when something else went wrong: that error is the one to report
+        rundir.settle(checkpoints)  # a save in flight when something else went wrong: that error is the one to report
         checkpoints.close()
         if primary:
             preview.close()
@@ -1081,7 +436,7 @@ def _loop(engine, images, run_dir: Path, state, checkpoints: Checkpoints, replic
                     viz.save_curves(viz.read_metrics(run_dir / "metrics.jsonl"), run_dir / "curves.png", name,
                                     tuple(getattr(engine, "panels", ()) or ()))
                 except OSError as e:  # a full disk: the run's own error says so
-                    if not _is_disk_full(e):
+                    if not rundir.is_disk_full(e):
                         raise
     local = parallel.local(state)
     if stopped_by is None and primary and on_finish is not None:

@@ -121,6 +121,8 @@ class Seeds:
                              "train.devices=1, to train seeds together)")
         self.engine, self.n = engine, n
         self.data_axes = data_axes
+        inner = getattr(engine, "recipe", None)  # how a run rebuilds it (gan_jax.recipes); data_axes are not recorded
+        self.recipe = {**inner, "seeds": n} if isinstance(inner, dict) and data_axes is None else None
         self._step = jax.vmap(engine.train_step, in_axes=(0, data_axes))
         self._sample = jax.vmap(engine.sample, in_axes=(0, None))
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from gan_jax import autoencode, build, data, run
+from gan_jax import autoencode, build, data, run, rundir, runs
 from gan_jax.gan import Streams
 from gan_jax.config import AEConfig, Config, ConfigError, DataConfig, ModelConfig, OptimConfig, TrainConfig, apply_overrides
 from test_gan import _equal
@@ -147,20 +147,20 @@ def test_one_class_and_coloured_data():
 
 def test_a_vae_run_writes_its_figures_and_test_elbo_and_resumes_bitwise(tmp_path):
     cfg = _cfg()
-    out = build.start(cfg, tmp_path / "a", progress=False)
+    out = runs.start(cfg, tmp_path / "a", progress=False)
     assert out.reason == "done" and out.headline == ("loss",)
     r = tmp_path / "a"
     result = json.loads((r / "ae_eval.json").read_text())
     assert result["test_elbo"] < 0 and result["n_test"] == 1000
     for name in ("latent", "manifold", "reconstructions", "interpolations", "samples_prior", "curves"):
         assert (r / f"{name}.png").stat().st_size > 1000, name
-    half = build.start(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=4)), tmp_path / "b", progress=False)
+    half = runs.start(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=4)), tmp_path / "b", progress=False)
     assert half.step == 4
-    build.resume(tmp_path / "b", ["train.steps=8"], progress=False)
+    runs.resume(tmp_path / "b", ["train.steps=8"], progress=False)
     states = []
     for d in ("a", "b"):
         model = build.engine(cfg, (28, 28, 1))
-        step, state, ck = run.restore(tmp_path / d, model)
+        step, state, ck = rundir.restore(tmp_path / d, model)
         ck.close()
         states.append(state)
     assert _equal(states[0].params, states[1].params)

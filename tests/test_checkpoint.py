@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax import build
+from gan_jax import build, rundir
 from conftest import tiny_config
 from gan_jax.checkpoint import Checkpoints, from_nested, to_nested
 from gan_jax.gan import Streams
@@ -199,7 +199,7 @@ def test_a_quarantine_folder_that_is_a_file_is_a_clear_error(gan, images, tmp_pa
     _damage(tmp_path / "checkpoints" / "2")
     (tmp_path / "damaged_checkpoints").write_text("not a folder")
     with pytest.raises(run.RunError, match="damaged_checkpoints, where damaged checkpoints are moved, is not a folder"):
-        run.restore(tmp_path, gan)
+        rundir.restore(tmp_path, gan)
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -210,17 +210,17 @@ def test_reading_a_run_changes_nothing_in_it_even_when_damaged_or_read_only(gan,
     import stat
 
     from conftest import tiny_config
-    from gan_jax import build
+    from gan_jax import runs
 
     cfg = tiny_config(steps=8)
-    build.start(cfg, tmp_path / "r", progress=False)
+    runs.start(cfg, tmp_path / "r", progress=False)
     _damage(tmp_path / "r" / "checkpoints" / "8")
     listing = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "r").rglob("*"))
     for p in [tmp_path / "r", *(tmp_path / "r").rglob("*")]:
         p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     try:
         with pytest.warns(UserWarning, match="checkpoint step 8 .* is damaged .*; left it in place"):
-            loaded = build.load_run(tmp_path / "r")
+            loaded = runs.load_run(tmp_path / "r")
         assert loaded.step == 4
     finally:
         for p in [tmp_path / "r", *(tmp_path / "r").rglob("*")]:

@@ -181,7 +181,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path, tiny_cli):
 def test_resume_in_a_new_process_is_bitwise_the_uninterrupted_run(tmp_path, tiny_cli):
     """Three processes: one trains 8 steps straight; one trains 4, and a third resumes it to 8. Their final
     states are equal bit for bit (what a fresh process compiles and restores changes nothing)."""
-    from gan_jax import build
+    from gan_jax import runs
     from test_gan import _equal
 
     def train(run_dir, steps, *extra):
@@ -193,7 +193,7 @@ def test_resume_in_a_new_process_is_bitwise_the_uninterrupted_run(tmp_path, tiny
     train(tmp_path / "straight", 8)
     train(tmp_path / "stopped", 4)
     train(tmp_path / "stopped", 8, "--resume")
-    straight, resumed = build.load_run(tmp_path / "straight"), build.load_run(tmp_path / "stopped")
+    straight, resumed = runs.load_run(tmp_path / "straight"), runs.load_run(tmp_path / "stopped")
     assert straight.step == resumed.step == 8 and _equal(straight.state, resumed.state)
 
 
@@ -201,7 +201,7 @@ def test_a_kill_during_an_asynchronous_save_resumes_bitwise(tmp_path, tiny_cli):
     """kill -9 while a checkpoint is written in the background (training goes on meanwhile): the folder of
     the cut save is still there after the kill, and the resumed run drops it, says nothing is damaged and
     ends bitwise equal to the uninterrupted run."""
-    from gan_jax import build
+    from gan_jax import runs
     from test_gan import _equal
 
     root = Path(__file__).parent.parent
@@ -234,7 +234,7 @@ def test_a_kill_during_an_asynchronous_save_resumes_bitwise(tmp_path, tiny_cli):
         pytest.fail("no kill landed inside a save in 5 attempts")
     resumed = train(killed, "--resume")
     assert "damaged" not in resumed.stdout + resumed.stderr and not list(ckpts.glob("*tmp*"))
-    straight, after = build.load_run(tmp_path / "straight"), build.load_run(killed)
+    straight, after = runs.load_run(tmp_path / "straight"), runs.load_run(killed)
     assert straight.step == after.step == 60 and _equal(straight.state, after.state)
 
 
@@ -278,9 +278,9 @@ def test_a_run_says_when_auto_falls_back_to_the_embedded_digits(tmp_path, capsys
 
 
 def test_without_a_terminal_long_runs_print_progress_with_the_time_left(tmp_path, capsys, tiny_cli, monkeypatch):
-    from gan_jax import run
+    from gan_jax import metrics_log
 
-    monkeypatch.setattr(run, "QUIET_S", 0.0)  # a progress line at every call (default: after 30 s of quiet)
+    monkeypatch.setattr(metrics_log, "QUIET_S", 0.0)  # a progress line at every call (default: after 30 s of quiet)
     assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli,
                  "train.steps=8", "train.sample_interval=8", "train.checkpoint_interval=8"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.endswith(" left")]
@@ -298,25 +298,25 @@ def test_steps_and_intervals_need_not_be_multiples_of_fuse(tmp_path, capsys, tin
     assert json.loads((tmp_path / "f" / "config.json").read_text())["train"]["fuse"] == 4
     steps = [json.loads(r)["step"] for r in (tmp_path / "f" / "metrics.jsonl").read_text().splitlines()]
     assert steps == [5, 10]
-    from gan_jax import build
+    from gan_jax import runs
     from test_gan import _equal
 
-    fused, single = build.load_run(tmp_path / "f"), build.load_run(tmp_path / "s")
+    fused, single = runs.load_run(tmp_path / "f"), runs.load_run(tmp_path / "s")
     assert fused.step == single.step == 10 and _equal(fused.state, single.state)
 
 
 def test_sample_refuses_to_write_non_finite_images(tmp_path, capsys, tiny_cli, monkeypatch):
-    from gan_jax import build
+    from gan_jax import runs
 
     assert main(["train", "mnist_gan", "--run-dir", str(tmp_path / "r"), "--no-progress", *tiny_cli, "train.steps=4"]) == 0
-    real_load = build.load_run
+    real_load = runs.load_run
 
-    def diverged(run_dir, engine=None):  # as if the weights had gone to NaN
-        loaded = real_load(run_dir, engine)
+    def diverged(run_dir, engine=None, trust=False):  # as if the weights had gone to NaN
+        loaded = real_load(run_dir, engine, trust)
         bad = jax.tree.map(lambda x: x * np.nan, loaded.state.g_params)
         return loaded._replace(state=loaded.state.replace(g_params=bad))
 
-    monkeypatch.setattr(build, "load_run", diverged)
+    monkeypatch.setattr(runs, "load_run", diverged)
     assert main(["sample", str(tmp_path / "r"), "--n", "5", "--out", str(tmp_path / "x.npy")]) == 2
     assert "are NaN or infinite" in capsys.readouterr().err and not (tmp_path / "x.npy").exists()
 

@@ -13,7 +13,7 @@ import pytest
 
 import gan_jax as gj
 from conftest import tiny_config, with_train
-from gan_jax import build
+from gan_jax import build, runs
 from gan_jax.cli import main
 from gan_jax.conditional import LabelledNoise
 from gan_jax.config import ConfigError, DataConfig, apply_overrides
@@ -88,16 +88,16 @@ def _conditional(cfg, **model):
 @pytest.mark.parametrize("conditioning", ["concat", "projection", "acgan"])
 def test_a_conditional_run_resumes_bitwise_and_grids_one_row_per_class(tmp_path, conditioning):
     full = _conditional(tiny_config(steps=8), conditioning=conditioning)
-    out = build.start(full, tmp_path / "full", progress=False)
+    out = runs.start(full, tmp_path / "full", progress=False)
     assert json.loads((tmp_path / "full" / "data.json").read_text())["labelled"] is True
     from PIL import Image
 
     grid = Image.open(out.last_grid)
     height = grid.height - gj.viz.TITLE_HEIGHT  # the grid under its title ("full  step 8")
     assert abs(grid.width - height) < 10 and grid.width > 10 * 28  # 10 rows (classes) x 10 columns
-    build.start(with_train(full, steps=4), tmp_path / "half", progress=False)
-    build.resume(tmp_path / "half", ["train.steps=8"], progress=False)
-    a, b = build.load_run(tmp_path / "full"), build.load_run(tmp_path / "half")
+    runs.start(with_train(full, steps=4), tmp_path / "half", progress=False)
+    runs.resume(tmp_path / "half", ["train.steps=8"], progress=False)
+    a, b = runs.load_run(tmp_path / "full"), runs.load_run(tmp_path / "half")
     assert a.step == b.step == 8 and _equal(a.state, b.state)
 
 
@@ -108,7 +108,7 @@ def test_config_errors_name_the_key(tmp_path):
         apply_overrides(tiny_config(), ["model.classes=1"])
     few = dataclasses.replace(_conditional(tiny_config()), model=dataclasses.replace(tiny_config().model, classes=5))
     with pytest.raises(ConfigError, match="model.classes=5, but .* has labels 0 to 9; set model.classes to at least 10"):
-        build.start(few, tmp_path / "r", progress=False)
+        runs.start(few, tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
 
 
@@ -127,7 +127,7 @@ def test_cli_samples_the_labels_asked_for(tmp_path, capsys, tiny_cli):
     from gan_jax.metrics import frozen
 
     asked = np.arange(40) % 10  # eval asks for every class equally, with the noise of --seed 0
-    _, probs = frozen.load().apply(build.sample(r, 40, 0, labels=asked))
+    _, probs = frozen.load().apply(runs.sample(r, 40, 0, labels=asked))
     assert cond["label_accuracy"] == pytest.approx(float(np.mean(probs.argmax(1) == asked)))
     assert cond["classes"] == list(range(10)) and len(cond["fd_per_class"]) == 10
     assert cond["fd_class_mean"] == pytest.approx(np.mean(cond["fd_per_class"]))

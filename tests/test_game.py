@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 
 import gan_jax as gj
-from gan_jax import run, sampling
+from gan_jax import previews, run, sampling
 from gan_jax.game import PASS_SALT, Game, Turn
 
 
@@ -326,7 +326,7 @@ def test_fit_resume_auto_and_a_signal_a_script_cannot_miss(tmp_path):
     again = gj.fit(game, data(), run_dir=tmp_path / "auto", steps=4, resume="auto", **kw)
     assert first.step == 2 and again.step == 4
 
-    class SignalAt(run.GridPreview):
+    class SignalAt(previews.GridPreview):
         def __call__(self, state, step):
             if step == 2:
                 os.kill(os.getpid(), signal.SIGTERM)  # as `kill` would; the loop stops after its next call

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import build
+from gan_jax import build, runs
 from conftest import tiny_config
 from gan_jax import data, losses, mixtures
 from gan_jax.config import apply_overrides
@@ -76,7 +76,7 @@ def test_packing_feeds_d_pack_samples_per_input():
 def test_a_mixture_run_writes_scatter_and_scores(tmp_path):
     cfg = apply_overrides(tiny_config(), ["data.source=ring8", "data.limit=500", "model.output=linear", "model.z_dim=2",
                                           "gan.pack=2"])
-    out = build.start(cfg, tmp_path / "r", progress=False)
+    out = runs.start(cfg, tmp_path / "r", progress=False)
     rows = [json.loads(x) for x in (tmp_path / "r" / "scores.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [4, 8] and rows[0]["of_modes"] == 8
     assert out.last_grid.name == "step_000008.png" and out.last_grid.stat().st_size > 1000

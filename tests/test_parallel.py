@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_SET, tiny_config
-from gan_jax import build, run
+from gan_jax import build, rundir, runs
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.config import ConfigError, apply_overrides
 
@@ -57,10 +57,10 @@ def test_a_batch_that_does_not_split_is_a_clear_error():
                          ids=["mlp", "dcgan", "vae"])
 def test_bfloat16_compute_trains_to_finite_losses_and_samples_float32(tmp_path, overrides):
     cfg = apply_overrides(tiny_config(), ["train.precision=bfloat16", *overrides])
-    out = build.start(cfg, tmp_path / "r", progress=False)
+    out = runs.start(cfg, tmp_path / "r", progress=False)
     assert out.reason == "done" and all(np.isfinite(v) for v in out.last.values())
     model = build.engine(cfg, (28, 28, 1))
-    step, state, ckpt = run.restore(tmp_path / "r", model)
+    step, state, ckpt = rundir.restore(tmp_path / "r", model)
     ckpt.close()
     leaves = jax.tree.leaves(state)
     assert all(x.dtype in (jnp.float32, jnp.int32) or jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
@@ -114,10 +114,10 @@ def test_two_processes_equal_one_over_the_same_devices_and_write_the_run_once(tm
     for a, b in zip(rows["multi"], rows["single"]):
         for k in a.keys() - {"it_per_s"}:
             assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
-    cfg = build.load_run_config(tmp_path / "single")
+    cfg = runs.load_run_config(tmp_path / "single")
     states = []
     for name in ("multi", "single"):
-        step, state, ckpt = run.restore(tmp_path / name, build.engine(cfg, (28, 28, 1)))
+        step, state, ckpt = rundir.restore(tmp_path / name, build.engine(cfg, (28, 28, 1)))
         ckpt.close()
         assert step == 8
         states.append(np.concatenate([np.ravel(x) for x in jax.tree.leaves((state.g_params, state.d_params))]))

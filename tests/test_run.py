@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config, with_train
-from gan_jax import build, run
+from gan_jax import build, metrics_log, run, rundir, runs, signals
 from gan_jax.config import ConfigError
 from gan_jax.data import DataError
 from test_gan import _equal
@@ -18,7 +18,7 @@ from test_gan import _equal
 
 def _final_state(run_dir, cfg):
     gan = build.engine(cfg, (28, 28, 1))
-    step, state, ckpts = run.restore(run_dir, gan)
+    step, state, ckpts = rundir.restore(run_dir, gan)
     ckpts.close()
     return step, state
 
@@ -40,7 +40,7 @@ def _tensorboard_tags(folder) -> set[str]:
 
 def test_a_run_writes_its_outputs(tmp_path):
     cfg = tiny_config()
-    out = build.start(cfg, tmp_path / "r", progress=False)
+    out = runs.start(cfg, tmp_path / "r", progress=False)
     r = tmp_path / "r"
     assert out.reason == "done" and out.step == 8
     saved = json.loads((r / "config.json").read_text())
@@ -59,9 +59,9 @@ def test_a_run_writes_its_outputs(tmp_path):
 @pytest.mark.parametrize("fuse", [1, 2])
 def test_resume_equals_an_uninterrupted_run_bitwise(tmp_path, fuse):
     full = tiny_config(steps=8, fuse=fuse)
-    build.start(full, tmp_path / "full", progress=False)
-    build.start(with_train(full, steps=4), tmp_path / "half", progress=False)
-    out = build.resume(tmp_path / "half", ["train.steps=8"], progress=False)
+    runs.start(full, tmp_path / "full", progress=False)
+    runs.start(with_train(full, steps=4), tmp_path / "half", progress=False)
+    out = runs.resume(tmp_path / "half", ["train.steps=8"], progress=False)
     assert out.step == 8
     step_a, a = _final_state(tmp_path / "full", full)
     step_b, b = _final_state(tmp_path / "half", full)
@@ -73,17 +73,17 @@ def test_resume_equals_an_uninterrupted_run_bitwise(tmp_path, fuse):
 
 def test_resume_from_an_earlier_checkpoint_drops_later_metrics(tmp_path):
     cfg = tiny_config(steps=8)
-    build.start(cfg, tmp_path / "r", progress=False)
+    runs.start(cfg, tmp_path / "r", progress=False)
     import shutil
 
     shutil.rmtree(tmp_path / "r" / "checkpoints" / "8")  # as if the run had died after step 7
-    build.resume(tmp_path / "r", progress=False)
+    runs.resume(tmp_path / "r", progress=False)
     steps = [json.loads(x)["step"] for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2, 4, 6, 8]
     shutil.rmtree(tmp_path / "r" / "checkpoints" / "8")  # and died again while writing the last row
     log = tmp_path / "r" / "metrics.jsonl"
     log.write_text(log.read_text()[:-25])
-    build.resume(tmp_path / "r", progress=False)
+    runs.resume(tmp_path / "r", progress=False)
     assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == [2, 4, 6, 8]
 
 
@@ -91,7 +91,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     cfg = tiny_config(steps=40, checkpoint_interval=4)
     cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, g_lr=1e30, d_lr=1e30))
     with pytest.raises(run.NonFiniteLoss, match=r"non-finite .* at step \d+; training stopped. The last good checkpoint is step \d+"):
-        build.start(cfg, tmp_path / "r", progress=False)
+        runs.start(cfg, tmp_path / "r", progress=False)
     step, state = _final_state(tmp_path / "r", cfg)
     leaves = [x for x in jax.tree.leaves(state) if jax.numpy.issubdtype(x.dtype, jax.numpy.floating)]
     assert all(np.all(np.isfinite(x)) for x in leaves)
@@ -99,13 +99,13 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 
 
 def test_early_stop_when_losses_flatten(tmp_path):
-    plateau = run.Plateau(window=4, tol=0.05)
+    plateau = metrics_log.Plateau(window=4, tol=0.05)
     assert not plateau.update(np.array([1.0, 1.0, 1.0, 1.0]), np.array([2.0] * 4))
     assert plateau.update(np.array([1.02, 1.0, 0.99, 1.0]), np.array([2.0] * 4))
-    moving = run.Plateau(window=4, tol=0.05)
+    moving = metrics_log.Plateau(window=4, tol=0.05)
     moving.update(np.ones(4), np.ones(4))
     assert not moving.update(np.ones(4), np.full(4, 1.5))  # G's loss still moves
-    out = build.start(tiny_config(steps=200, early_stop_window=4, early_stop_tol=10.0), tmp_path / "r", progress=False)
+    out = runs.start(tiny_config(steps=200, early_stop_window=4, early_stop_tol=10.0), tmp_path / "r", progress=False)
     assert out.reason == "early_stop" and out.step < 200
     assert int(_final_state(tmp_path / "r", tiny_config())[0]) == out.step
 
@@ -114,20 +114,20 @@ def test_existing_run_dir_is_refused_before_anything_is_written(tmp_path):
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "keep.txt").write_text("mine")
     with pytest.raises(run.RunError, match="already exists and is not empty; pass --resume"):
-        build.start(tiny_config(), tmp_path / "r", progress=False)
+        runs.start(tiny_config(), tmp_path / "r", progress=False)
     assert [p.name for p in (tmp_path / "r").iterdir()] == ["keep.txt"]
 
 
 def test_unwritable_run_dir_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(run.RunError, match="cannot write the run directory"):
-        build.start(tiny_config(), tmp_path / "file" / "r", progress=False)
+        runs.start(tiny_config(), tmp_path / "file" / "r", progress=False)
 
 
 def test_missing_data_leaves_no_run_dir(tmp_path):
     cfg = dataclasses.replace(tiny_config(), data=dataclasses.replace(tiny_config().data, source="npz", path=str(tmp_path / "x.npz")))
     with pytest.raises(DataError):
-        build.start(cfg, tmp_path / "r", progress=False)
+        runs.start(cfg, tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
 
 
@@ -135,46 +135,46 @@ def test_epoch_sampling_needs_a_full_batch(tmp_path):
     cfg = tiny_config(batch_size=128)
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, sampling="epoch"))
     with pytest.raises(ConfigError, match="train.batch_size: 128 samples per batch .x gan.pack. is more than the 64 images"):
-        build.start(cfg, tmp_path / "r", progress=False)
+        runs.start(cfg, tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
 
 
 def test_resume_needs_a_run_with_a_checkpoint(tmp_path):
     with pytest.raises(run.RunError, match="not a run directory"):
-        build.resume(tmp_path)
-    build.start(tiny_config(steps=4), tmp_path / "r", progress=False)
+        runs.resume(tmp_path)
+    runs.start(tiny_config(steps=4), tmp_path / "r", progress=False)
     import shutil
 
     shutil.rmtree(tmp_path / "r" / "checkpoints")
     with pytest.raises(run.RunError, match="no checkpoint that loads"):
-        build.resume(tmp_path / "r", progress=False)
+        runs.resume(tmp_path / "r", progress=False)
 
 
 def test_sample_exports_from_the_latest_checkpoint(tmp_path):
-    build.start(tiny_config(steps=4), tmp_path / "r", progress=False)
-    x = build.sample(tmp_path / "r", 7, seed=0, batch=3)
+    runs.start(tiny_config(steps=4), tmp_path / "r", progress=False)
+    x = runs.sample(tmp_path / "r", 7, seed=0, batch=3)
     assert x.shape == (7, 28, 28, 1) and x.dtype == np.float32
     assert -1 <= x.min() and x.max() <= 1 and x.std() > 0
-    np.testing.assert_array_equal(x, build.sample(tmp_path / "r", 7, seed=0, batch=3))
-    assert not np.array_equal(x, build.sample(tmp_path / "r", 7, seed=1, batch=3))
+    np.testing.assert_array_equal(x, runs.sample(tmp_path / "r", 7, seed=0, batch=3))
+    assert not np.array_equal(x, runs.sample(tmp_path / "r", 7, seed=1, batch=3))
 
 
 def test_sample_picks_live_or_moving_average_weights(tmp_path):
     """--weights: auto is the EMA when one is kept, live and ema are G's g_params and g_ema (which differ)."""
     cfg = tiny_config(steps=4)
     cfg = dataclasses.replace(cfg, gan=dataclasses.replace(cfg.gan, ema_decay=0.9))
-    build.start(cfg, tmp_path / "r", progress=False)
+    runs.start(cfg, tmp_path / "r", progress=False)
     _, state = _final_state(tmp_path / "r", cfg)
     gan = build.engine(cfg, (28, 28, 1))
     z = gan.noise(jax.random.fold_in(jax.random.key(3), 0), 5)
     live, ema = (np.asarray(gan.generate(p, state.g_rest, z)) for p in (state.g_params, state.g_ema))
     assert not np.allclose(live, ema, atol=1e-3)
-    np.testing.assert_allclose(build.sample(tmp_path / "r", 5, seed=3, weights="live"), live, atol=1e-6)
-    np.testing.assert_allclose(build.sample(tmp_path / "r", 5, seed=3, weights="ema"), ema, atol=1e-6)
-    np.testing.assert_array_equal(build.sample(tmp_path / "r", 5, seed=3), build.sample(tmp_path / "r", 5, seed=3, weights="ema"))
-    assert build.weights_used(cfg, "auto") == "ema" and build.weights_used(tiny_config(), "auto") == "live"
+    np.testing.assert_allclose(runs.sample(tmp_path / "r", 5, seed=3, weights="live"), live, atol=1e-6)
+    np.testing.assert_allclose(runs.sample(tmp_path / "r", 5, seed=3, weights="ema"), ema, atol=1e-6)
+    np.testing.assert_array_equal(runs.sample(tmp_path / "r", 5, seed=3), runs.sample(tmp_path / "r", 5, seed=3, weights="ema"))
+    assert runs.weights_used(cfg, "auto") == "ema" and runs.weights_used(tiny_config(), "auto") == "live"
     with pytest.raises(run.RunError, match="keeps no moving average"):
-        build.weights_used(tiny_config(), "ema")
+        runs.weights_used(tiny_config(), "ema")
 
 
 def test_a_convolutional_model_fused_on_the_cpu_gets_a_note():
@@ -189,9 +189,9 @@ def test_a_convolutional_model_fused_on_the_cpu_gets_a_note():
 def test_a_second_signal_lets_a_checkpoint_save_finish_then_stops(capsys):
     import signal
 
-    from gan_jax.run import _Signals
+    from gan_jax.signals import Signals
 
-    signals = _Signals()
+    signals = Signals()
     signals._handle(signal.SIGINT, None)
     assert signals.signum == signal.SIGINT and "a second Ctrl-C stops at once" in capsys.readouterr().out
     finished = []
@@ -206,22 +206,22 @@ def test_a_second_signal_lets_a_checkpoint_save_finish_then_stops(capsys):
 
 def test_a_run_directory_in_use_refuses_a_second_writer_and_keeps_its_files(tmp_path):
     cfg = tiny_config(steps=4)
-    build.start(cfg, tmp_path / "r", progress=False)
+    runs.start(cfg, tmp_path / "r", progress=False)
     before = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir() if p.is_file()}
-    live = run._RunLock(tmp_path / "r")  # as if another process were training into it
+    live = rundir.RunLock(tmp_path / "r")  # as if another process were training into it
     live.acquire()
     try:
         with pytest.raises(run.RunError, match=r"is in use: a run \(pid \d+\) is training into it"):
-            build.resume(tmp_path / "r", ["train.steps=8"], progress=False)
+            runs.resume(tmp_path / "r", ["train.steps=8"], progress=False)
         import shutil
 
         shutil.rmtree(tmp_path / "r" / "checkpoints")  # even a directory a fresh start could clear
         with pytest.raises(run.RunError, match="is in use"):
-            build.start(cfg, tmp_path / "r", progress=False)
+            runs.start(cfg, tmp_path / "r", progress=False)
     finally:
         live.release()
-    after = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir() if p.is_file() and p.name != run.LOCK}
-    assert after == {k: v for k, v in before.items() if k != run.LOCK}
+    after = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir() if p.is_file() and p.name != rundir.LOCK}
+    assert after == {k: v for k, v in before.items() if k != rundir.LOCK}
 
 
 def test_a_start_cut_short_before_its_first_checkpoint_is_no_dead_end(tmp_path, capsys):
@@ -235,7 +235,7 @@ def test_a_start_cut_short_before_its_first_checkpoint_is_no_dead_end(tmp_path, 
         said = capsys.readouterr().out
         assert out.step == 4 and ("starting it fresh" in said if resume else "clearing" in said)
         with pytest.raises(run.RunError, match="already exists and is not empty"):  # a real run is never cleared
-            build.start(cfg, tmp_path / "r", progress=False)
+            runs.start(cfg, tmp_path / "r", progress=False)
         import shutil
 
         shutil.rmtree(tmp_path / "r")
@@ -252,7 +252,7 @@ def test_sigterm_during_start_up_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(checkpoint.Checkpoints, "save", killed)
     with pytest.raises(KeyboardInterrupt):
-        build.start(tiny_config(steps=4), tmp_path / "r", progress=False)
+        runs.start(tiny_config(steps=4), tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
@@ -262,10 +262,10 @@ def test_an_early_stopping_run_resumes_to_the_same_stop_bitwise(tmp_path):
     early stop (step 80 here) and resumed, the run stops there too, in the same state (without the
     history it would need 2 x 10 more steps to judge)."""
     cfg = tiny_config(steps=400, early_stop_window=10, early_stop_tol=0.02)
-    full = build.start(cfg, tmp_path / "full", progress=False)
+    full = runs.start(cfg, tmp_path / "full", progress=False)
     assert full.reason == "early_stop" and 40 < full.step < 400
-    build.start(with_train(cfg, steps=full.step - 4), tmp_path / "half", progress=False)
-    resumed = build.resume(tmp_path / "half", ["train.steps=400"], progress=False)
+    runs.start(with_train(cfg, steps=full.step - 4), tmp_path / "half", progress=False)
+    resumed = runs.resume(tmp_path / "half", ["train.steps=400"], progress=False)
     assert resumed.reason == "early_stop" and resumed.step == full.step
     assert _equal(_final_state(tmp_path / "full", cfg)[1], _final_state(tmp_path / "half", cfg)[1])
 
@@ -275,11 +275,11 @@ def test_a_resumed_run_compiles_its_step_once(tmp_path, caplog):
     PRNG keys were not): otherwise the step compiled twice, 14 s more per DCGAN resume here."""
     import logging
 
-    build.start(tiny_config(steps=4), tmp_path / "r", progress=False)
+    runs.start(tiny_config(steps=4), tmp_path / "r", progress=False)
     jax.config.update("jax_log_compiles", True)
     try:
         with caplog.at_level(logging.WARNING, logger="jax"):
-            build.resume(tmp_path / "r", ["train.steps=8"], progress=False)
+            runs.resume(tmp_path / "r", ["train.steps=8"], progress=False)
     finally:
         jax.config.update("jax_log_compiles", False)
     compiled = [r.getMessage().split()[1] for r in caplog.records if r.getMessage().startswith("Compiling")]
@@ -300,8 +300,8 @@ def test_metrics_stay_on_the_device_until_a_log_step(tmp_path, monkeypatch):
         return real(tree)
 
     monkeypatch.setattr(run.jax, "device_get", counting)
-    monkeypatch.setattr(run, "QUIET_S", 1e9)  # no fetch for the progress line
-    out = build.start(tiny_config(steps=20, log_interval=5, sample_interval=10, checkpoint_interval=10),
+    monkeypatch.setattr(metrics_log, "QUIET_S", 1e9)  # no fetch for the progress line
+    out = runs.start(tiny_config(steps=20, log_interval=5, sample_interval=10, checkpoint_interval=10),
                       tmp_path / "r", progress=False)
     assert out.step == 20 and fetched == [5, 5, 5, 5]
     rows = [json.loads(r) for r in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
@@ -326,9 +326,9 @@ def test_images_sit_on_the_device_as_uint8_and_train_bit_for_bit_as_floats(tmp_p
     assert sampling.compact((x, labels))[1] is labels
     cfg = tiny_config(steps=6, log_interval=2, sample_interval=6, checkpoint_interval=6)
     assert sampling.compact(build.load_data(cfg)[1].images).dtype == np.uint8  # the run's data does go as uint8
-    compact = build.start(cfg, tmp_path / "uint8", progress=False)
+    compact = runs.start(cfg, tmp_path / "uint8", progress=False)
     monkeypatch.setattr(run.sampling, "compact", lambda d: d)
-    floats = build.start(cfg, tmp_path / "float32", progress=False)
+    floats = runs.start(cfg, tmp_path / "float32", progress=False)
     assert compact.step == floats.step == 6 and _equal(compact.state, floats.state)
 
 
@@ -337,10 +337,10 @@ def test_fuse_zero_is_the_backends_default(tmp_path, monkeypatch, capsys):
     start; config.json keeps 0, so the same run resumed on another backend takes that one's default."""
     cfg = tiny_config(steps=8, fuse=0, log_interval=8, sample_interval=8, checkpoint_interval=8)
     assert build.fuse_of(cfg, "cpu") == 1 and build.fuse_of(cfg, "tpu") == build.ACCELERATOR_FUSE
-    build.start(cfg, tmp_path / "cpu", progress=False)
+    runs.start(cfg, tmp_path / "cpu", progress=False)
     assert "train.fuse=0" not in capsys.readouterr().out
-    monkeypatch.setattr(build.jax, "default_backend", lambda: "gpu")  # what _fit reads; the CPU still computes
-    build.start(cfg, tmp_path / "gpu", progress=False)
+    monkeypatch.setattr(runs.jax, "default_backend", lambda: "gpu")  # what _fit reads; the CPU still computes
+    runs.start(cfg, tmp_path / "gpu", progress=False)
     assert "train.fuse=0: 100 iterations per compiled call on gpu" in capsys.readouterr().out
     assert json.loads((tmp_path / "gpu" / "config.json").read_text())["train"]["fuse"] == 0
 
@@ -351,10 +351,10 @@ def test_a_signal_after_training_ends_unwinds_with_its_number(monkeypatch, capsy
     import os
     import signal
 
-    from gan_jax import build, cli
+    from gan_jax import cli, runs
 
     with pytest.raises(run.Interrupted) as stopped:
-        with run._interruptible():
+        with signals.interruptible():
             os.kill(os.getpid(), signal.SIGTERM)
     assert stopped.value.signum == signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
@@ -362,7 +362,7 @@ def test_a_signal_after_training_ends_unwinds_with_its_number(monkeypatch, capsy
     def finished_then_signalled(*args, **kwargs):
         raise run.Interrupted(signal.SIGTERM)
 
-    monkeypatch.setattr(build, "start", finished_then_signalled)
+    monkeypatch.setattr(runs, "start", finished_then_signalled)
     assert cli.main(["train", "mnist_gan", "--no-progress"]) == 143
     assert "--resume, which also writes a finished run's curves and report" in capsys.readouterr().err
 
@@ -372,8 +372,8 @@ def test_a_quiet_progress_line_after_a_batch_of_fetched_metrics_counts_all_its_s
     printed after the burst divides all 40 steps since the last row by the 40 s they took (1.0 it/s), where
     a line printed at the burst's first step would count 1 step over 40 s (0.0 it/s, "about 250 h left")."""
     now = [0.0]
-    monkeypatch.setattr(run.time, "perf_counter", lambda: now[0])
-    log = run.MetricsLog(tmp_path, total=1000, log_interval=100, start_step=0, progress=False,
+    monkeypatch.setattr(metrics_log.time, "perf_counter", lambda: now[0])
+    log = metrics_log.MetricsLog(tmp_path, total=1000, log_interval=100, start_step=0, progress=False,
                          headline=("d_loss",), write=True)
     for step in range(1, 101):  # 100 steps in 10 s: the row at 100
         now[0] += 0.1
@@ -399,8 +399,8 @@ def test_two_starts_probing_one_run_directory_use_their_own_probe_files(tmp_path
     run_dir.mkdir()
     other = run_dir / ".write-test.1"  # another process's, mid-check
     other.write_text("")
-    run._make_run_dir(run_dir)
+    rundir.make(run_dir)
     assert other.exists() and sorted(p.name for p in run_dir.iterdir()) == [".write-test.1"]
-    assert run._unfinished_start(run_dir)
+    assert rundir.unfinished_start(run_dir)
     (run_dir / "notes.txt").write_text("mine")
-    assert not run._unfinished_start(run_dir)
+    assert not rundir.unfinished_start(run_dir)

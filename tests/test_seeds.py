@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_config, with_train
-from gan_jax import build, seeds
+from gan_jax import build, runs, seeds
 from gan_jax.cli import main
 from gan_jax.config import ConfigError
 from gan_jax.seeds import Seeds, mean_se, summarise
@@ -75,7 +75,7 @@ def test_mean_se_and_summarise_by_hand():
 
 def test_a_seeds_run_writes_every_seed_and_resumes_bitwise(tmp_path):
     cfg = with_train(tiny_config(steps=8), seeds=2)
-    out = build.start(cfg, tmp_path / "full", progress=False)
+    out = runs.start(cfg, tmp_path / "full", progress=False)
     assert out.reason == "done" and out.step == 8
     rows = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
     for row in rows:
@@ -85,11 +85,11 @@ def test_a_seeds_run_writes_every_seed_and_resumes_bitwise(tmp_path):
     from PIL import Image
 
     single = tmp_path / "single"
-    build.start(tiny_config(steps=4, sample_interval=4), single, progress=False)
+    runs.start(tiny_config(steps=4, sample_interval=4), single, progress=False)
     assert Image.open(grid).width > 2 * Image.open(single / "samples" / "step_000004.png").width  # two grids
-    build.start(with_train(cfg, steps=4), tmp_path / "half", progress=False)
-    build.resume(tmp_path / "half", ["train.steps=8"], progress=False)
-    a, b = build.load_run(tmp_path / "full"), build.load_run(tmp_path / "half")
+    runs.start(with_train(cfg, steps=4), tmp_path / "half", progress=False)
+    runs.resume(tmp_path / "half", ["train.steps=8"], progress=False)
+    a, b = runs.load_run(tmp_path / "full"), runs.load_run(tmp_path / "half")
     assert isinstance(a.engine, Seeds) and a.step == b.step == 8 and _equal(a.state, b.state)
 
 
@@ -124,7 +124,7 @@ def test_cli_seeds_train_sample_eval(tmp_path, capsys, tiny_cli):
 def test_autoencoder_seeds_report_mean_and_se(tmp_path):
     cfg = tiny_config(steps=4)
     cfg = dataclasses.replace(cfg, experiment="mnist_vae", model=dataclasses.replace(cfg.model, name="vae", z_dim=2))
-    out = build.start(with_train(cfg, seeds=2), tmp_path / "v", progress=False)
+    out = runs.start(with_train(cfg, seeds=2), tmp_path / "v", progress=False)
     assert out.step == 4
     top = json.loads((tmp_path / "v" / "ae_eval.json").read_text())
     each = [json.loads((tmp_path / "v" / f"seed{i}" / "ae_eval.json").read_text())["test_elbo"] for i in (0, 1)]

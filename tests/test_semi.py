@@ -179,12 +179,12 @@ def test_the_config_path_gives_each_seed_its_subset_and_reports_d_accuracy(tmp_p
     report's), and `gan-jax eval` adds the same accuracy beside the sample metrics."""
     import json
 
-    from gan_jax import build, viz
+    from gan_jax import build, runs, viz
     from gan_jax.cli import main
 
     cfg = _sgan_config("train.seeds=2", "gan.d_ema_decay=0.9", "train.sample_interval=10")
     run_dir = tmp_path / "sgan"
-    build.start(cfg, run_dir, progress=False)
+    runs.start(cfg, run_dir, progress=False)
     _, ds = build.load_data(cfg)
     idx = np.array(json.loads((run_dir / "data.json").read_text())["labelled_indices"])
     assert idx.shape == (2, 100) and not np.array_equal(idx[0], idx[1])
@@ -217,11 +217,11 @@ def test_the_config_path_gives_each_seed_its_subset_and_reports_d_accuracy(tmp_p
      r"has labels 0 to 9, but D \(model.name=experiments.mnist_sgan:players\) classifies 8 classes, 0 .. 7"),
 ])
 def test_bad_semi_supervised_configs_fail_before_training_naming_the_key(tmp_path, overrides, message):
-    from gan_jax import build
+    from gan_jax import runs
     from gan_jax.config import ConfigError
 
     with pytest.raises(ConfigError, match=message):
-        build.start(_sgan_config(*overrides), tmp_path / "bad", progress=False)
+        runs.start(_sgan_config(*overrides), tmp_path / "bad", progress=False)
     assert not (tmp_path / "bad").exists()
 
 
