@@ -39,15 +39,13 @@ import optax
 from flax import nnx, struct
 
 from gan_jax import parallel, sampling, xla
+from gan_jax.config import AERules
 from gan_jax.game import Game, GameState, Turn
 from gan_jax.players import Player, Streams
 
 Metrics = dict[str, jax.Array]
 LOG_2PI = math.log(2 * math.pi)
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, what "grey" means for colorization
-LIKELIHOODS = ("bernoulli", "gaussian")
-TASKS = ("reconstruct", "denoise", "colorize")
-NOISES = ("gaussian", "masking", "salt_pepper")
 
 
 @struct.dataclass
@@ -132,30 +130,25 @@ def corrupt(t: jax.Array, key: jax.Array, noise: str, level: float) -> jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
-class AESettings:
-    """The autoencoder engine's hyperparameters (keyword arguments of `Autoencoder`).
+class AESettings(AERules):
+    """The autoencoder engine's settings (keyword arguments of `Autoencoder`): its objective
+    (`gan_jax.config.AERules`: likelihood, sigma, k, binarize, task, noise, noise_level; shared with a
+    config's `ae` section) and how it runs.
 
     z_dim: the latent size (None: the model's `latent` attribute). batch_size, sampling ("epoch":
-    shuffled epochs, the default; or "replacement"). likelihood: bernoulli or gaussian (std `sigma`).
-    k: importance samples in the VAE's bound (1 = the ELBO, > 1 = IWAE). binarize: dynamic binarization.
-    task: reconstruct, denoise (input corrupted by `noise` at `noise_level`) or colorize (luminance in,
-    colours out). precision: float32 or bfloat16 compute. devices: data parallel (0 = all).
+    shuffled epochs, the default; or "replacement"). precision: float32 or bfloat16 compute. devices: data
+    parallel (0 = all).
     """
 
     z_dim: int | None = None
     batch_size: int = 100
     sampling: str = "epoch"
-    likelihood: str = "bernoulli"
-    sigma: float = 1.0
-    k: int = 1
-    binarize: bool = False
-    task: str = "reconstruct"
-    noise: str = "gaussian"
-    noise_level: float = 0.5
     precision: str = "float32"
     devices: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
+
         def need(ok, name, what):
             if not ok:
                 raise ValueError(f"{name}: {what}, got {getattr(self, name)!r}")
@@ -163,13 +156,6 @@ class AESettings:
         need(self.z_dim is None or (isinstance(self.z_dim, int) and self.z_dim >= 1), "z_dim", "must be an int >= 1")
         need(isinstance(self.batch_size, int) and self.batch_size >= 1, "batch_size", "must be an int >= 1")
         need(self.sampling in sampling.SAMPLING, "sampling", f"must be one of {', '.join(sampling.SAMPLING)}")
-        need(self.likelihood in LIKELIHOODS, "likelihood", f"must be one of {', '.join(LIKELIHOODS)}")
-        need(self.sigma > 0, "sigma", "must be > 0")
-        need(isinstance(self.k, int) and self.k >= 1, "k", "must be an int >= 1")
-        need(self.task in TASKS, "task", f"must be one of {', '.join(TASKS)}")
-        need(self.noise in NOISES, "noise", f"must be one of {', '.join(NOISES)}")
-        need(self.noise_level >= 0, "noise_level", "must be >= 0")
-        need(not self.binarize or self.likelihood == "bernoulli", "binarize", "needs likelihood=bernoulli")
         need(self.precision in parallel.PRECISIONS, "precision", f"must be one of {', '.join(parallel.PRECISIONS)}")
         need(isinstance(self.devices, int) and self.devices >= 0, "devices", "must be an int >= 0 (0 = all)")
 

@@ -42,6 +42,7 @@ from gan_jax.config import Config, ConfigError
 from gan_jax.gan import GAN, Streams
 from gan_jax.models import autoencoder
 from gan_jax.sampling import Parts
+from gan_jax import seeds as seeds_lib
 from gan_jax.seeds import Seeds, config_streams
 from gan_jax.conditional import LabelledNoise
 
@@ -118,13 +119,18 @@ def _autoencoder(cfg: Config, factory, sample_shape: tuple[int, ...]) -> Autoenc
     a, t = cfg.ae, cfg.train
     try:
         eng = Autoencoder(factory, _adam(cfg, "g", 1), z_dim=cfg.model.z_dim, batch_size=t.batch_size,
-                          sampling=cfg.data.sampling, likelihood=a.likelihood, sigma=a.sigma, k=a.k,
-                          binarize=a.binarize, task=a.task, noise=a.noise, noise_level=a.noise_level,
-                          precision=t.precision, devices=_devices(t))
+                          sampling=cfg.data.sampling, precision=t.precision, devices=_devices(t),
+                          **_rules(a, config_lib.AERules))
         eng.check_data(sample_shape)
         return eng
     except ValueError as e:
         raise _engine_error(e, "ae") from None
+
+
+def _rules(section, rules) -> dict:
+    """A config section's share of an engine's settings: the fields of `rules` (`config.GANRules`,
+    `config.AERules`), which the engine and the config both hold, by the same names."""
+    return {f.name: getattr(section, f.name) for f in dataclasses.fields(rules)}
 
 
 def _gan(cfg: Config, players, noise=None) -> GAN:
@@ -138,10 +144,8 @@ def _gan(cfg: Config, players, noise=None) -> GAN:
     d_updates = g.n_critic * (2 if d_update == "split" else 1)
     try:
         return GAN(players[0], players[1], _adam(cfg, "g", 1), _adam(cfg, "d", d_updates), loss=fn,
-                   z_dim=cfg.model.z_dim, batch_size=t.batch_size, sampling=cfg.data.sampling, d_update=d_update,
-                   n_critic=g.n_critic, r1_weight=g.r1_weight, gp_weight=g.gp_weight, ema_decay=g.ema_decay,
-                   d_ema_decay=g.d_ema_decay, top_k=g.top_k, top_k_decay=g.top_k_decay, pack=g.pack, precision=t.precision, devices=_devices(t),
-                   noise=noise)
+                   z_dim=cfg.model.z_dim, batch_size=t.batch_size, sampling=cfg.data.sampling, precision=t.precision,
+                   devices=_devices(t), noise=noise, **_rules(g, config_lib.GANRules))
     except ValueError as e:
         raise _engine_error(e, "gan") from None
 
@@ -174,21 +178,6 @@ def engine(cfg: Config, sample_shape: tuple[int, ...]) -> GAN | Autoencoder | Se
     seeds = Seeds(one, cfg.train.seeds, data_axes=axes)
     recipes.mark(seeds, {**one.recipe, "seeds": cfg.train.seeds})
     return seeds
-
-
-def single(eng):
-    """The engine one seed runs: `eng` itself, or the engine a `Seeds` wraps.
-
-    Args:
-      eng: an engine.
-
-    Returns:
-      A GAN, Autoencoder or a user's engine.
-
-    >>> single(Seeds(engine(Config(), (28, 28, 1)), 2)).__class__.__name__
-    'GAN'
-    """
-    return eng.engine if isinstance(eng, Seeds) else eng
 
 
 def _engine(cfg: Config, shape: tuple[int, ...]) -> GAN | Autoencoder:
@@ -331,7 +320,7 @@ def check_class_labels(cfg: Config, eng, ds: data_lib.Dataset) -> None:
 
     if not cfg.data.labels_per_class or not metrics.has_classifier(eng):
         return
-    gan = single(eng)
+    gan = seeds_lib.single(eng)
     state = jax.eval_shape(gan.init, jax.random.key(0))
     x = jax.ShapeDtypeStruct((1, *ds.image_shape), np.float32)
     logits = jax.eval_shape(lambda s, x: gan.d.merge(s.d_params, s.d_rest, gan.settings.precision)
@@ -422,7 +411,7 @@ def hooks(cfg: Config, eng, ds: data_lib.Dataset):
     caption = "N(0, I) codes decoded; a plain autoencoder has no prior, so not samples" if plain_ae else ""
     preview = (previews.MixturePreview(eng, mixture, cfg.sample_seed) if mixture
                else previews.GridPreview(eng, seed=cfg.sample_seed, caption=caption))
-    if not isinstance(single(eng), Autoencoder):
+    if not callable(getattr(seeds_lib.single(eng), "reconstruct", None)):  # not an autoencoder
         from gan_jax import metrics
 
         if not metrics.has_classifier(eng):
@@ -439,10 +428,7 @@ def hooks(cfg: Config, eng, ds: data_lib.Dataset):
 
     def on_finish(state, run_dir):
         test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
-        if isinstance(eng, Seeds):
-            ae_report.finish_seeds(eng, state, test, run_dir)
-        else:
-            ae_report.finish(eng, state, test, run_dir)
+        (ae_report.finish_seeds if seeds_lib.count(eng) else ae_report.finish)(eng, state, test, run_dir)
 
     return preview, on_finish
 
@@ -532,5 +518,5 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
     return data_lib.Labelled(ds)
 
 
-__all__ = ["engine", "single", "classifier_report", "classifier_line", "check", "check_batch", "check_class_labels",
+__all__ = ["engine", "classifier_report", "classifier_line", "check", "check_batch", "check_class_labels",
            "hooks", "training_data", "load_data", "resolve", "loss", "streams", "fuse_of", "gpu_note", "scan_note"]

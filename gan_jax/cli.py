@@ -189,7 +189,8 @@ def _config(args) -> int:
 def _sample(args) -> int:
     import numpy as np
 
-    from gan_jax import build, run, runs
+    from gan_jax import run, runs
+    from gan_jax.seeds import count
 
     out = Path(args.out)
     if out.suffix not in (".npy", ".png"):
@@ -204,7 +205,7 @@ def _sample(args) -> int:
         n = len(labels)
     images = runs.sample(args.run_dir, n, args.seed, weights=args.weights, seed_index=args.seed_index,
                           labels=labels, loaded=loaded)
-    seeds = args.seed_index is None and build.single(loaded.engine) is not loaded.engine  # then S x N x ...
+    seeds = args.seed_index is None and bool(count(loaded.engine))  # then S x N x ...
     shape = images.shape[2 if seeds else 1:]
     what = "images" if len(shape) == 3 else f"{shape[0]}-d points" if len(shape) == 1 else "samples"
     count = f"{images.shape[1]} {what} from each of {images.shape[0]} seeds" if seeds else f"{len(images)} {what}"

@@ -94,57 +94,75 @@ D_UPDATES = ("auto", "split", "joint")
 
 
 @dataclasses.dataclass(frozen=True)
-class GANConfig:
-    """The game (see `gan_jax.losses`): the loss family, D's regularisers and G's weight average.
+class GANRules:
+    """The rules of the GAN game, in one place: `gan_jax.GAN` takes them as keyword arguments
+    (`gan_jax.gan.GANSettings` extends them) and a config's `gan` section holds them (`GANConfig` extends
+    them with the loss's name).
 
-    loss: non_saturating (the book), minimax (the original saturating game), least_squares (LSGAN),
-    hinge, wasserstein (WGAN; needs gp_weight > 0 for its Lipschitz constraint), rpgan,
-    relativistic_average; or an import path `module:function` of your own loss (see `gan_jax.losses`).
     d_update: auto (split where the loss has separate real and fake terms, else joint), split (the book:
-    one Adam step of D on the real batch, then one on the fake batch) or joint (one Adam step on the
-    sum). n_critic: D's updates per G update, each on fresh batches.
-    gp_weight: WGAN-GP's lambda, (|grad D(x_hat)| - 1)^2 at random interpolates of real and fake.
-    r1_weight: R1's gamma, gamma / 2 * |grad D(x_real)|^2. label_smoothing: one-sided, real target 1 - s
-    (for losses with a real target; `gan_jax.losses.SplitLoss.smoothed`).
-    ema_decay: keep an exponential moving average of G's weights (0 = off) and sample from it; the decay
-    is warmed up, min(ema_decay, (1 + t) / (10 + t)) at step t. d_ema_decay: the same for D's weights;
-    a semi-supervised GAN's classifier is then tested with the average (Salimans et al. test with one).
-    top_k: top-k training (Sinha et al. 2020): G learns only from the fakes D scores highest, a share
-    that starts at 1 and is multiplied by top_k_decay every epoch down to top_k (1 = off, all fakes).
-    pack: PacGAN's packing, D sees `pack` samples concatenated.
+    one optax step of D on the real batch, then one on the fake batch) or joint (one step on the sum).
+    n_critic: D's updates per G update, each on fresh batches. gp_weight: WGAN-GP's lambda,
+    (|grad D(x_hat)| - 1)^2 at random interpolates of real and fake. r1_weight: R1's gamma,
+    gamma / 2 * |grad D(x_real)|^2. ema_decay: keep an exponential moving average of G's weights (0 = off)
+    and sample from it; the decay is warmed up, min(ema_decay, (1 + t) / (10 + t)) at step t. d_ema_decay:
+    the same for D's weights (a D that classifies is then scored with the average). top_k: top-k training
+    (Sinha et al. 2020): G learns only from the fakes D scores highest, a share that starts at 1 and is
+    multiplied by top_k_decay every epoch down to top_k (1 = off). pack: PacGAN's packing, D sees `pack`
+    samples concatenated.
+
+    >>> GANRules(n_critic=5).n_critic
+    5
     """
 
-    loss: str = "non_saturating"
     pack: int = 1
     d_update: str = "auto"
     n_critic: int = 1
     gp_weight: float = 0.0
     r1_weight: float = 0.0
-    label_smoothing: float = 0.0
     ema_decay: float = 0.0
     d_ema_decay: float = 0.0
     top_k: float = 1.0
     top_k_decay: float = 0.99
 
     def __post_init__(self):
-        _require(bool(self.loss), "loss", "must name a built-in loss or an import path module:function")
         _one_of(self.d_update, "d_update", D_UPDATES)
-        _require(self.pack >= 1, "pack", f"must be >= 1, got {self.pack}")
-        _require(self.n_critic >= 1, "n_critic", f"must be >= 1, got {self.n_critic}")
+        for name in ("pack", "n_critic"):
+            value = getattr(self, name)
+            _require(isinstance(value, int), name, f"must be an int, got {value!r}")
+            _require(value >= 1, name, f"must be >= 1, got {value}")
         for name in ("gp_weight", "r1_weight"):
             value = getattr(self, name)
             _require(value >= 0, name, f"must be >= 0, got {value}")
+        for name in ("ema_decay", "d_ema_decay"):
+            value = getattr(self, name)
+            _require(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value}")
+        _require(0.0 < self.top_k <= 1.0, "top_k", f"must be in (0, 1] (1 = off), got {self.top_k}")
+        _require(0.0 < self.top_k_decay <= 1.0, "top_k_decay", f"must be in (0, 1], got {self.top_k_decay}")
+
+
+@dataclasses.dataclass(frozen=True)
+class GANConfig(GANRules):
+    """The game (see `gan_jax.losses`): `GANRules` and the loss.
+
+    loss: non_saturating (the book), minimax (the original saturating game), least_squares (LSGAN),
+    hinge, wasserstein (WGAN; needs gp_weight > 0 for its Lipschitz constraint), rpgan,
+    relativistic_average; or an import path `module:function` of your own loss (see `gan_jax.losses`).
+    label_smoothing: one-sided, real target 1 - s (for losses with a real target;
+    `gan_jax.losses.SplitLoss.smoothed`).
+    """
+
+    loss: str = "non_saturating"
+    label_smoothing: float = 0.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        _require(bool(self.loss), "loss", "must name a built-in loss or an import path module:function")
         _require(0.0 <= self.label_smoothing < 1.0, "label_smoothing", f"must be in [0, 1), got {self.label_smoothing}")
         _require(
             self.loss != "wasserstein" or self.gp_weight > 0,
             "gp_weight",
             "loss=wasserstein needs a Lipschitz constraint on D: set gan.gp_weight (WGAN-GP uses 10)",
         )
-        for name in ("ema_decay", "d_ema_decay"):
-            value = getattr(self, name)
-            _require(0.0 <= value < 1.0, name, f"must be in [0, 1), got {value}")
-        _require(0.0 < self.top_k <= 1.0, "top_k", f"must be in (0, 1] (1 = off), got {self.top_k}")
-        _require(0.0 < self.top_k_decay <= 1.0, "top_k_decay", f"must be in (0, 1], got {self.top_k_decay}")
 
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -153,8 +171,9 @@ NOISES = ("gaussian", "masking", "salt_pepper")
 
 
 @dataclasses.dataclass(frozen=True)
-class AEConfig:
-    """Autoencoder runs (model.name = ae, vae, conv_ae or linear_ae; see `gan_jax.autoencode`).
+class AERules:
+    """An autoencoder's objective, in one place: `gan_jax.Autoencoder` takes it as keyword arguments
+    (`gan_jax.autoencode.AESettings` extends it) and a config's `ae` section holds it (`AEConfig`).
 
     likelihood: bernoulli (pixels in [0, 1] as probabilities; the decoder outputs logits) or gaussian
     (the decoder outputs the mean, std `sigma`; used for the 2-D mixtures and the linear autoencoder).
@@ -163,9 +182,11 @@ class AEConfig:
     task: reconstruct; denoise (the input is corrupted by `noise` at `noise_level`: gaussian std,
     masking drop probability, salt_pepper flip probability; the target is clean); colorize (the input is
     the image's luminance, the target its colours).
+
+    >>> AERules(k=5).k
+    5
     """
 
-    activation: str = "relu"
     likelihood: str = "bernoulli"
     sigma: float = 1.0
     k: int = 1
@@ -179,9 +200,18 @@ class AEConfig:
         _one_of(self.task, "task", AE_TASKS)
         _one_of(self.noise, "noise", NOISES)
         _require(self.sigma > 0, "sigma", f"must be > 0, got {self.sigma}")
+        _require(isinstance(self.k, int), "k", f"must be an int, got {self.k!r}")
         _require(self.k >= 1, "k", f"must be >= 1, got {self.k}")
         _require(self.noise_level >= 0, "noise_level", f"must be >= 0, got {self.noise_level}")
         _require(not self.binarize or self.likelihood == "bernoulli", "binarize", "needs likelihood=bernoulli")
+
+
+@dataclasses.dataclass(frozen=True)
+class AEConfig(AERules):
+    """Autoencoder runs (model.name = ae, vae, conv_ae or linear_ae; see `gan_jax.autoencode`):
+    `AERules` and the built-in models' activation (relu, tanh, leaky_relu)."""
+
+    activation: str = "relu"
 
 
 @dataclasses.dataclass(frozen=True)

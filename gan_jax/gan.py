@@ -57,6 +57,7 @@ import optax
 from flax import nnx, struct
 
 from gan_jax import losses, parallel, sampling
+from gan_jax.config import GANRules
 from gan_jax.game import Game, GameState, Turn
 from gan_jax.players import Player, Streams, main, moving_average, with_main  # noqa: F401 (re-exported)
 
@@ -87,48 +88,32 @@ class GANState:
 
 
 @dataclasses.dataclass(frozen=True)
-class GANSettings:
-    """The engine's hyperparameters (keyword arguments of `GAN`); checked when built.
+class GANSettings(GANRules):
+    """The engine's settings (keyword arguments of `GAN`), checked when built: the game's rules
+    (`gan_jax.config.GANRules`: d_update, n_critic, r1_weight, gp_weight, ema_decay, d_ema_decay, top_k,
+    top_k_decay, pack; shared with a config's `gan` section) and how it runs.
 
     z_dim: noise dimension. batch_size: D inputs per real and per fake batch (each holds `pack` samples).
     sampling: "replacement" (the book: a random batch each step) or "epoch" (shuffled epochs).
-    d_update: "split" or "joint" (None: split for a SplitLoss, joint otherwise). n_critic: D turns per G
-    turn. r1_weight: R1's gamma. gp_weight: WGAN-GP's lambda. ema_decay: 0 = no average of G.
-    d_ema_decay: 0 = no average of D (a semi-supervised GAN's classifier is tested with it).
-    top_k, top_k_decay: top-k training (1 = off). pack: PacGAN. precision: "float32" or "bfloat16"
-    compute. devices: data parallel over this many devices (0 = all).
+    precision: "float32" or "bfloat16" compute. devices: data parallel over this many devices (0 = all).
     """
 
     z_dim: int = 100
     batch_size: int = 128
     sampling: str = "replacement"
-    d_update: str | None = None
-    n_critic: int = 1
-    r1_weight: float = 0.0
-    gp_weight: float = 0.0
-    ema_decay: float = 0.0
-    d_ema_decay: float = 0.0
-    top_k: float = 1.0
-    top_k_decay: float = 0.99
-    pack: int = 1
     precision: str = "float32"
     devices: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
+
         def need(ok, name, what):
             if not ok:
                 raise ValueError(f"{name}: {what}, got {getattr(self, name)!r}")
 
-        for name in ("z_dim", "batch_size", "n_critic", "pack"):
+        for name in ("z_dim", "batch_size"):
             need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "must be an int >= 1")
         need(self.sampling in sampling.SAMPLING, "sampling", f"must be one of {', '.join(sampling.SAMPLING)}")
-        need(self.d_update in (None, "split", "joint"), "d_update", "must be split, joint or None")
-        need(self.r1_weight >= 0, "r1_weight", "must be >= 0")
-        need(self.gp_weight >= 0, "gp_weight", "must be >= 0")
-        need(0.0 <= self.ema_decay < 1.0, "ema_decay", "must be in [0, 1)")
-        need(0.0 <= self.d_ema_decay < 1.0, "d_ema_decay", "must be in [0, 1)")
-        need(0.0 < self.top_k <= 1.0, "top_k", "must be in (0, 1] (1 = off)")
-        need(0.0 < self.top_k_decay <= 1.0, "top_k_decay", "must be in (0, 1]")
         need(self.precision in parallel.PRECISIONS, "precision", f"must be one of {', '.join(parallel.PRECISIONS)}")
         need(isinstance(self.devices, int) and self.devices >= 0, "devices", "must be an int >= 0 (0 = all)")
 
@@ -172,7 +157,7 @@ class GAN:
             raise TypeError(f"loss must be a function (real_logits, fake_logits) -> (d_loss, g_loss), got {loss!r}")
         split_loss = isinstance(loss, losses.SplitLoss)
         s = GANSettings(z_dim=z_dim, **settings)
-        if s.d_update is None:
+        if s.d_update == "auto":
             s = dataclasses.replace(s, d_update="split" if split_loss else "joint")
         if s.d_update == "split" and not split_loss:
             raise ValueError(f"d_update: split needs a loss with separate real and fake terms (a losses.SplitLoss); "
@@ -224,7 +209,7 @@ class GAN:
         args = dict(generator=self.generator, discriminator=self.discriminator, g_tx=self.g_tx, d_tx=self.d_tx,
                     loss=self.loss, noise=self.noise_fn, **dataclasses.asdict(self.settings))
         if "loss" in changes and "d_update" not in changes:
-            args["d_update"] = None
+            args["d_update"] = "auto"
         args.update(changes)
         return GAN(**args)
 

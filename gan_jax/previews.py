@@ -19,7 +19,7 @@ import numpy as np
 from gan_jax import mixtures, viz, xla
 from gan_jax.metrics_log import _open_log
 from gan_jax.players import main
-from gan_jax.seeds import Seeds, summarise
+from gan_jax.seeds import count, summarise
 
 
 GRID_SIZE = 16  # the book's 4x4
@@ -176,7 +176,7 @@ class GridPreview:
         """Writes samples/step_N.png (one grid per seed for `Seeds`); returns its path and a few words on it."""
         x = np.asarray(main(self.sample(state, self.z)))  # a conditional GAN's samples: (images, labels)
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
-        if x.ndim == 4 + isinstance(self.engine, Seeds):
+        if x.ndim == 4 + bool(count(self.engine)):
             title = f"{self.run_dir.name}  step {step:,}" + (f"  ({self.caption})" if self.caption else "")
             return viz.save_grid(x, path, self.cols, title=title), ""
         return viz.save_points(x, np.zeros((0, x.shape[-1] if x.ndim > 1 else 1)), 0.0, path, f"step {step}"), ""
@@ -231,14 +231,14 @@ class MixturePreview(ScoredPreview):
 
     def __call__(self, state, step: int) -> tuple[Path, str]:
         x = np.asarray(main(self.sample(state, self.z)))
-        if isinstance(self.engine, Seeds):  # the mean over seeds, and every seed's scores
+        if bool(count(self.engine)):  # the mean over seeds, and every seed's scores
             per_seed = [mixtures.scores(xi, self.mixture) for xi in x]
             s, _ = summarise(per_seed)
             row = {"step": step, **s, "per_seed": per_seed}
         else:
             s = row = {"step": step, **mixtures.scores(x, self.mixture)}
         self.write(row)
-        of = " (mean of seeds)" if isinstance(self.engine, Seeds) else ""
+        of = " (mean of seeds)" if bool(count(self.engine)) else ""
         words = (f"modes {s['modes']:g}/{s['of_modes']:g}, high quality {100 * s['high_quality']:.1f}%, "
                  f"reverse KL {s['reverse_kl']:.3f}{of}")
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
@@ -270,7 +270,7 @@ class ClassifierPreview(ScoredPreview):
         for name, value in metrics.classifier_scores(self.engine, state, self.images, self.labels).items():
             if name.endswith("_per_seed"):  # as metrics.jsonl's seed columns, which save_curves draws thin
                 row.update({f"{name.removesuffix('_per_seed')}/seed{i}": a for i, a in enumerate(value)})
-            elif name != "weights" and (name.endswith("accuracy") or isinstance(self.engine, Seeds)):  # no s.e. of one
+            elif name != "weights" and (name.endswith("accuracy") or bool(count(self.engine))):  # no s.e. of one
                 row[name] = value
         self.write(row)
         rows = [{k: v for k, v in r.items() if not k.endswith("_se")} for r in viz.read_metrics(self.run_dir / "scores.jsonl")]

@@ -24,10 +24,9 @@ from gan_jax import config as config_lib
 from gan_jax.checkpoint import from_nested, nest_arrays
 from gan_jax.conditional import LabelledNoise
 from gan_jax.config import Config, ConfigError
-from gan_jax.gan import GAN
 from gan_jax.players import main
 from gan_jax.recipes import rebuild
-from gan_jax.seeds import Seeds
+from gan_jax import seeds as seeds_lib
 
 
 EMBEDDED_NOTE = ("note: data.source=auto found no local tfds copy of MNIST, so this run trains on the 4,000 "
@@ -180,7 +179,7 @@ def _load_pretrained(source: str) -> LoadedRun:
     with np.load(weights, allow_pickle=False) as f:
         nested = nest_arrays({k: f[k].astype(np.float32) if f[k].dtype == np.float16 else f[k] for k in f.files})
     state = eng.init(build.streams(cfg))
-    if isinstance(eng, GAN):  # G's sampling weights in g_params; no average beside them
+    if hasattr(state, "g_params"):  # a GAN: G's sampling weights in g_params; no average beside them
         part = from_nested(nested, {"g_params": state.g_params, "g_rest": state.g_rest})
         state = state.replace(**part, g_ema=None)
     else:
@@ -346,7 +345,7 @@ def classes_of(eng) -> int:
     >>> classes_of(build.engine(Config(), (28, 28, 1)))
     0
     """
-    noise = getattr(build.single(eng), "noise_fn", None)
+    noise = getattr(seeds_lib.single(eng), "noise_fn", None)
     return noise.classes if isinstance(noise, LabelledNoise) else 0
 
 
@@ -378,12 +377,12 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weight
     live = weights_of(loaded, weights) == "live" and not pretrained.is_name(run_dir)
     eng, state, _, _ = loaded
     if seed_index is not None:
-        if not isinstance(eng, Seeds):
+        if not seeds_lib.count(eng):
             raise run.RunError(f"--seed-index picks one seed of a run trained with --seeds; {run_dir} has one seed")
         if not 0 <= seed_index < eng.n:
             raise run.RunError(f"--seed-index {seed_index}: {run_dir} has seeds 0 to {eng.n - 1}")
         eng, state = eng.engine, eng.member(state, seed_index)
-    if live and isinstance(build.single(eng), GAN):
+    if live and hasattr(state, "g_ema"):  # a GAN keeping an average of G
         state = state.replace(g_ema=None)  # GAN.sample uses g_params when no average is kept
     k = classes_of(eng)
     if labels is not None:
@@ -393,7 +392,7 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weight
         if len(labels) != n:
             raise run.RunError(f"{len(labels)} labels for {n} images")
         try:
-            build.single(eng).noise_fn.for_labels(jax.random.key(0), labels)  # checks the range
+            seeds_lib.single(eng).noise_fn.for_labels(jax.random.key(0), labels)  # checks the range
         except ValueError as e:
             raise run.RunError(f"--label: {e}") from None
     draw = xla.jit(lambda st, z: main(eng.sample(st, z)))  # the images of (images, labels)
@@ -405,10 +404,10 @@ def sample(run_dir: str | Path, n: int, seed: int = 0, batch: int = 1000, weight
             return eng.noise(jax.random.fold_in(key, i), batch)
         part = labels[i * batch:(i + 1) * batch]
         part = np.concatenate([part, np.zeros(batch - len(part), part.dtype)])  # one compiled shape
-        return build.single(eng).noise_fn.for_labels(jax.random.fold_in(key, i), part)
+        return seeds_lib.single(eng).noise_fn.for_labels(jax.random.fold_in(key, i), part)
 
     out = [np.asarray(draw(state, noise(i))) for i in range(-(-n // batch))]
-    images = np.concatenate(out, axis=1)[:, :n] if isinstance(eng, Seeds) else np.concatenate(out)[:n]
+    images = np.concatenate(out, axis=1)[:, :n] if seeds_lib.count(eng) else np.concatenate(out)[:n]
     if not np.all(np.isfinite(images)):
         bad = int(np.sum(~np.isfinite(images)))
         raise run.RunError(f"{bad} of the {images.size} values sampled from {run_dir} are NaN or infinite: its "

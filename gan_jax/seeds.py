@@ -275,6 +275,39 @@ class Seeds:
             self.engine.check_data(shape)
 
 
+def single(engine):
+    """The engine one seed runs: `engine` itself, or the engine a `Seeds` wraps.
+
+    Args:
+      engine: an engine.
+
+    Returns:
+      The engine of one seed.
+
+    >>> from gan_jax import game
+    >>> tiny = game._tiny_game()
+    >>> single(Seeds(tiny, 2)) is tiny, single(tiny) is tiny
+    (True, True)
+    """
+    return engine.engine if isinstance(engine, Seeds) else engine
+
+
+def count(engine) -> int:
+    """How many seeds an engine trains at once: n for `Seeds`, 0 for an engine of one.
+
+    Args:
+      engine: an engine.
+
+    Returns:
+      An int.
+
+    >>> from gan_jax import game
+    >>> count(Seeds(game._tiny_game(), 3)), count(game._tiny_game())
+    (3, 0)
+    """
+    return engine.n if isinstance(engine, Seeds) else 0
+
+
 def mean_se(values: Sequence[float]) -> tuple[float, float]:
     """The mean and its standard error (sample std / sqrt(n); 0 for one value, NaN when any is not finite).
 
