@@ -5,7 +5,7 @@
 D is a 10-class classifier whose real/fake logit is the logsumexp of its class logits
 (`SemiSupervisedDiscriminator`); `SemiSupervisedLoss` adds the labelled batch's cross-entropy to the game.
 The dataset is `SemiSupervised(ds, 10, seed)`: every image unlabelled beside a stratified subset of 10
-labels per class (`sampling.Parts`: each part is drawn at its own indices); `previews.ClassifierPreview`
+labels per class (`sampling.Parts`: each part is drawn at its own indices); `ClassifierPreview`
 scores D on the held-out digits at every sample step (scores.jsonl, accuracy.png). The baseline is the same
 network and engine with the game switched off (`unsupervised=0`): supervised on the 100 labels alone.
 Prints both classifiers' accuracy on the 1,000 held-out embedded digits: at 3,000 iterations (about 40 s
@@ -20,7 +20,8 @@ import optax
 
 import gan_jax as gj
 from gan_jax.models import mlp
-from gan_jax.models.conditional import SemiSupervisedDiscriminator
+from gan_jax.semi_supervised import (ClassifierPreview, SemiSupervised, SemiSupervisedDiscriminator, SemiSupervisedLoss,
+                                     classifier_accuracy)
 
 
 def main():
@@ -33,14 +34,14 @@ def main():
     G = functools.partial(mlp.Generator, 64, ds.image_shape, 256, 2, 0.2)
     D = functools.partial(SemiSupervisedDiscriminator, functools.partial(mlp.Discriminator, ds.image_shape, 256,
                                                                          2, 0.2), 10)
-    data = gj.data.SemiSupervised(ds, per_class=10, seeds=0)
+    data = SemiSupervised(ds, per_class=10, seeds=0)
     for name, weight in (("semi-supervised", 1.0), ("supervised only", 0.0)):
         gan = gj.GAN(G, D, optax.adam(1e-3, b1=0.5), optax.adam(1e-3, b1=0.5), z_dim=64, batch_size=64,
-                     loss=gj.losses.SemiSupervisedLoss(unsupervised=weight))
-        watch = gj.previews.ClassifierPreview(gan, test.images, test.labels)  # D's accuracy at each sample step
+                     loss=SemiSupervisedLoss(unsupervised=weight))
+        watch = ClassifierPreview(gan, test.images, test.labels)  # D's accuracy at each sample step
         out = gj.fit(gan, data, run_dir=f"{a.run_dir}/{name.split()[0]}", steps=a.steps, log_interval=a.steps,
                      sample_interval=max(1, a.steps // 5), checkpoint_interval=a.steps, progress=False, preview=watch)
-        accuracy = gj.metrics.classifier_accuracy(gan, out.state, test.images, test.labels)
+        accuracy = classifier_accuracy(gan, out.state, test.images, test.labels)
         print(f"{name}: test accuracy {accuracy:.3f} on {len(test.labels)} digits "
               f"(100 labels); samples {out.last_grid}; curve {out.run_dir / 'accuracy.png'}")
 

@@ -5,7 +5,7 @@
     gan-jax train mnist_sgan_supervised ... # the baseline: the same network on the 100 labels alone
 
 Its result is the classifier. D is a 10-way classifier whose real/fake logit is the logsumexp of its class
-logits (`gan_jax.models.conditional.SemiSupervisedDiscriminator`); it learns from 10 labelled digits per
+logits (`gan_jax.semi_supervised.SemiSupervisedDiscriminator`); it learns from 10 labelled digits per
 class (`data.labels_per_class`, a stratified subset picked by data.seed; with --seeds N, seed i picks its
 own from data.seed + i) and from all 60,000 training digits unlabelled, against G's fakes. G plays the
 book's non-saturating game against D's logsumexp logit; feature matching (G matches the mean of D's last
@@ -39,8 +39,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gan_jax.config import Config, DataConfig, GANConfig, ModelConfig, OptimConfig, TrainConfig
-from gan_jax.losses import SemiSupervisedLoss
-from gan_jax.models.conditional import SemiSupervisedDiscriminator
+from gan_jax.semi_supervised import SemiSupervisedDiscriminator, SemiSupervisedLoss
 
 loss = SemiSupervisedLoss()  # gan.loss = "experiments.mnist_sgan:loss": G fools D's logsumexp logit
 feature_matching = SemiSupervisedLoss(feature_matching=True)  # Salimans et al.'s G loss, the option

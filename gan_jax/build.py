@@ -35,7 +35,7 @@ import optax
 
 from gan_jax import config as config_lib
 from gan_jax import data as data_lib
-from gan_jax import ae_report, losses, mixtures, models, previews, recipes, rundir
+from gan_jax import ae_report, losses, mixtures, models, previews, recipes, rundir, semi_supervised
 from gan_jax.recipes import resolve
 from gan_jax.autoencode import Autoencoder
 from gan_jax.config import Config, ConfigError
@@ -236,7 +236,7 @@ def check(cfg: Config) -> None:
     if cfg.data.labels_per_class and (m.classes or m.name in AUTOENCODERS or cfg.gan.loss in losses.BUILT_IN):
         raise ConfigError(f"data.labels_per_class={cfg.data.labels_per_class}: a labelled subset is the data of "
                           "a semi-supervised GAN: a D with class logits and a loss that reads them (a "
-                          "gan_jax.losses.SemiSupervisedLoss named by gan.loss, as experiments/mnist_sgan.py "
+                          "gan_jax.semi_supervised.SemiSupervisedLoss named by gan.loss, as experiments/mnist_sgan.py "
                           f"does), not model.name={m.name}, model.classes={m.classes}, gan.loss={cfg.gan.loss}; "
                           "set it to 0 for this model")
     if cfg.data.labels_per_class and cfg.data.split != "train":
@@ -316,9 +316,8 @@ def check_class_labels(cfg: Config, eng, ds: data_lib.Dataset) -> None:
 
     >>> # check_class_labels(cfg, eng, ds)
     """
-    from gan_jax import metrics
 
-    if not cfg.data.labels_per_class or not metrics.has_classifier(eng):
+    if not cfg.data.labels_per_class or not semi_supervised.has_classifier(eng):
         return
     gan = seeds_lib.single(eng)
     state = jax.eval_shape(gan.init, jax.random.key(0))
@@ -412,17 +411,16 @@ def hooks(cfg: Config, eng, ds: data_lib.Dataset):
     preview = (previews.MixturePreview(eng, mixture, cfg.sample_seed) if mixture
                else previews.GridPreview(eng, seed=cfg.sample_seed, caption=caption))
     if not callable(getattr(seeds_lib.single(eng), "reconstruct", None)):  # not an autoencoder
-        from gan_jax import metrics
 
-        if not metrics.has_classifier(eng):
+        if not semi_supervised.has_classifier(eng):
             return preview, None
         test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))  # scored, never trained on
-        preview = previews.ClassifierPreview(eng, test.images, test.labels, cfg.sample_seed)
+        preview = semi_supervised.ClassifierPreview(eng, test.images, test.labels, cfg.sample_seed)
 
         def report_classifier(state, run_dir):  # a semi-supervised GAN's result: its D's test accuracy
-            report = classifier_report(cfg, eng, state, test)
+            report = semi_supervised.classifier_report(cfg, eng, state, test)
             rundir.write_atomic(Path(run_dir) / "classifier.json", json.dumps(report, indent=2) + "\n")
-            print(classifier_line(report) + f" -> {Path(run_dir) / 'classifier.json'}")
+            print(semi_supervised.classifier_line(report) + f" -> {Path(run_dir) / 'classifier.json'}")
 
         return preview, report_classifier
 
@@ -433,59 +431,23 @@ def hooks(cfg: Config, eng, ds: data_lib.Dataset):
     return preview, on_finish
 
 
-def classifier_report(cfg: Config, eng, state, test: data_lib.Dataset | None = None) -> dict | None:
-    """The test accuracy of a run's D as a classifier (a semi-supervised GAN's result), on the test split
-    of the run's data; None when its D has no `classify` (`gan_jax.metrics.has_classifier`).
+def results(cfg: Config, eng, state) -> tuple[dict, list[str]]:
+    """A run's results beyond its samples, for `gan-jax eval`: a D that classifies (a labelled subset's
+    run) is scored on the test split of the run's data.
 
     Args:
-      cfg: the run's Config (its data section names the test data). eng: its engine. state: its state.
-      test: the test split if already loaded (else loaded from cfg.data).
+      cfg: the run's Config. eng: its engine. state: its state.
 
     Returns:
-      {"test_accuracy", "test_accuracy_se" (0 for one seed), "test_accuracy_per_seed" (a run of seeds),
-      "test_images", "test_source", "labels" (labelled training images per seed, 0 = all), "weights"
-      ("ema" when the run keeps a moving average of D, gan.d_ema_decay > 0, and the accuracy is its;
-      the trained weights' then beside it as "live_test_accuracy", "live_test_accuracy_se" and
-      "live_test_accuracy_per_seed"; else "live")}, or None.
+      ({name: result} for eval.json, lines to print); empty for a run with nothing more to score.
 
-    >>> # classifier_report(cfg, eng, state)["test_accuracy"]
+    >>> results(Config(), engine(Config(), (28, 28, 1)), None)
+    ({}, [])
     """
-    from gan_jax import metrics
-
-    if not metrics.has_classifier(eng):
-        return None
-    if test is None:
-        test = data_lib.load(dataclasses.replace(cfg.data, split="test", limit=0))
-    k = len(np.unique(test.labels))
-    return {"test_images": len(test.labels), "test_source": test.source, "labels": cfg.data.labels_per_class * k,
-            **metrics.classifier_scores(eng, state, test.images, test.labels)}
-
-
-def classifier_line(report: dict) -> str:
-    """One printed line for `classifier_report`'s result.
-
-    Args:
-      report: its dict.
-
-    Returns:
-      "D's classifier: test accuracy 98.50% +- 0.10 over 5 label subsets (100 labels) on 10000 images of ...".
-
-    >>> classifier_line({"test_accuracy": 0.985, "test_accuracy_se": 0.0, "test_images": 10, "test_source": "x",
-    ...                  "labels": 100})
-    "D's classifier: test accuracy 98.50% (100 labels) on 10 test images of x"
-    """
-    seeds = report.get("test_accuracy_per_seed")
-
-    def acc(prefix: str) -> str:
-        spread = f" +- {100 * report[prefix + 'test_accuracy_se']:.2f}" if seeds else ""
-        return f"{100 * report[prefix + 'test_accuracy']:.2f}%{spread}"
-
-    over = f" over {len(seeds)} label subsets" if seeds else ""
-    labels = f"{report['labels']} labels" if report["labels"] else "all labels"
-    averaged = (f" with D's moving average (the trained weights: {acc('live_')})"
-                if report.get("weights") == "ema" else "")
-    return (f"D's classifier: test accuracy {acc('')}{over}{averaged} ({labels}) on "
-            f"{report['test_images']} test images of {report['test_source']}")
+    if not semi_supervised.has_classifier(eng):
+        return {}, []
+    report = semi_supervised.classifier_report(cfg, eng, state)
+    return {"d_classifier": report}, [semi_supervised.classifier_line(report)]
 
 
 def training_data(cfg: Config, ds: data_lib.Dataset):
@@ -503,7 +465,7 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
     k, per_class = cfg.model.classes, cfg.data.labels_per_class
     if per_class:
         n = cfg.train.seeds
-        semi = data_lib.SemiSupervised(ds, per_class, cfg.data.seed if n == 1 else
+        semi = semi_supervised.SemiSupervised(ds, per_class, cfg.data.seed if n == 1 else
                                        tuple(cfg.data.seed + i for i in range(n)))
         try:
             semi.indices
@@ -518,5 +480,5 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
     return data_lib.Labelled(ds)
 
 
-__all__ = ["engine", "classifier_report", "classifier_line", "check", "check_batch", "check_class_labels",
+__all__ = ["engine", "results", "check", "check_batch", "check_class_labels",
            "hooks", "training_data", "load_data", "resolve", "loss", "streams", "fuse_of", "gpu_note", "scan_note"]

@@ -353,14 +353,11 @@ def _eval(args) -> int:
     if requested is not None:
         print(evaluate.conditional_table(results["conditional"], clf.info["test_accuracy"],
                                          results.get("conditional_se")))
-    from gan_jax import metrics
-
-    if source.is_dir() and loaded.config is not None and metrics.has_classifier(loaded.engine):
-        # a semi-supervised GAN's D is a classifier: its test accuracy is the result
-        report = build.classifier_report(loaded.config, loaded.engine, loaded.state)
-        if report is not None:
-            results["d_classifier"] = report
-            print(build.classifier_line(report))
+    if source.is_dir() and loaded.config is not None:  # what the run scores beyond samples (a D that classifies)
+        more, lines = build.results(loaded.config, loaded.engine, loaded.state)
+        results.update(more)
+        for line in lines:
+            print(line)
     rundir.write_atomic(out, json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
     return 0

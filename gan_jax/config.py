@@ -229,8 +229,8 @@ class DataConfig:
     sampling: str = "replacement"  # replacement: the book's random batches; epoch: shuffled epochs
     digit: int = -1  # keep only images of this label (one-class training); -1 = all
     colors: str = "none"  # by_class: colour each digit by its label (colored MNIST, H x W x 3)
-    # > 0: a semi-supervised run: every image unlabelled beside a stratified subset of this many labels per
-    # class, picked by data.seed (`gan_jax.data.SemiSupervised`); the semi-supervised GAN uses 10. 0 = off
+    # > 0: every image unlabelled beside a stratified subset of this many labels per class, picked by
+    # data.seed (`gan_jax.semi_supervised.SemiSupervised`; experiments/mnist_sgan.py uses 10). 0 = off
     labels_per_class: int = 0
 
     def __post_init__(self):

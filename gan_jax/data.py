@@ -19,7 +19,6 @@ Every source fails within seconds with a `DataError` that says what is wrong and
 from __future__ import annotations
 
 import dataclasses
-import functools
 import gzip
 import importlib.util
 import os
@@ -119,57 +118,6 @@ def labelled_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray
     rng = np.random.default_rng(seed)
     picked = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
     return np.sort(np.concatenate(picked))
-
-
-@dataclasses.dataclass(frozen=True)
-class SemiSupervised:
-    """A Dataset as the data of a semi-supervised GAN: `images` is `sampling.Parts(images, (labelled images,
-    their labels))`, every image unlabelled beside a stratified labelled subset (`labelled_subset`). Only
-    the subset's labels reach the engine. With several seeds, one subset per seed, stacked along a leading
-    axis (train it with `Seeds(gan, n, data_axes=Parts(None, 0))`).
-
-    Args:
-      dataset: the training Dataset. per_class: labels kept per class.
-      seeds: the subsets' seeds: an int for one subset, a sequence for one per seed.
-
-    >>> # gj.fit(sgan, SemiSupervised(gj.data.load(cfg.data), 10, 0), run_dir=..., steps=...)
-    """
-
-    dataset: "Dataset"
-    per_class: int = 10
-    seeds: "int | tuple[int, ...]" = 0
-
-    @functools.cached_property
-    def indices(self) -> np.ndarray:
-        """The labelled subsets' indices, K*per_class (or seeds x K*per_class) int64 into the dataset; chosen
-        once, then shared by `images` and `describe`.
-
-        >>> # SemiSupervised(ds, 10, 0).indices.shape  -> (100,)
-        """
-        if isinstance(self.seeds, int):
-            return labelled_subset(self.dataset.labels, self.per_class, self.seeds)
-        return np.stack([labelled_subset(self.dataset.labels, self.per_class, s) for s in self.seeds])
-
-    @property
-    def images(self):
-        from gan_jax.sampling import Parts
-
-        idx = self.indices
-        return Parts(self.dataset.images, (self.dataset.images[idx], self.dataset.labels[idx].astype(np.int32)))
-
-    def describe(self) -> dict:
-        """data.json's content: the dataset's, with the labelled subset.
-
-        Args:
-          none.
-
-        Returns:
-          {"source", "n", "image_shape", "labels_per_class", "labelled_indices"}.
-
-        >>> # SemiSupervised(ds).describe()["labels_per_class"]  -> 10
-        """
-        return {**self.dataset.describe(), "labels_per_class": self.per_class,
-                "labelled_indices": self.indices.tolist()}
 
 
 def to_unit_range(pixels: np.ndarray) -> np.ndarray:

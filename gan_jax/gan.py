@@ -38,7 +38,7 @@ book's: an optax step on the real batch, then one on the fake batch (`d_update="
 one step on the sum); any other loss (relativistic ones) takes one joint step, and G's turn also shows D
 the last real batch. `r1_weight` and `gp_weight` regularise D; `ema_decay` keeps an exponential moving
 average of G's weights (decay min(ema_decay, (1 + t) / (10 + t)) at step t) that `sample` uses
-(`d_ema_decay` one of D's, which a semi-supervised GAN's classifier is tested with); `top_k`
+(`d_ema_decay` one of D's, which a D that classifies is scored with); `top_k`
 lets G learn only from the fakes D scores highest (Sinha et al. 2020); `pack` is PacGAN's packing.
 
 Batch statistics: a player's running averages move only in its own turn (D's by its passes over the real

@@ -243,50 +243,6 @@ class ACGANLoss:
         return d_adv + self.weight * d_class, g_adv + self.weight * ce_fake
 
 
-@dataclasses.dataclass(frozen=True)
-class SemiSupervisedLoss:
-    """The semi-supervised GAN's loss (book chapter 7; Salimans et al. 2016) on
-    `models.conditional.SemiSupervisedDiscriminator`'s outputs: D's loss is the cross-entropy of its class
-    logits on the labelled batch plus `unsupervised` times the adversarial loss on its logsumexp logits
-    (an unlabelled real batch and a fake one); G's is the adversarial G loss, or with `feature_matching`
-    |mean phi(real) - mean phi(fake)|^2 over D's features (Salimans et al.'s choice for classification).
-
-    Args:
-      adversarial: the game's loss on the logsumexp logits (default the book's non-saturating one).
-      feature_matching: G matches D's mean features instead of fooling its logit.
-      unsupervised: the adversarial term's weight in D's loss; 0 trains D's classifier on the labels alone
-        (the supervised-only baseline with the same network).
-
-    >>> loss = SemiSupervisedLoss()
-    >>> real = (jnp.zeros(2), jnp.zeros((2, 3)), jnp.array([0, 2]), jnp.zeros((2, 4)))
-    >>> d, g = loss(real, (jnp.zeros(2), jnp.ones((2, 4))))
-    >>> round(float(d), 4), round(float(g), 4)   # log 3 + 2 log 2, log 2
-    (2.4849, 0.6931)
-    """
-
-    adversarial: Loss = non_saturating
-    feature_matching: bool = False
-    unsupervised: float = 1.0
-
-    @property
-    def name(self) -> str:
-        parts = [loss_name(self.adversarial)] + (["feature matching"] if self.feature_matching else [])
-        if self.unsupervised != 1.0:
-            parts.append(f"unsupervised={self.unsupervised:g}")
-        return f"semi_supervised({', '.join(parts)})"
-
-    def __call__(self, real, fake) -> tuple[jax.Array, jax.Array]:
-        if len(real) != 4 or len(fake) != 2:
-            raise ValueError("SemiSupervisedLoss reads a SemiSupervisedDiscriminator's outputs: (logit, labelled "
-                             "logits, labels, features) on the real batch and (logit, features) on the fake one; "
-                             "train it on sampling.Parts(images, (labelled_images, labels))")
-        (l_real, c_lab, y_lab, h_real), (l_fake, h_fake) = real, fake
-        d_adv, g_adv = self.adversarial(l_real, l_fake)
-        if self.feature_matching:
-            g_adv = jnp.sum(jnp.square(jnp.mean(h_real, axis=0) - jnp.mean(h_fake, axis=0)))
-        return class_cross_entropy(c_lab, y_lab) + self.unsupervised * d_adv, g_adv
-
-
 BUILT_IN: dict[str, Loss] = {
     "non_saturating": non_saturating,
     "minimax": minimax,
@@ -310,7 +266,7 @@ def loss_name(loss: Loss) -> str:
     >>> loss_name(rpgan)
     'gan_jax.losses:rpgan'
     """
-    if isinstance(loss, (SplitLoss, ACGANLoss, SemiSupervisedLoss)):
+    if isinstance(getattr(loss, "name", None), str):  # SplitLoss, ACGANLoss, a preset's loss object
         return loss.name
     return f"{getattr(loss, '__module__', '?')}:{getattr(loss, '__qualname__', type(loss).__name__)}"
 

@@ -4,8 +4,8 @@ A preview is either a function `fn(state) -> images` (N x H x W x C in [-1, 1], 
 rows of C images), which `gan_jax.fit` draws as a grid into samples/step_N.png, or an object with
 open(run_dir, start_step), __call__(state, step) -> (path, words) and close() for previews that keep more
 (scores, their own files). Built-ins: `samples` (the engine's samples at a fixed noise, the default) and
-`round_trip` (rows of input -> output -> back, for a translator); `MixturePreview` and `ClassifierPreview`
-score as they draw.
+`round_trip` (rows of input -> output -> back, for a translator); `MixturePreview` scores as it draws
+(`ScoredPreview` keeps such scores for a preset's own previews).
 """
 
 from __future__ import annotations
@@ -245,37 +245,3 @@ class MixturePreview(ScoredPreview):
         return viz.save_points(x, self.mixture.means, self.mixture.std, path, f"step {step}: {words}"), words
 
 
-class ClassifierPreview(ScoredPreview):
-    """For a GAN whose D is a classifier (a semi-supervised GAN): the grid, and D's accuracy on labelled
-    held-out images at every preview step, appended to scores.jsonl and drawn in accuracy.png (with D's
-    moving average when the run keeps one, the trained weights' beside it; for `Seeds` the mean, its
-    standard error and every seed's). The images are only scored, never trained on.
-
-    Args:
-      engine: a GAN with `classify` (`gan_jax.metrics.has_classifier`), or `Seeds` of one.
-      images, labels: the held-out set (e.g. the test split). seed, caption: as GridPreview's.
-
-    >>> # fit(sgan, data, run_dir="runs/sgan", steps=20_000, preview=ClassifierPreview(sgan, x_test, y_test))
-    """
-
-    def __init__(self, engine, images, labels, seed: int = SAMPLE_SEED, caption: str = ""):
-        super().__init__(engine, seed=seed, caption=caption)
-        self.images, self.labels = images, np.asarray(labels)
-
-    def __call__(self, state, step: int) -> tuple[Path, str]:
-        from gan_jax import metrics
-
-        path, _ = super().__call__(state, step)
-        row: dict = {"step": step}
-        for name, value in metrics.classifier_scores(self.engine, state, self.images, self.labels).items():
-            if name.endswith("_per_seed"):  # as metrics.jsonl's seed columns, which save_curves draws thin
-                row.update({f"{name.removesuffix('_per_seed')}/seed{i}": a for i, a in enumerate(value)})
-            elif name != "weights" and (name.endswith("accuracy") or bool(count(self.engine))):  # no s.e. of one
-                row[name] = value
-        self.write(row)
-        rows = [{k: v for k, v in r.items() if not k.endswith("_se")} for r in viz.read_metrics(self.run_dir / "scores.jsonl")]
-        viz.save_curves(rows, self.run_dir / "accuracy.png", f"{self.run_dir.name}: D's accuracy on "
-                        f"{len(self.labels)} held-out images", (("test_accuracy", "live_test_accuracy"),))
-        spread = f" ± {100 * row['test_accuracy_se']:.2f}" if "test_accuracy_se" in row else ""
-        averaged = " (D's moving average)" if state.d_ema is not None else ""
-        return path, f"D's test accuracy {100 * row['test_accuracy']:.2f}%{spread}{averaged}"

@@ -24,8 +24,8 @@ A run directory holds:
   tensorboard/         the same scalars for TensorBoard (tensorboardX)
   samples/step_N.png   the preview (a 4x4 grid at a fixed z by default) every `sample_interval`
   curves.png           every metric against the iteration (written when the run stops, however it stops)
-  scores.jsonl         a preview's scores at every sample step, if it keeps any (`MixturePreview`, `ClassifierPreview`)
-  accuracy.png         `ClassifierPreview`'s curve of D's held-out accuracy
+  scores.jsonl         a preview's scores at every sample step, if it keeps any (`MixturePreview`, a preset's own)
+  accuracy.png         a classifying D's curve of its held-out accuracy (`gan_jax.semi_supervised`)
   checkpoints/N/       orbax checkpoints every `checkpoint_interval`, at step 0 and at the end
 
 Nothing is created before the run directory has been checked; a fresh run that fails before its first

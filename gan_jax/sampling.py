@@ -92,8 +92,8 @@ def batch_indices(data_key: jax.Array, step: jax.Array, n: int, b: int, sampling
 @jax.tree_util.register_pytree_node_class
 class Parts(tuple):
     """A dataset of several parts of different lengths, each drawn at its own indices: a batch of it is
-    the tuple of each part's batch. A semi-supervised GAN trains on `Parts(images, (labelled_images,
-    labels))`: an unlabelled batch from all the images and a labelled one from the small labelled set.
+    the tuple of each part's batch. `Parts(images, (labelled_images, labels))`, for instance, gives an
+    unlabelled batch from all the images and a labelled one from a small labelled set.
 
     Part 0 is drawn exactly as a plain dataset is (so its batches are those of a run on it alone); part j
     from the data key folded with j. A part may be an array or a tuple of arrays of one length.

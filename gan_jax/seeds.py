@@ -103,8 +103,8 @@ class Seeds:
       n: how many seeds (>= 1).
       data_axes: which parts of the dataset differ per seed, as a `jax.vmap` in_axes prefix of it: None
         (default) shares the whole dataset; `sampling.Parts(None, 0)` shares part 0 (the images) and gives
-        each seed its own part 1 (stacked along a leading axis of size n: a semi-supervised GAN's labelled
-        subsets).
+        each seed its own part 1 (stacked along a leading axis of size n: a labelled subset per seed,
+        say).
 
     Example:
       >>> # seeds = Seeds(gan, 5); states = seeds.init(jax.random.key(0))   # leaves: 5 x ...

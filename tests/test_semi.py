@@ -13,10 +13,9 @@ import pytest
 
 import gan_jax as gj
 from gan_jax import sampling
-from gan_jax.data import Dataset, SemiSupervised, labelled_subset
-from gan_jax.losses import SemiSupervisedLoss
+from gan_jax.data import Dataset, labelled_subset
 from gan_jax.models import mlp
-from gan_jax.models.conditional import SemiSupervisedDiscriminator
+from gan_jax.semi_supervised import SemiSupervised, SemiSupervisedDiscriminator, SemiSupervisedLoss, classifier_accuracy
 from gan_jax.sampling import Parts
 from test_gan import _equal
 
@@ -118,10 +117,10 @@ def test_classifier_accuracy_counts_argmax_hits_in_padded_batches_and_per_seed()
     gan = _sgan()
     state = gan.init(0)
     by_hand = _accuracy(gan, state, ds)
-    assert gj.metrics.classifier_accuracy(gan, state, ds.images, ds.labels, batch=50) == pytest.approx(by_hand)
+    assert classifier_accuracy(gan, state, ds.images, ds.labels, batch=50) == pytest.approx(by_hand)
     seeds = gj.Seeds(gan, 2)
     stacked = seeds.init(jax.random.key(1))
-    per_seed = gj.metrics.classifier_accuracy(seeds, stacked, ds.images, ds.labels, batch=64)
+    per_seed = classifier_accuracy(seeds, stacked, ds.images, ds.labels, batch=64)
     assert per_seed == pytest.approx([_accuracy(gan, seeds.member(stacked, i), ds) for i in range(2)])
     # with D's moving average kept, auto and ema read it and live the trained weights
     other = gan.init(7)
@@ -129,14 +128,14 @@ def test_classifier_accuracy_counts_argmax_hits_in_padded_batches_and_per_seed()
     assert _accuracy(gan, other, ds) != by_hand
     for weights, expected in (("auto", _accuracy(gan, other, ds)), ("ema", _accuracy(gan, other, ds)),
                               ("live", by_hand)):
-        assert gj.metrics.classifier_accuracy(gan, averaged, ds.images, ds.labels, weights=weights) == \
+        assert classifier_accuracy(gan, averaged, ds.images, ds.labels, weights=weights) == \
             pytest.approx(expected)
     with pytest.raises(ValueError, match="keeps no moving average of D"):
-        gj.metrics.classifier_accuracy(gan, state, ds.images, ds.labels, weights="ema")
+        classifier_accuracy(gan, state, ds.images, ds.labels, weights="ema")
     with pytest.raises(ValueError, match="classify"):
         plain = gj.GAN(functools.partial(mlp.Generator, 4, (2,), 8, 1, 0.2), functools.partial(
             mlp.Discriminator, (2,), 8, 1, 0.2), optax.adam(1e-3), optax.adam(1e-3), z_dim=4, batch_size=8)
-        gj.metrics.classifier_accuracy(plain, plain.init(0), ds.images, ds.labels)
+        classifier_accuracy(plain, plain.init(0), ds.images, ds.labels)
 
 
 @pytest.mark.parametrize("feature_matching", [False, True])
