@@ -93,7 +93,7 @@ class SemiSupervisedDiscriminator(nnx.Module):
 @dataclasses.dataclass(frozen=True)
 class SemiSupervisedLoss:
     """The semi-supervised GAN's loss (book chapter 7; Salimans et al. 2016) on
-    `models.conditional.SemiSupervisedDiscriminator`'s outputs: D's loss is the cross-entropy of its class
+    `SemiSupervisedDiscriminator`'s outputs: D's loss is the cross-entropy of its class
     logits on the labelled batch plus `unsupervised` times the adversarial loss on its logsumexp logits
     (an unlabelled real batch and a fake one); G's is the adversarial G loss, or with `feature_matching`
     |mean phi(real) - mean phi(fake)|^2 over D's features (Salimans et al.'s choice for classification).
@@ -236,7 +236,7 @@ def classifier_accuracy(engine, state, images, labels, batch: int = 1000, weight
 
     Args:
       engine: a GAN whose D has `classify(x, train=False)` -> B x K logits
-        (`gan_jax.models.conditional.SemiSupervisedDiscriminator`), or `Seeds` of one.
+        (`SemiSupervisedDiscriminator`), or `Seeds` of one.
       state: its state (stacked for Seeds). images: N images as D takes them. labels: N ints.
       batch: images per compiled call. weights: "auto" (D's moving average when the state keeps one,
         gan.d_ema_decay > 0, else the trained weights), "live" (the trained weights) or "ema".
