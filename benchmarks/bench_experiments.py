@@ -32,7 +32,7 @@ import experiments  # noqa: E402
 from benchmarks._timing import loop_rate  # noqa: E402
 from gan_jax import build, runs  # noqa: E402
 from gan_jax import config as config_lib  # noqa: E402
-from gan_jax.run import _duration  # noqa: E402
+from gan_jax.metrics_log import _duration  # noqa: E402
 
 STEPS = {"mnist_dcgan": 200, "mnist_dcgan_tuned": 200, "mnist_cgan": 400, "mnist_cgan_projection": 400,
          "mnist_acgan": 400, "mnist_gan": 3000, "mnist_sgan": 1000, "mnist_sgan_supervised": 2000,
