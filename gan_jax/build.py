@@ -293,7 +293,9 @@ def check_batch(cfg: Config, eng, ds: data_lib.Dataset) -> None:
     Returns:
       None; ConfigError naming train.batch_size otherwise.
 
-    >>> # check_batch(cfg, eng, ds)
+    >>> cfg = Config(data=config_lib.DataConfig(source="embedded"))
+    >>> ds = data_lib.load(cfg.data)
+    >>> check_batch(cfg, engine(cfg, ds.image_shape), ds)
     """
     per_batch = getattr(eng, "samples_per_batch", cfg.train.batch_size)
     if ds.images.shape[0] < per_batch and cfg.data.sampling == "epoch":
@@ -314,7 +316,9 @@ def check_class_labels(cfg: Config, eng, ds: data_lib.Dataset) -> None:
     Returns:
       None; ConfigError otherwise.
 
-    >>> # check_class_labels(cfg, eng, ds)
+    >>> cfg = Config(data=config_lib.DataConfig(source="embedded"))
+    >>> ds = data_lib.load(cfg.data)
+    >>> check_class_labels(cfg, engine(cfg, ds.image_shape), ds)   # no labelled subset: nothing to check
     """
 
     if not cfg.data.labels_per_class or not semi_supervised.has_classifier(eng):
@@ -403,7 +407,11 @@ def hooks(cfg: Config, eng, ds: data_lib.Dataset):
     Returns:
       (a preview object for `fit`, on_finish(state, run_dir) or None).
 
-    >>> # preview, on_finish = hooks(cfg, eng, ds)
+    >>> cfg = Config(data=config_lib.DataConfig(source="embedded"))
+    >>> ds = data_lib.load(cfg.data)
+    >>> preview, on_finish = hooks(cfg, engine(cfg, ds.image_shape), ds)
+    >>> type(preview).__name__, on_finish
+    ('GridPreview', None)
     """
     mixture = mixtures.MIXTURES.get(ds.kind)
     plain_ae = cfg.model.name in AUTOENCODERS and cfg.model.name != "vae"
@@ -460,7 +468,10 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
     Returns:
       What `fit` takes as data.
 
-    >>> # data = training_data(cfg, ds)
+    >>> cfg = Config(data=config_lib.DataConfig(source="embedded"))
+    >>> ds = data_lib.load(cfg.data)
+    >>> training_data(cfg, ds) is ds   # an unconditional GAN trains on the dataset itself
+    True
     """
     k, per_class = cfg.model.classes, cfg.data.labels_per_class
     if per_class:

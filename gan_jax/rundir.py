@@ -73,7 +73,13 @@ def disk_full(run_dir: Path, checkpoints, step: int, what: str) -> DiskFull:
     Returns:
       A DiskFull naming the last good checkpoint.
 
-    >>> # raise disk_full(run_dir, checkpoints, 1200, "saving a checkpoint")
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "checkpoints").mkdir()
+    >>> checkpoints = Checkpoints(folder / "checkpoints", 3)
+    >>> str(disk_full(folder, checkpoints, 1200, "saving a checkpoint")).startswith("no space left")
+    True
+    >>> checkpoints.close()
     """
     settle(checkpoints)
     checkpoints.remove_unfinished()
