@@ -117,6 +117,12 @@ class FunctionPreview:
         self.run_dir = run_dir
         (run_dir / "samples").mkdir(exist_ok=True)
 
+    def _path(self, step: int) -> Path:
+        return self.run_dir / "samples" / f"step_{step:06d}.png"
+
+    def _title(self, step: int) -> str:
+        return f"{self.run_dir.name}  step {step:,}" + (f"  ({self.caption})" if self.caption else "")
+
     def __call__(self, state, step: int) -> tuple[Path, str]:
         x = np.asarray(self.fn(state))
         if x.ndim not in (4, 5):
@@ -124,8 +130,7 @@ class FunctionPreview:
                              f"got shape {x.shape}")
         cols = x.shape[1] if x.ndim == 5 else None
         x = x.reshape(-1, *x.shape[-3:])
-        title = f"{self.run_dir.name}  step {step:,}" + (f"  ({self.caption})" if self.caption else "")
-        return viz.save_grid(x, self.run_dir / "samples" / f"step_{step:06d}.png", cols, title=title), ""
+        return viz.save_grid(x, self._path(step), cols, title=self._title(step)), ""
 
     def close(self) -> None:
         pass
@@ -149,13 +154,14 @@ def of(preview, engine):
     return preview if hasattr(preview, "open") else FunctionPreview(preview)
 
 
-class GridPreview:
-    """The default preview: the engine's samples at a fixed z, a 4x4 grid of images (or, for points, a
-    scatter), written to samples/step_N.png under a title (the run, the step, and `caption` if given)."""
+class GridPreview(FunctionPreview):
+    """The default preview: the engine's samples at a fixed z, a 4x4 grid of images (one per seed for
+    `Seeds`; for points, a scatter), written to samples/step_N.png under a title (the run, the step, and
+    `caption` if given)."""
 
     def __init__(self, engine, n: int = GRID_SIZE, seed: int = SAMPLE_SEED, caption: str = ""):
-        self.engine, self.n, self.seed, self.caption = engine, n, seed, caption
-        self.sample = xla.jit(engine.sample)
+        super().__init__(xla.jit(engine.sample), caption)
+        self.engine, self.n, self.seed = engine, n, seed
 
     def open(self, run_dir: Path, start_step: int) -> None:
         """Prepares samples/ and the fixed z (`fit` calls it before the first step).
@@ -168,21 +174,16 @@ class GridPreview:
 
         >>> # preview.open(Path("runs/x"), 0)
         """
-        self.run_dir = run_dir
+        super().open(run_dir, start_step)
         self.z, self.cols = _fixed_noise(self.engine, self.n, self.seed)
-        (run_dir / "samples").mkdir(exist_ok=True)
 
     def __call__(self, state, step: int) -> tuple[Path, str]:
         """Writes samples/step_N.png (one grid per seed for `Seeds`); returns its path and a few words on it."""
-        x = np.asarray(main(self.sample(state, self.z)))  # a conditional GAN's samples: (images, labels)
-        path = self.run_dir / "samples" / f"step_{step:06d}.png"
+        x = np.asarray(main(self.fn(state, self.z)))  # a conditional GAN's samples: (images, labels)
         if x.ndim == 4 + bool(count(self.engine)):
-            title = f"{self.run_dir.name}  step {step:,}" + (f"  ({self.caption})" if self.caption else "")
-            return viz.save_grid(x, path, self.cols, title=title), ""
-        return viz.save_points(x, np.zeros((0, x.shape[-1] if x.ndim > 1 else 1)), 0.0, path, f"step {step}"), ""
-
-    def close(self) -> None:
-        pass
+            return viz.save_grid(x, self._path(step), self.cols, title=self._title(step)), ""
+        return viz.save_points(x, np.zeros((0, x.shape[-1] if x.ndim > 1 else 1)), 0.0, self._path(step),
+                               f"step {step}"), ""
 
 
 class ScoredPreview(GridPreview):
@@ -230,7 +231,7 @@ class MixturePreview(ScoredPreview):
         self.mixture = mixture
 
     def __call__(self, state, step: int) -> tuple[Path, str]:
-        x = np.asarray(main(self.sample(state, self.z)))
+        x = np.asarray(main(self.fn(state, self.z)))
         if bool(count(self.engine)):  # the mean over seeds, and every seed's scores
             per_seed = [mixtures.scores(xi, self.mixture) for xi in x]
             s, _ = summarise(per_seed)
