@@ -42,7 +42,7 @@ over that many devices (0 = all; `gan_jax.parallel`).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -70,6 +70,8 @@ class Turn:
         `<name>_loss` (the sum of its losses) unless a loss reports that metric itself.
       report: `report(metrics) -> metrics`, what a repeat reports, derived from what its losses reported
         (default: as they are).
+      keeps: players the turn does not train whose other variables it keeps as its passes move them: a
+        history pool of generated images (`gan_jax.translation.HistoryPool`), a running statistic.
 
     >>> Turn(("G", "E"), lambda nets, batch, key: 0.0).name
     'G_E'
@@ -80,6 +82,7 @@ class Turn:
     repeat: int = 1
     name: str | None = None
     report: Callable | None = None
+    keeps: str | tuple[str, ...] = ()
 
     def __post_init__(self):
         players = (self.players,) if isinstance(self.players, str) else tuple(self.players)
@@ -91,9 +94,25 @@ class Turn:
                             f"got {self.loss!r}")
         if not isinstance(self.repeat, int) or self.repeat < 1:
             raise ValueError(f"Turn {players}: repeat must be an int >= 1, got {self.repeat!r}")
+        keeps = (self.keeps,) if isinstance(self.keeps, str) else tuple(self.keeps)
+        if set(keeps) & set(players) or not all(isinstance(p, str) for p in keeps):
+            raise ValueError(f"Turn {players}: keeps names players it does not train, got {self.keeps!r}")
         object.__setattr__(self, "players", players)
+        object.__setattr__(self, "keeps", keeps)
         object.__setattr__(self, "loss", losses)
         object.__setattr__(self, "name", self.name or "_".join(players))
+
+
+class Transform(NamedTuple):
+    """A map a game learns from images to images (a translator's `a2b`), for previews, `gan-jax translate`
+    and evaluation: `fn(nets, x) -> y` on batches of `shape` (H, W, C), the players in eval mode.
+
+    >>> Transform(lambda nets, x: nets.G(x), (28, 28, 1)).shape
+    (28, 28, 1)
+    """
+
+    fn: Callable
+    shape: tuple[int, ...]
 
 
 @struct.dataclass
@@ -158,9 +177,10 @@ class Nets:
     """
 
     def __init__(self, game: "Game", params: Mapping, rest: Mapping, trained: Sequence[str], train: bool,
-                 key: jax.Array | None, step: Any = 0, data_size: int = 0):
+                 key: jax.Array | None, step: Any = 0, data_size: int = 0, keeps: Sequence[str] = ()):
         self.game, self.params, self.rest = game, params, dict(rest)
         self.trained, self.train, self.key, self.passes = frozenset(trained), train, key, 0
+        self.kept = self.trained | frozenset(keeps)  # whose moved variables are kept
         self.step, self.data_size = step, data_size  # the iteration, and the examples in the data's first part
 
     def __getattr__(self, name: str) -> Net:
@@ -206,13 +226,13 @@ class Nets:
         self.passes += 1
         out, rest = player.call(self.params[name], self.rest[name], method, args, kwargs, self.train,
                                 self.game.precision, key)
-        if keep_stats and name in self.trained:
+        if keep_stats and name in self.kept:
             self.rest[name] = rest
         return out
 
 
 NETS_NAMES = frozenset(n for n in vars(Nets) if not n.startswith("_")) | {
-    "game", "params", "rest", "trained", "train", "key", "passes", "step", "data_size"}  # Nets' own attributes
+    "game", "params", "rest", "trained", "kept", "train", "key", "passes", "step", "data_size"}  # Nets' own attributes
 
 
 def _loss_and_metrics(out, where: str) -> tuple[jax.Array, Metrics]:
@@ -246,6 +266,8 @@ class Game:
       precision: "float32" or "bfloat16" compute.
       devices: data parallel over this many devices (0 = all).
       headline: the metrics a log line shows (default: each turn's loss).
+      transforms: {name: `Transform(fn, shape)`}, the maps from images to images the game learns
+        (`transform`).
 
     Example:
       >>> import functools
@@ -270,7 +292,8 @@ class Game:
     def __init__(self, players: Mapping[str, Any], tx: Mapping[str, optax.GradientTransformation],
                  turns: Sequence[Turn], sample: Callable | None = None, noise: Callable | None = None, *,
                  batch_size: int = 64, sampling: str = "replacement", ema: Mapping[str, float] | None = None,
-                 precision: str = "float32", devices: int = 0, headline: Sequence[str] | None = None):
+                 precision: str = "float32", devices: int = 0, headline: Sequence[str] | None = None,
+                 transforms: Mapping[str, Transform] | None = None):
         if not isinstance(players, Mapping) or not players:
             raise TypeError(f"players must be a dict {{name: module or factory}}, got {players!r}")
         bad = [n for n in players if not (isinstance(n, str) and n.isidentifier() and not n.startswith("_"))
@@ -282,7 +305,7 @@ class Game:
         if not turns or not all(isinstance(t, Turn) for t in turns):
             raise TypeError("turns must be a non-empty list of gan_jax.Turn(players, loss)")
         for t in turns:
-            unknown = [p for p in t.players if p not in players]
+            unknown = [p for p in t.players + t.keeps if p not in players]
             if unknown:
                 raise ValueError(f"turn {t.name!r} trains {unknown}, which are not players ({', '.join(players)})")
         names = [t.name for t in turns]
@@ -307,6 +330,11 @@ class Game:
         for what, fn in (("sample", sample), ("noise", noise)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{what} must be a function, got {fn!r}")
+        transforms = dict(transforms or {})
+        bad = [n for n, t in transforms.items() if not isinstance(t, Transform) or not callable(t.fn)]
+        if bad:
+            raise TypeError(f"transforms: {{name: gan_jax.Transform(fn, shape)}}, got {bad} as something else")
+        self.transforms = {n: Transform(t.fn, tuple(int(d) for d in t.shape)) for n, t in transforms.items()}
         self.players = {name: p if isinstance(p, Player) else Player(p, name) for name, p in players.items()}
         self.tx, self.turns, self.trained, self.ema = dict(tx), turns, tuple(trained), ema
         self.sample_fn, self.noise_fn = sample, noise
@@ -400,9 +428,9 @@ class Game:
 
             def objective(trained, loss_fn=loss_fn, pass_key=pass_key):
                 nets = Nets(self, {**state.params, **trained}, state.rest, names, True, pass_key, state.step,
-                            data_size)
+                            data_size, turn.keeps)
                 value, m = _loss_and_metrics(loss_fn(nets, batch, key), f"turn {turn.name!r}")
-                return value, (m, {p: nets.rest[p] for p in names})
+                return value, (m, {p: nets.rest[p] for p in names + turn.keeps})
 
             own = {p: state.params[p] for p in names}
             (value, (m, rest)), grads = jax.value_and_grad(objective, has_aux=True)(own)
@@ -501,6 +529,28 @@ class Game:
         if self.sample_fn is None:
             raise ValueError("this game has no sample function: give Game(..., sample=lambda nets, z: nets.G(z))")
         return self.sample_fn(self.nets(state), z)
+
+    def transform(self, state: GameState, name: str, x: jax.Array) -> jax.Array:
+        """Images mapped by the game's transform `name` (players in eval mode, averages where kept).
+
+        Args:
+          state: a GameState. name: one of `transforms`. x: B x H x W x C of its `shape`, in [-1, 1].
+
+        Returns:
+          Its output (float32).
+
+        >>> game = Game({"D": _Tiny}, {"D": optax.sgd(0.1)}, [Turn("D", _tiny_loss)],
+        ...             transforms={"twice": Transform(lambda nets, x: 2 * x, (2,))})
+        >>> game.transform(game.init(0), "twice", jnp.ones((1, 2))).tolist()
+        [[2.0, 2.0]]
+        """
+        if name not in self.transforms:
+            raise ValueError(f"this game has no transform {name!r}; it has: {', '.join(self.transforms) or 'none'}")
+        t = self.transforms[name]
+        if tuple(x.shape[1:]) != t.shape:
+            raise ValueError(f"transform {name!r} takes B x {' x '.join(map(str, t.shape))} inputs, got "
+                             f"{' x '.join(map(str, x.shape))}")
+        return t.fn(self.nets(state), x)
 
 
 class _Tiny(nnx.Module):
