@@ -35,7 +35,7 @@ import optax
 
 from gan_jax import config as config_lib
 from gan_jax import data as data_lib
-from gan_jax import ae_report, losses, mixtures, models, previews, recipes, rundir, semi_supervised
+from gan_jax import ae_report, domains, losses, mixtures, models, previews, recipes, rundir, semi_supervised, translation
 from gan_jax.recipes import resolve
 from gan_jax.autoencode import Autoencoder
 from gan_jax.config import Config, ConfigError
@@ -47,6 +47,7 @@ from gan_jax.seeds import Seeds, config_streams
 from gan_jax.conditional import LabelledNoise
 
 GAN_MODELS = ("mlp", "dcgan")
+TRANSLATORS = translation.MODES  # model.name cyclegan or pix2pix: two domains, the translate section
 AUTOENCODERS = autoencoder.AUTOENCODERS
 CONV_MODELS = ("dcgan", "conv_ae")
 SAMPLE_WEIGHTS = ("auto", "live", "ema")
@@ -155,21 +156,25 @@ def _devices(t: config_lib.TrainConfig) -> int:
     return 1 if t.seeds > 1 else t.devices
 
 
-def engine(cfg: Config, sample_shape: tuple[int, ...]) -> GAN | Autoencoder | Seeds:
+def engine(cfg: Config, sample_shape: tuple[int, ...], target_shape: tuple[int, ...] | None = None):
     """The engine `cfg` describes for samples of `sample_shape`.
 
     Args:
       cfg: a Config (an experiment's, with overrides).
-      sample_shape: one sample's shape, e.g. (28, 28, 1).
+      sample_shape: one sample's shape, e.g. (28, 28, 1); a translator's domain A image.
+      target_shape: a translator's domain B image (default: sample_shape).
 
     Returns:
-      A `GAN` (model.name mlp, dcgan, or a builder returning two players) or an `Autoencoder`; with
-      train.seeds > 1, `Seeds` of it.
+      A `GAN` (model.name mlp, dcgan, or a builder returning two players), an `Autoencoder` or a translator
+      (a `gan_jax.Game`: model.name cyclegan or pix2pix); with train.seeds > 1, `Seeds` of it.
 
     >>> import experiments
     >>> gan = engine(experiments.get_config("mnist_gan"), (28, 28, 1))
     """
-    one = _engine(cfg, tuple(sample_shape))
+    if cfg.model.name in TRANSLATORS:
+        one = _translator(cfg, tuple(sample_shape), tuple(target_shape or sample_shape))
+    else:
+        one = _engine(cfg, tuple(sample_shape))
     recipes.mark(one, {"experiment": cfg.experiment})  # engine.json: the run's config.json rebuilds it
     if cfg.train.seeds == 1:
         return one
@@ -178,6 +183,31 @@ def engine(cfg: Config, sample_shape: tuple[int, ...]) -> GAN | Autoencoder | Se
     seeds = Seeds(one, cfg.train.seeds, data_axes=axes)
     recipes.mark(seeds, {**one.recipe, "seeds": cfg.train.seeds})
     return seeds
+
+
+def _translator(cfg: Config, shape_a: tuple[int, ...], shape_b: tuple[int, ...]):
+    t, o, tr = cfg.translate, cfg.optim, cfg.train
+    if tr.seeds > 1:
+        raise ConfigError(f"train.seeds={tr.seeds}: a translator trains one seed per run; start a run per seed "
+                          "(--set seed=N)")
+    if o.decay == "cosine":
+        raise ConfigError("optim.decay: a translator's rate is constant or linear (the paper's: constant for half "
+                          "the run, then linearly to 0), got cosine")
+    common = dict(width=t.width, depth=t.depth, d_width=t.d_width, d_layers=t.d_layers, norm=t.norm, crop=t.crop,
+                  flip=t.flip, lr=o.g_lr, d_lr=o.d_lr, b1=o.g_b1, d_b1=o.d_b1, steps=tr.steps, decay=o.decay,
+                  batch_size=tr.batch_size, precision=tr.precision, devices=_devices(tr))
+    try:
+        if cfg.model.name == "pix2pix":
+            return translation.pix2pix(shape_a, shape_b, lambda_l1=t.lambda_l1, adversarial=t.adversarial, **common)
+        return translation.cyclegan(shape_a, shape_b, generator_kind=t.generator, blocks=t.blocks,
+                                    lambda_cycle=t.lambda_cycle, identity=t.identity, pool=t.pool, **common)
+    except ValueError as e:
+        name, _, rest = str(e).partition(":")
+        if name == "image_shape":
+            raise ConfigError(f"data.resize:{rest}") from None
+        if name in ("batch_size", "devices", "precision"):
+            raise _engine_error(e, "translate") from None
+        raise ConfigError(f"translate.{e}" if name.isidentifier() else str(e)) from None
 
 
 def _engine(cfg: Config, shape: tuple[int, ...]) -> GAN | Autoencoder:
@@ -229,6 +259,17 @@ def check(cfg: Config) -> None:
     >>> check(experiments.get_config("mnist_dcgan"))
     """
     m = cfg.model
+    if m.name in TRANSLATORS:
+        paired = cfg.data.pairs or cfg.data.pair == "edges"
+        if (m.name == "pix2pix") != paired:
+            raise ConfigError(f"model.name={m.name} trains on {'paired' if m.name == 'pix2pix' else 'unpaired'} "
+                              f"domains, but data.pair={cfg.data.pair or 'none'} data.pairs={cfg.data.pairs} are "
+                              f"{'paired' if paired else 'unpaired'}: pix2pix takes data.pairs=true or "
+                              "data.pair=edges; cyclegan takes two folders, cycle_gan/* or data.pair=mnist_m|uci")
+        return
+    if cfg.data.pair or cfg.data.pairs:
+        raise ConfigError(f"data.pair={cfg.data.pair!r} data.pairs={cfg.data.pairs}: two domains are a translator's "
+                          f"data (model.name cyclegan or pix2pix), not model.name={m.name}'s")
     if m.name not in GAN_MODELS + AUTOENCODERS:
         resolve(m.name, "model.name", GAN_MODELS + AUTOENCODERS)
     if m.name in GAN_MODELS or m.name not in AUTOENCODERS:
@@ -280,7 +321,7 @@ def load_data(cfg: Config) -> tuple[Config, data_lib.Dataset]:
 
     >>> # cfg, ds = load_data(experiments.get_config("mnist_gan"))
     """
-    ds = data_lib.load(cfg.data)
+    ds = domains.load_domains(cfg.data) if cfg.model.name in TRANSLATORS else data_lib.load(cfg.data)
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source=ds.kind)), ds
 
 
@@ -298,10 +339,11 @@ def check_batch(cfg: Config, eng, ds: data_lib.Dataset) -> None:
     >>> check_batch(cfg, engine(cfg, ds.image_shape), ds)
     """
     per_batch = getattr(eng, "samples_per_batch", cfg.train.batch_size)
-    if ds.images.shape[0] < per_batch and cfg.data.sampling == "epoch":
+    n = min(len(part.labels) for part in (ds.a, ds.b)) if isinstance(ds, domains.Domains) else len(ds.labels)
+    if n < per_batch and cfg.data.sampling == "epoch":
         raise ConfigError(
             f"train.batch_size: {per_batch} samples per batch (x gan.pack) is more than the "
-            f"{ds.images.shape[0]} images of {ds.source}; epoch sampling needs at least one full batch"
+            f"{n} images of {ds.source}; epoch sampling needs at least one full batch"
         )
 
 
@@ -413,6 +455,8 @@ def hooks(cfg: Config, eng, ds: data_lib.Dataset):
     >>> type(preview).__name__, on_finish
     ('GridPreview', None)
     """
+    if cfg.model.name in TRANSLATORS:
+        return _translator_hooks(cfg, eng, ds)
     mixture = mixtures.MIXTURES.get(ds.kind)
     plain_ae = cfg.model.name in AUTOENCODERS and cfg.model.name != "vae"
     caption = "N(0, I) codes decoded; a plain autoencoder has no prior, so not samples" if plain_ae else ""
@@ -439,6 +483,55 @@ def hooks(cfg: Config, eng, ds: data_lib.Dataset):
     return preview, on_finish
 
 
+PREVIEW_ROWS = 6  # held-out images per direction in a translator's preview
+
+
+def test_domains(cfg: Config) -> "domains.Domains":
+    """A translator's held-out domains (the test split of its data), cut to the model's input size.
+
+    Args:
+      cfg: a translator's Config.
+
+    Returns:
+      Domains (centre-cropped to translate.crop when it is set).
+
+    >>> cfg = Config(model=config_lib.ModelConfig(name="cyclegan"), data=config_lib.DataConfig(
+    ...     source="embedded", pair="uci", limit=8))
+    >>> test_domains(cfg).target_shape
+    (28, 28, 1)
+    """
+    test = domains.load_domains(dataclasses.replace(cfg.data, split="test", limit=0))
+    crop = cfg.translate.crop
+    if not crop:
+        return test
+
+    def centre(ds):
+        h, w = ds.images.shape[1:3]
+        y, x = (h - crop) // 2, (w - crop) // 2
+        return dataclasses.replace(ds, images=ds.images[:, y:y + crop, x:x + crop])
+
+    return dataclasses.replace(test, a=centre(test.a), b=centre(test.b))
+
+
+def _translator_hooks(cfg: Config, eng, ds):
+    """A translator's preview (held-out rows input -> translated -> back) and, for the digit pairs, its
+    translation report at the end (`gan_jax.metrics.translation`)."""
+    test = test_domains(cfg)
+    inputs = {"a": test.a.images[:PREVIEW_ROWS], "b": test.b.images[:PREVIEW_ROWS]}
+    preview = previews.FunctionPreview(translation.preview(eng, inputs),
+                                       caption="rows: input -> translated -> back; a2b first")
+    if not cfg.data.pair:
+        return preview, None
+
+    def on_finish(state, run_dir):
+        report, lines = results(cfg, eng, state)
+        rundir.write_atomic(Path(run_dir) / "translation.json", json.dumps(report, indent=2) + "\n")
+        for line in lines:
+            print(line)
+
+    return preview, on_finish
+
+
 def results(cfg: Config, eng, state) -> tuple[dict, list[str]]:
     """A run's results beyond its samples, for `gan-jax eval`: a D that classifies (a labelled subset's
     run) is scored on the test split of the run's data.
@@ -452,6 +545,15 @@ def results(cfg: Config, eng, state) -> tuple[dict, list[str]]:
     >>> results(Config(), engine(Config(), (28, 28, 1)), None)
     ({}, [])
     """
+    if cfg.model.name in TRANSLATORS:
+        if not cfg.data.pair:
+            return {}, []
+        from gan_jax.metrics import frozen, translation as translation_metrics
+
+        test = test_domains(cfg)
+        train = domains.load_domains(dataclasses.replace(cfg.data, split="train"))
+        report = translation_metrics.report(eng, state, test, train, frozen.load(), seed=cfg.seed)
+        return {"translation": report}, translation_metrics.lines(report)
     if not semi_supervised.has_classifier(eng):
         return {}, []
     report = semi_supervised.classifier_report(cfg, eng, state)
@@ -474,6 +576,8 @@ def training_data(cfg: Config, ds: data_lib.Dataset):
     True
     """
     k, per_class = cfg.model.classes, cfg.data.labels_per_class
+    if isinstance(ds, domains.Domains):
+        return ds
     if per_class:
         n = cfg.train.seeds
         semi = semi_supervised.SemiSupervised(ds, per_class, cfg.data.seed if n == 1 else

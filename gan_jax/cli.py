@@ -95,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed-index", type=int, default=None, metavar="I",
                         help="in a run trained with --seeds: only seed I's model (default: every seed's; a .npy "
                              "is then S x N x H x W x C, a .png one grid per seed)")
+    tr = sub.add_parser("translate", help="translate images with a trained translator (cyclegan, pix2pix)")
+    tr.add_argument("run_dir", help="a translator's run directory, or pretrained:NAME")
+    tr.add_argument("--in", dest="inputs", required=True, metavar="PATH",
+                    help="a folder of PNG/JPEG images, one image, or a .npy (N x H x W x C in [-1, 1])")
+    tr.add_argument("--out", required=True, metavar="PATH", help="a folder (one PNG per input, same names), a .png "
+                    "(one image, or a grid of rows input -> translated -> back) or a .npy")
+    tr.add_argument("--direction", default="a2b", choices=["a2b", "b2a"], help="a2b (default) or b2a")
+    tr.add_argument("--trust", action="store_true", help=TRUST_HELP)
     clf = sub.add_parser("classifier", help="train the MNIST classifier the evaluator uses")
     clf.add_argument("--out", default=None, help="where to save it (default runs/mnist_classifier)")
     clf.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
@@ -228,6 +236,19 @@ def _sample(args) -> int:
     return 0
 
 
+def _translate(args) -> int:
+    from gan_jax import run, runs, translate_io
+
+    loaded = runs.load_run(args.run_dir, trust=args.trust)
+    if not getattr(loaded.engine, "transforms", None):
+        raise run.RunError(f"{args.run_dir} is not a translator (it has no a2b/b2a transforms); gan-jax sample draws "
+                           "from a generator")
+    name = loaded.config.experiment if loaded.config else Path(args.run_dir).name
+    print(translate_io.translate(loaded.engine, loaded.state, args.inputs, args.out, args.direction,
+                                 title=f"{name} step {loaded.step:,}, {args.direction}"))
+    return 0
+
+
 def _labels(args, loaded):
     """--label as a list of ints (None without it); "all" is every class of the run's model."""
     if args.label is None:
@@ -282,6 +303,8 @@ def _eval(args) -> int:
         trained_on = recorded["source"]
     if pretrained.is_name(args.source) or source.is_dir():
         loaded = runs.load_run(args.source, trust=args.trust)
+        if getattr(loaded.engine, "transforms", None):
+            return _eval_translator(args, loaded)
         k = runs.classes_of(loaded.engine)
         requested = np.arange(args.n) % k if k else None  # a conditional GAN: every class equally
     if pretrained.is_name(args.source):
@@ -363,6 +386,30 @@ def _eval(args) -> int:
     return 0
 
 
+def _eval_translator(args, loaded) -> int:
+    """`gan-jax eval` of a translator: the digit pairs' translation metrics (`gan_jax.metrics.translation`)."""
+    import dataclasses
+    import json
+
+    from gan_jax import build, pretrained, run, rundir
+    from gan_jax import config as config_lib
+
+    if loaded.config is None or not loaded.config.data.pair:
+        raise run.RunError(f"{args.source}: translation metrics need a digit pair (data.pair mnist_m, uci or edges), "
+                           "where a classifier can tell whether the digit survived; look at its samples/ instead")
+    cfg = config_lib.apply_overrides(loaded.config, args.overrides)  # e.g. where the digits are on this machine
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(
+        cfg.data, source="auto" if cfg.data.source == "embedded" else cfg.data.source))
+    results, lines = build.results(cfg, loaded.engine, loaded.state)
+    for line in lines:
+        print(line)
+    out = Path(args.json) if args.json else (Path(f"{args.source[len(pretrained.PREFIX):]}.eval.json")
+                                             if pretrained.is_name(args.source) else Path(args.source) / "eval.json")
+    rundir.write_atomic(out, json.dumps({**results, "input": str(args.source), "step": loaded.step}, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
 EMBEDDED_EVAL_NOTE = ("note: this run trained on the 4,000 embedded digits, not full MNIST; the README's numbers "
                       "train on all 60,000 and score better (FD lower, recall higher): docs/data.md says how to "
                       "get them")
@@ -374,9 +421,9 @@ def _data(args) -> int:
     got = data.fetch(args.name, args.data_dir)
     state = "was already prepared" if got["already"] else "downloaded and prepared"
     where = f" data.data_dir={args.data_dir}" if args.data_dir else ""
-    print(f"{got['name']} {state} under {got['data_dir']}: {got['train']} training and {got['test']} test "
-          f"images; train on it with --set data.source=tfds data.name={got['name']}{where} (data.source=auto, "
-          "the default, finds mnist there)")
+    sizes = ", ".join(f"{v} {k}" for k, v in got.items() if k not in ("name", "data_dir", "already"))
+    print(f"{got['name']} {state} under {got['data_dir']}: {sizes} images; train on it with --set "
+          f"data.source=tfds data.name={got['name']}{where} (data.source=auto, the default, finds mnist there)")
     return 0
 
 
@@ -449,7 +496,8 @@ def main(argv: list[str] | None = None) -> int:
     from gan_jax.recipes import UntrustedCode
     from gan_jax.run import NonFiniteLoss, RunError
 
-    commands = {"train": _train, "config": _config, "sample": _sample, "classifier": _classifier, "eval": _eval,
+    commands = {"train": _train, "config": _config, "sample": _sample, "translate": _translate,
+                "classifier": _classifier, "eval": _eval,
                 "data": _data, "likelihood": _likelihood}
     try:
         return commands[args.command](args)

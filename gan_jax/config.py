@@ -41,7 +41,8 @@ def _seed(value: int, key: str) -> None:
     _require(0 <= value <= MAX_SEED, key, f"must be an integer in 0..{MAX_SEED}, got {value}")
 
 
-DATA_SOURCES = ("auto", "embedded", "tfds", "npz", "idx", "ring8", "grid25", "bimodal1d")
+DATA_SOURCES = ("auto", "embedded", "tfds", "npz", "idx", "folders", "ring8", "grid25", "bimodal1d")
+DIGIT_PAIRS = ("", "mnist_m", "uci", "edges")  # data.pair: two domains built offline from the digits
 SAMPLING = ("replacement", "epoch")
 COLORS = ("none", "by_class")
 
@@ -232,9 +233,18 @@ class DataConfig:
     # > 0: every image unlabelled beside a stratified subset of this many labels per class, picked by
     # data.seed (`gan_jax.semi_supervised.SemiSupervised`; experiments/mnist_sgan.py uses 10). 0 = off
     labels_per_class: int = 0
+    # translation (gan_jax.domains): a second domain built from the digits (mnist_m, uci, edges), pix2pix's
+    # paired layouts in a folder, a square side every image is resized to (0 = as stored), 1 or 3 channels
+    pair: str = ""
+    pairs: bool = False
+    resize: int = 0
+    channels: int = 0
 
     def __post_init__(self):
         _one_of(self.source, "source", DATA_SOURCES)
+        _one_of(self.pair, "pair", DIGIT_PAIRS)
+        _require(self.resize >= 0, "resize", f"must be a side in pixels >= 0 (0 = as stored), got {self.resize}")
+        _require(self.channels in (0, 1, 3), "channels", f"must be 0 (as stored), 1 or 3, got {self.channels}")
         _one_of(self.colors, "colors", COLORS)
         _require(self.digit >= -1, "digit", f"must be a label >= 0, or -1 for all, got {self.digit}")
         _one_of(self.sampling, "sampling", SAMPLING)
@@ -244,7 +254,7 @@ class DataConfig:
         _require(self.labels_per_class >= 0, "labels_per_class",
                  f"must be >= 0 (0 = no labelled subset), got {self.labels_per_class}")
         _require(
-            self.source not in ("npz", "idx") or bool(self.path),
+            self.source not in ("npz", "idx", "folders") or bool(self.path),
             "path",
             f"source={self.source} needs a file or folder: --set data.path=...",
         )
@@ -256,10 +266,40 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TranslateConfig:
+    """A translator's settings (model.name cyclegan or pix2pix; `gan_jax.translation`): the players' sizes,
+    the loss weights, the history pool and the augmentation. Defaults: the CycleGAN paper's at 256x256."""
+
+    generator: str = "resnet"  # cyclegan: resnet (the paper's) or unet (the book's); pix2pix: always unet
+    width: int = 64  # G's first layer's features (the book's U-Net: 32)
+    blocks: int = 9  # the ResNet G's residual blocks (the paper: 9 at 256 px, 6 at 128 px)
+    depth: int = 4  # the U-Net's levels (sides divisible by 2^depth)
+    d_width: int = 64  # the PatchGAN's first layer
+    d_layers: int = 3  # its stride-2 layers (3: 70x70 patches)
+    norm: str = "instance"  # instance or none
+    lambda_cycle: float = 10.0
+    identity: float = 0.5  # the identity loss as a fraction of lambda_cycle (the book: 0.9; 0 = off)
+    pool: int = 50  # earlier fakes each D sees (0 = none, the book)
+    lambda_l1: float = 100.0  # pix2pix's L1 weight
+    adversarial: bool = True  # pix2pix: false trains G on L1 alone (the paper's baseline)
+    crop: int = 0  # random crop to this side while training (the paper: 286 -> 256); 0 = none
+    flip: bool = True  # random left-right flips while training
+
+    def __post_init__(self):
+        _one_of(self.generator, "generator", ("resnet", "unet"))
+        _one_of(self.norm, "norm", ("instance", "none"))
+        for name in ("width", "d_width", "d_layers", "depth"):
+            _require(getattr(self, name) >= 1, name, f"must be >= 1, got {getattr(self, name)}")
+        for name in ("blocks", "pool", "crop", "lambda_cycle", "identity", "lambda_l1"):
+            _require(getattr(self, name) >= 0, name, f"must be >= 0, got {getattr(self, name)}")
+
+
+@dataclasses.dataclass(frozen=True)
 class OptimConfig:
     """Adam for each player, with its own rate and betas (the book: Keras defaults, lr 1e-3, constant).
 
-    decay: constant, or cosine (from lr down to 0 at train.steps; extending a run later changes it).
+    decay: constant, cosine (from lr down to 0 at train.steps; extending a run later changes it), or linear
+    (CycleGAN's: constant for the first half of train.steps, then linearly to 0).
     """
 
     g_lr: float = 1e-3
@@ -271,7 +311,7 @@ class OptimConfig:
     decay: str = "constant"
 
     def __post_init__(self):
-        _one_of(self.decay, "decay", ("constant", "cosine"))
+        _one_of(self.decay, "decay", ("constant", "cosine", "linear"))
         for p in ("g", "d"):
             lr = getattr(self, f"{p}_lr")
             _require(lr > 0, f"{p}_lr", f"must be > 0, got {lr}")
@@ -340,6 +380,7 @@ class Config:
     model: ModelConfig = ModelConfig()
     gan: GANConfig = GANConfig()
     ae: AEConfig = AEConfig()
+    translate: TranslateConfig = TranslateConfig()
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()

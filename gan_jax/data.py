@@ -8,6 +8,7 @@ Sources (`data.source`):
             unless `data.download=true`; nothing downloads by default.
   npz       a keras-style `mnist.npz` (x_train, y_train, x_test, y_test), loaded without pickle.
   idx       a folder holding the original IDX files (train-images-idx3-ubyte[.gz], ...).
+  folders   a folder of PNG/JPEG images (`gan_jax.domains`; two domains for a translator).
   auto      tfds if `data.name` is prepared locally, else embedded (when data.name is mnist).
   ring8, grid25, bimodal1d
             draws from a Gaussian mixture (`gan_jax.mixtures`): `data.limit` samples (default 100,000)
@@ -27,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_jax import mixtures
+from gan_jax import image_files, mixtures
+from gan_jax.image_files import DataError  # noqa: F401 (gj.data.DataError: every source's errors)
 from gan_jax.sampling import Unpaired  # noqa: F401 (gj.data.Unpaired: two domains drawn on their own)
 from gan_jax.config import DataConfig
 
@@ -40,8 +42,6 @@ ALTERNATIVES = (
 )
 
 
-class DataError(RuntimeError):
-    """A data source is unavailable or a data file is malformed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,19 +244,24 @@ def fetch(name: str = "mnist", data_dir: str = "") -> dict:
     as a check; afterwards `data.source=auto` (or tfds) finds it with downloading off.
 
     Args:
-      name: a tfds image dataset with `image` and `label` features (mnist, fashion_mnist, ...).
+      name: a tfds image dataset with `image` and `label` features (mnist, fashion_mnist, cycle_gan/horse2zebra,
+        ...).
       data_dir: where tfds keeps it ("" = tfds's default, ~/tensorflow_datasets).
 
     Returns:
-      {"name", "data_dir", "already": bool, "train": N, "test": N}; DataError naming the alternatives
+      {"name", "data_dir", "already": bool, and images per split: "train", "test" (cycle_gan/*: "trainA",
+      "trainB", "testA", "testB")}; DataError naming the alternatives
       when the download host cannot be reached (within seconds) or the dataset is unknown.
 
     >>> # fetch("fashion_mnist")["train"]  -> 60000
     """
+    import types
+
     _, builder = _tfds_builder(name, data_dir)
     already = builder.is_prepared()  # if not, loading checks first that the download host answers
-    sizes = {split: len(load(DataConfig(source="tfds", name=name, data_dir=data_dir, download=not already,
-                                        split=split)).images) for split in ("train", "test")}
+    splits = ("trainA", "trainB", "testA", "testB") if name.startswith("cycle_gan") else ("train", "test")
+    sizes = {split: len(_load_tfds(types.SimpleNamespace(name=name, data_dir=data_dir, download=not already,
+                                                         split=split))[0]) for split in splits}
     return {"name": name, "data_dir": str(builder.data_dir), "already": already, **sizes}
 
 
@@ -409,6 +414,14 @@ def load(cfg: DataConfig) -> Dataset:
         source = "tfds" if tfds_prepared(cfg.name, cfg.data_dir) else "embedded"
         if source == "embedded" and cfg.name != "mnist":
             raise DataError(f"data.source=auto: tfds dataset {cfg.name!r} is not prepared locally; " + ALTERNATIVES)
+    if source == "folders":  # a folder of PNG/JPEG files as one domain, unlabelled
+        path = Path(cfg.path)
+        if (path / "trainA").is_dir():
+            raise DataError(f"{path} holds two domains (trainA/, trainB/): train a translator on it "
+                            "(model.name=cyclegan), or point data.path at one of its folders")
+        pixels = image_files.read_folder(path, cfg.resize, cfg.channels, cfg.limit)
+        return Dataset(images=to_unit_range(pixels), labels=np.zeros(len(pixels), np.int32),
+                       source=f"folders:{path.resolve()}")
     if source in mixtures.MIXTURES:
         n = cfg.limit or MIXTURE_DRAWS
         seed = cfg.seed if cfg.split == "train" else cfg.seed + 1_000_003  # a disjoint stream for "test"

@@ -84,7 +84,7 @@ def start(cfg: Config, run_dir: str | Path | None = None, progress: bool = True)
     rundir.check_new(run_dir)
     asked = cfg.data.source
     cfg, ds = build.load_data(cfg)
-    eng = build.engine(cfg, ds.image_shape)
+    eng = build.engine(cfg, ds.image_shape, getattr(ds, "target_shape", None))
     build.check_batch(cfg, eng, ds)
     build.check_class_labels(cfg, eng, ds)
     return _fit(cfg, eng, ds, run_dir, resume=False, progress=progress, asked_source=asked)
@@ -117,7 +117,8 @@ def load_run_config(run_dir: str | Path) -> Config:
 
 
 FIXED_ON_RESUME = ("experiment", "seed", "model.", "ae.", "gan.loss", "gan.pack", "gan.d_update", "gan.ema_decay",
-                   "gan.d_ema_decay", "train.seeds", "data.name", "data.labels_per_class", "data.digit", "data.colors")
+                   "gan.d_ema_decay", "train.seeds", "data.name", "data.labels_per_class", "data.digit", "data.colors",
+                   "translate.", "data.pair", "data.resize", "data.channels")
 """Config keys (and prefixes) a resume refuses to change; the rest (rates, steps, intervals, where the data
 file is) may change and are recorded in config_changes.jsonl."""
 
@@ -146,7 +147,7 @@ def resume(run_dir: str | Path, overrides: list[str] = (), progress: bool = True
             f"shape, the game, the seeds or the data); start a new run in another --run-dir instead")
     build.check(cfg)
     cfg, ds = build.load_data(cfg)
-    eng = build.engine(cfg, ds.image_shape)
+    eng = build.engine(cfg, ds.image_shape, getattr(ds, "target_shape", None))
     return _fit(cfg, eng, ds, run_dir, resume=True, progress=progress)
 
 
@@ -172,7 +173,7 @@ def _load_pretrained(source: str) -> LoadedRun:
     folder = _folder(source)
     card = pretrained.card(source)
     cfg = load_run_config(folder)
-    eng = build.engine(cfg, _recorded_shape(folder))
+    eng = build.engine(cfg, *_recorded_shapes(folder))
     weights = folder / "weights.npz"
     if not weights.is_file() or hashlib.sha256(weights.read_bytes()).hexdigest() != card["weights_sha256"]:
         raise run.RunError(f"{weights} is missing or does not match its card's sha256; reinstall gan-jax")
@@ -205,8 +206,11 @@ def recorded_data(run_dir: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _recorded_shape(run_dir: Path) -> tuple[int, ...]:
-    return tuple(recorded_data(run_dir)["image_shape"])
+def _recorded_shapes(run_dir: Path) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """The image shape a run trained on, and a translator's target shape (None for others)."""
+    info = recorded_data(run_dir)
+    target = info.get("target_shape")
+    return tuple(info["image_shape"]), tuple(target) if target else None
 
 
 def recorded_engine(run_dir: str | Path) -> dict | None:
@@ -275,7 +279,7 @@ def load_run(run_dir: str | Path, engine=None, trust: bool = False) -> LoadedRun
         engine = rebuild(rec, trust, str(run_dir))
     elif engine is None:
         cfg = load_run_config(run_dir)
-        engine = build.engine(cfg, _recorded_shape(run_dir))
+        engine = build.engine(cfg, *_recorded_shapes(run_dir))
     elif not made_by_code and (run_dir / "config.json").is_file():
         try:
             cfg = load_run_config(run_dir)

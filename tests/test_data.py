@@ -199,5 +199,5 @@ def test_fetch_prepares_and_reads_back_both_splits_without_a_download(tmp_path, 
         assert main(["data", "fetch", "mnist", "--data-dir", str(tmp_path)]) == 0
     assert checked[0] == "fashion_mnist" and "mnist" in checked  # the host is checked before any download
     out = capsys.readouterr().out
-    assert "mnist downloaded and prepared under" in out and "20 training and 20 test images" in out
+    assert "mnist downloaded and prepared under" in out and "20 train, 20 test images" in out
     assert "--set data.source=tfds data.name=mnist data.data_dir=" in out
