@@ -21,16 +21,16 @@ Importing the package changes no environment variable (beyond what importing JAX
 the XLA option that runs convolutions on Eigen (`gan_jax.xla`; ~1.2-1.4x faster DCGAN steps here).
 """
 
-from gan_jax import conditional, data, game, losses, metrics, models, pretrained, previews, recipes, sampling, semi_supervised, viz, xla
+from gan_jax import conditional, data, game, losses, metrics, models, pretrained, previews, recipes, sampling, semi_supervised, translation, viz, xla
 from gan_jax.autoencode import AEState, Autoencoder
 from gan_jax.runs import LoadedRun, load_run
-from gan_jax.game import Game, GameState, Turn
+from gan_jax.game import Game, GameState, Transform, Turn
 from gan_jax.gan import GAN, GANState, Streams
 from gan_jax.recipes import recipe
 from gan_jax.run import Outcome, fit, repeat
 from gan_jax.seeds import Seeds
 from gan_jax.xla import jit
 
-__all__ = ["Game", "GameState", "Turn", "recipe", "GAN", "GANState", "Autoencoder", "AEState", "Streams", "fit", "repeat",
+__all__ = ["Game", "GameState", "Transform", "Turn", "recipe", "GAN", "GANState", "Autoencoder", "AEState", "Streams", "fit", "repeat",
            "load_run", "LoadedRun", "Outcome", "Seeds", "jit", "conditional", "game", "losses", "metrics", "models",
-           "data", "pretrained", "previews", "recipes", "sampling", "semi_supervised", "viz", "xla"]
+           "data", "pretrained", "previews", "recipes", "sampling", "semi_supervised", "translation", "viz", "xla"]
