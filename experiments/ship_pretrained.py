@@ -69,6 +69,7 @@ def main() -> None:
         path = build.Path(a.run_dir) / name
         if path.is_file():
             r = json.loads(path.read_text())
+            r = r.get("translation", r)  # runs of 2026-12-07 nested it
             evals[name] = {k: r[k] for k in ("samples", "real_floor", "k", "weights", "classifier") if k in r} \
                 if name == "eval.json" else {**r, **({"test_data": _without_folder(r["test_data"])}
                                                      if "test_data" in r else {})}

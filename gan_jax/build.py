@@ -525,7 +525,7 @@ def _translator_hooks(cfg: Config, eng, ds):
 
     def on_finish(state, run_dir):
         report, lines = results(cfg, eng, state)
-        rundir.write_atomic(Path(run_dir) / "translation.json", json.dumps(report, indent=2) + "\n")
+        rundir.write_atomic(Path(run_dir) / "translation.json", json.dumps(report["translation"], indent=2) + "\n")
         for line in lines:
             print(line)
 

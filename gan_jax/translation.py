@@ -416,7 +416,6 @@ def preview(game: Game, inputs: dict):
     ways = [(there, back if back in game.transforms else None, side) for there, back, side in ways
             if there in game.transforms and side in inputs]
     xs = {side: jnp.asarray(inputs[side], jnp.float32) for _, _, side in ways}
-    width = max(t.shape[-1] for t in game.transforms.values())
     cols = 3 if all(back for _, back, _ in ways) else 2
 
     def rows(state):
@@ -424,10 +423,11 @@ def preview(game: Game, inputs: dict):
         for there, back, side in ways:
             x = xs[side]
             y = game.transform(state, there, x)
-            row = [x, y] + ([game.transform(state, back, y)] if back else [])
-            row += [jnp.zeros_like(as_channels(x, width))] * (cols - len(row))
-            out.append(jnp.stack([as_channels(im, width) for im in row], axis=1))
-        return jnp.concatenate(out)
+            out.append([x, y] + ([game.transform(state, back, y)] if back else []))
+        width = max(im.shape[-1] for row in out for im in row)
+        return jnp.concatenate([jnp.stack([as_channels(im, width) for im in row]
+                                          + [jnp.zeros_like(as_channels(row[0], width))] * (cols - len(row)), axis=1)
+                                for row in out])
 
     draw = jax.jit(rows)
     return lambda state: np.asarray(draw(state))

@@ -12,10 +12,12 @@ import jax
 import numpy as np
 import pytest
 
+import experiments
+
 from gan_jax.cli import main
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: bimodal1d_gan, grid25_gan, mnist_acgan, mnist_ae, mnist_cgan, mnist_cgan_projection, mnist_dcgan, mnist_dcgan_tuned, mnist_gan, mnist_linear_ae, mnist_sgan, mnist_sgan_supervised, mnist_vae, mnist_vae50, ring8_gan"),
+    (["train", "mnist_gna"], "unknown experiment 'mnist_gna'; available: " + ", ".join(experiments.available())),
     (["train", "mnist_gan", "--set", "train.stepz=3"], "unknown config key 'train.stepz'"),
     (["train", "mnist_gan", "--set", "train.steps=ten"], "train.steps: 'ten' is not a valid int"),
     (["train", "mnist_gan", "--set", "train.batch_size=0"], "train.batch_size: must be > 0, got 0"),
@@ -43,6 +45,9 @@ BAD_ARGS = {  # every subcommand, each with arguments argparse accepts but the c
              (["eval", "pretrained:mnist_gan", "--n", "3"], "need more than --k 5")],
     "data": [(["data", "fetch", "no_such_dataset"], "tfds has no dataset 'no_such_dataset'"),
              (["data", "fetch", "mnist", "--data-dir", "EMPTY"], "cannot reach storage.googleapis.com")],
+    "translate": [(["translate", "pretrained:edges2digits_pix2pix", "--in", "missing.png", "--out", "y.npy"],
+                   "no such file or folder"),
+                  (["translate", "pretrained:mnist_gan", "--in", "x.npy", "--out", "y.npy"], "is not a translator")],
     "likelihood": [(["likelihood", "pretrained:mnist_vae", "--k", "0"], "--k must be > 0"),
                    (["likelihood", "no-such-run"], "is not a run directory")],
 }
