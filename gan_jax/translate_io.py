@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import jax
 import numpy as np
 
-from gan_jax import image_files, viz
+from gan_jax import image_files, translation, viz
+from gan_jax.data import to_unit_range
 from gan_jax.image_files import DataError
 
 BACK = {"a2b": "b2a", "b2a": "a2b"}
@@ -71,21 +71,18 @@ def fit_to(images, shape: tuple[int, ...]) -> np.ndarray:
     >>> fit_to([np.zeros((10, 12, 3), np.uint8)], (8, 8, 1)).shape
     (1, 8, 8, 1)
     """
+    from PIL import Image
+
     h, w, c = shape
     if isinstance(images, np.ndarray):
         images = [np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8) for x in images]
-    out = []
+    sized = []
     for im in images:
         im = im[..., 0] if im.ndim == 3 and im.shape[-1] == 1 else im
         if im.shape[:2] != (h, w):
-            from PIL import Image
-
             im = np.asarray(Image.fromarray(im).resize((w, h), Image.Resampling.BICUBIC))
-        im = im[..., None] if im.ndim == 2 else im
-        if im.shape[-1] != c:
-            im = np.repeat(im, 3, -1) if c == 3 else np.round(im.mean(-1, keepdims=True)).astype(np.uint8)
-        out.append(im)
-    return np.stack(out).astype(np.float32) / 127.5 - 1.0
+        sized.append(im)
+    return to_unit_range(image_files.stack(sized, [Path(f"#{i}") for i in range(len(sized))], channels=c))
 
 
 def _png(x: np.ndarray, path: Path) -> None:
@@ -130,8 +127,7 @@ def translate(game, state, source: str | Path, out: str | Path, direction: str =
         clash = [n for n in names if (out / f"{n}.png").exists()]
         if clash:
             raise DataError(f"--out {out}: {out / (clash[0] + '.png')} exists; choose an empty folder")
-    fn = jax.jit(lambda s, v: game.transform(s, direction, v))
-    y = np.concatenate([np.asarray(fn(state, x[i:i + 64])) for i in range(0, len(x), 64)])
+    y = translation.translate_all(game, state, direction, x)
     dims = " x ".join(map(str, y.shape[1:]))
     what = f"{len(x)} image{'s' if len(x) > 1 else ''} {direction} ({' x '.join(map(str, shape))} -> {dims})"
     if folder_out:
@@ -147,10 +143,7 @@ def translate(game, state, source: str | Path, out: str | Path, direction: str =
     if len(x) == 1:
         _png(y[0], out)
         return f"translated {what} into {out}"
-    back = BACK[direction]
-    rows = [x, y] + ([np.asarray(jax.jit(lambda s, v: game.transform(s, back, v))(state, y))]
-                     if back in game.transforms else [])
-    width = max(r.shape[-1] for r in rows)
-    rows = [np.repeat(r, width, -1) if r.shape[-1] != width else r for r in rows]
-    viz.save_grid(np.stack(rows, axis=1).reshape(-1, *rows[0].shape[1:]), out, cols=len(rows), title=title)
-    return f"translated {what} into {out} (rows: input -> translated{' -> back' if len(rows) == 3 else ''})"
+    rows = translation.preview(game, {direction[0]: x})(state)  # input -> translated (-> back)
+    viz.save_grid(rows.reshape(-1, *rows.shape[2:]), out, cols=rows.shape[1], title=title)
+    back = " -> back" if BACK[direction] in game.transforms else ""
+    return f"translated {what} into {out} (rows: input -> translated{back})"

@@ -39,6 +39,7 @@ from gan_jax.models import translate as models
 from gan_jax.recipes import recipe
 
 GENERATORS = ("resnet", "unet")
+CHUNK = 250  # images per compiled call of translate_all
 MODES = ("cyclegan", "pix2pix")
 
 
@@ -395,6 +396,30 @@ def as_channels(x: jax.Array, c: int) -> jax.Array:
     if x.shape[-1] == c:
         return x
     return jnp.repeat(x, c, axis=-1) if x.shape[-1] == 1 else jnp.mean(x, axis=-1, keepdims=True)
+
+
+def translate_all(game, state, name: str, images: np.ndarray) -> np.ndarray:
+    """Every image through the game's transform `name`, in fixed-size chunks.
+
+    Args:
+      game: a translator. state: its state. name: "a2b" or "b2a". images: N x H x W x C in [-1, 1].
+
+    Returns:
+      N x H x W x C' float32.
+
+    >>> g = pix2pix((16, 16, 1), (16, 16, 1), width=2, depth=1, adversarial=False)
+    >>> translate_all(g, g.init(0), "a2b", np.zeros((3, 16, 16, 1), np.float32)).shape
+    (3, 16, 16, 1)
+    """
+    fn = jax.jit(lambda s, x: game.transform(s, name, x))
+    out = []
+    for i in range(0, len(images), CHUNK):
+        chunk = np.asarray(images[i:i + CHUNK], np.float32)
+        pad = CHUNK - len(chunk)
+        if pad:
+            chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.float32)])
+        out.append(np.asarray(fn(state, chunk))[:CHUNK - pad])
+    return np.concatenate(out)
 
 
 def preview(game: Game, inputs: dict):

@@ -22,34 +22,7 @@ from gan_jax import translation
 from gan_jax.metrics import classifier as classifier_lib
 from gan_jax.metrics import evaluate
 
-CHUNK = 250  # images per compiled translation call
 JUDGE_STEPS = 1_500  # at least this many batches of 128 train the classifier of domain B
-
-
-def translate_all(game, state, name: str, images: np.ndarray) -> np.ndarray:
-    """Every image through the game's transform `name`, in fixed-size chunks.
-
-    Args:
-      game: a translator. state: its state. name: "a2b" or "b2a". images: N x H x W x C in [-1, 1].
-
-    Returns:
-      N x H x W x C' float32.
-
-    >>> g = translation.pix2pix((16, 16, 1), (16, 16, 1), width=2, depth=1, adversarial=False)
-    >>> translate_all(g, g.init(0), "a2b", np.zeros((3, 16, 16, 1), np.float32)).shape
-    (3, 16, 16, 1)
-    """
-    import jax
-
-    fn = jax.jit(lambda s, x: game.transform(s, name, x))
-    out = []
-    for i in range(0, len(images), CHUNK):
-        chunk = np.asarray(images[i:i + CHUNK], np.float32)
-        pad = CHUNK - len(chunk)
-        if pad:
-            chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.float32)])
-        out.append(np.asarray(fn(state, chunk))[:CHUNK - pad])
-    return np.concatenate(out)
 
 
 def _channels(x: np.ndarray, c: int) -> np.ndarray:
@@ -88,7 +61,7 @@ def report(game, state, test, train, mnist_classifier, seed: int = 0, log=None) 
     a, b = test.a, test.b
     cb = b.images.shape[-1]
     if test.paired:  # pix2pix on digits: B is the digits
-        y = translate_all(game, state, "a2b", a.images)
+        y = translation.translate_all(game, state, "a2b", a.images)
         ref = mnist_classifier.apply(b.images)[0]
         floor = mnist_classifier.apply(train.b.images[:len(b.images)])[0]
         out["a2b"] = {"accuracy": _accuracy(mnist_classifier, y, b.labels),
@@ -98,7 +71,7 @@ def report(game, state, test, train, mnist_classifier, seed: int = 0, log=None) 
                       "n": len(y)}
         return out
     if "b2a" in game.transforms:
-        y = translate_all(game, state, "b2a", b.images)
+        y = translation.translate_all(game, state, "b2a", b.images)
         out["b2a"] = {"accuracy": _accuracy(mnist_classifier, _channels(y, 1), b.labels),
                       "baseline": _accuracy(mnist_classifier, _channels(b.images, 1), b.labels), "n": len(y)}
     n = len(train.b.images)
@@ -106,7 +79,7 @@ def report(game, state, test, train, mnist_classifier, seed: int = 0, log=None) 
     judge = classifier_lib.fit(train.b.images, train.b.labels, b.images, b.labels,
                                classifier_lib.ClassifierConfig(epochs=epochs, seed=seed), log, "domain B",
                                every_epoch=False)
-    y = translate_all(game, state, "a2b", a.images)
+    y = translation.translate_all(game, state, "a2b", a.images)
     ref = judge.apply(b.images)[0]
     floor = judge.apply(train.b.images[:len(b.images)])[0]
     out["a2b"] = {"accuracy": _accuracy(judge, y, a.labels), "ceiling": judge.info["test_accuracy"],
